@@ -1,0 +1,145 @@
+/* Vulkan compute core: device, memory, pipelines, command recording, timing.
+ * This header is the only door to the GPU; it exposes no Vulkan types, so the
+ * layers above (models, engine, front end) never include Vulkan headers. */
+#ifndef RV_GPU_H
+#define RV_GPU_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdbool.h>
+
+#include "rv_status.h"
+
+typedef enum rv_dtype {
+    RV_F32 = 0,
+    RV_F16 = 1,
+    RV_U8X4 = 2, /* packed RGBA8, one 32-bit word per pixel */
+} rv_dtype;
+
+size_t rv_dtype_size(rv_dtype t);
+const char *rv_dtype_name(rv_dtype t);
+
+typedef enum rv_precision {
+    RV_PRECISION_AUTO = 0, /* fp16 storage where the device has it */
+    RV_PRECISION_F32 = 1,
+    RV_PRECISION_F16 = 2,
+} rv_precision;
+
+typedef struct rv_gpu_desc {
+    int device_index;          /* -1 or 0-based index; 0 in a zeroed desc means "auto" unless device_index_set */
+    bool device_index_set;
+    const char *device_name;   /* case-insensitive substring; NULL = auto */
+    bool validation;           /* enable VK_LAYER_KHRONOS_validation + messenger */
+    rv_precision precision;
+    uint64_t block_size;       /* device memory block size; 0 = 256 MiB */
+} rv_gpu_desc;
+
+typedef struct rv_device_info {
+    char name[256];
+    char type[16];             /* "discrete", "integrated", "virtual", "cpu", "other" */
+    uint32_t vendor_id, device_id;
+    uint32_t api_version;
+    char driver[256];
+    bool storage16;            /* storageBuffer16BitAccess */
+    bool float16;              /* shaderFloat16 */
+    bool int8;
+    bool push_descriptor;
+    bool subgroup_size_control;
+    bool coopmat;              /* VK_KHR_cooperative_matrix */
+    uint32_t subgroup_size, subgroup_min, subgroup_max;
+    uint32_t max_wg_invocations;
+    uint32_t max_wg_size[3];
+    uint32_t max_shared_bytes;
+    uint64_t max_storage_range;
+    uint64_t max_alloc;
+    uint64_t device_local_bytes;
+    float timestamp_period_ns;
+    bool timestamps;
+} rv_device_info;
+
+typedef struct rv_gpu rv_gpu;
+
+/* Lists the devices without creating one. `out` may be NULL to count. */
+rv_status rv_gpu_enumerate(rv_device_info *out, int cap, int *count, rv_error *err);
+
+rv_status rv_gpu_create(rv_gpu **out, const rv_gpu_desc *desc, rv_error *err);
+void rv_gpu_destroy(rv_gpu *gpu);
+const rv_device_info *rv_gpu_info(const rv_gpu *gpu);
+int rv_gpu_device_index(const rv_gpu *gpu);
+/* The dtype activations and weights use on this device. */
+rv_dtype rv_gpu_dtype(const rv_gpu *gpu);
+/* Validation messages seen so far (tests require zero). */
+int rv_gpu_validation_count(const rv_gpu *gpu);
+/* The sticky error: first failure recorded while encoding ops. */
+const rv_error *rv_gpu_error(const rv_gpu *gpu);
+void rv_gpu_clear_error(rv_gpu *gpu);
+
+/* ---- memory: tensors are sub-allocations of large device blocks ---- */
+
+typedef struct rv_tensor {
+    uint32_t block;            /* index of the block in the gpu; ~0u = none */
+    uint64_t offset;           /* bytes, within the block */
+    uint64_t bytes;
+    uint64_t count;            /* elements */
+    rv_dtype dtype;
+} rv_tensor;
+
+rv_status rv_tensor_alloc(rv_gpu *gpu, rv_tensor *t, rv_dtype dtype, uint64_t count, rv_error *err);
+void rv_tensor_free(rv_gpu *gpu, rv_tensor *t);
+/* Host float32 <-> device tensor, converting to the tensor's dtype. Synchronous. */
+rv_status rv_tensor_upload(rv_gpu *gpu, const rv_tensor *t, const float *src, rv_error *err);
+rv_status rv_tensor_download(rv_gpu *gpu, const rv_tensor *t, float *dst, rv_error *err);
+/* Raw bytes at a byte offset inside the tensor. */
+rv_status rv_tensor_write(rv_gpu *gpu, const rv_tensor *t, uint64_t offset, const void *src, uint64_t bytes, rv_error *err);
+rv_status rv_tensor_read(rv_gpu *gpu, const rv_tensor *t, uint64_t offset, void *dst, uint64_t bytes, rv_error *err);
+/* A view of part of a tensor (element offset and count), sharing its memory. */
+rv_tensor rv_tensor_view(const rv_tensor *t, uint64_t first, uint64_t count);
+
+typedef struct rv_mem_stats {
+    uint64_t blocks, block_bytes, used_bytes, peak_bytes, allocations;
+} rv_mem_stats;
+void rv_gpu_mem_stats(const rv_gpu *gpu, rv_mem_stats *s);
+
+/* ---- command recording ---- */
+
+typedef struct rv_cmd rv_cmd;
+
+rv_status rv_cmd_create(rv_gpu *gpu, rv_cmd **out, rv_error *err);
+void rv_cmd_destroy(rv_cmd *cmd);
+rv_status rv_cmd_begin(rv_cmd *cmd, rv_error *err);
+/* Named GPU timing stages; nesting is not allowed. */
+void rv_cmd_stage(rv_cmd *cmd, const char *name);
+rv_status rv_cmd_submit(rv_cmd *cmd, rv_error *err);
+rv_status rv_cmd_wait(rv_cmd *cmd, rv_error *err);
+/* begin..submit..wait for one-shot work. */
+rv_status rv_cmd_run(rv_cmd *cmd, rv_error *err);
+
+typedef struct rv_stage_time {
+    char name[32];
+    double ms;
+} rv_stage_time;
+/* After wait: the measured stages (up to cap). Returns the number written. */
+int rv_cmd_timings(rv_cmd *cmd, rv_stage_time *out, int cap);
+int rv_cmd_dispatch_count(const rv_cmd *cmd);
+int rv_cmd_barrier_count(const rv_cmd *cmd);
+rv_gpu *rv_cmd_gpu(rv_cmd *cmd);
+
+/* ---- dispatch (used by the op library) ---- */
+
+#define RV_MAX_BINDINGS 8
+
+typedef struct rv_binding {
+    const rv_tensor *t;
+    bool write;
+} rv_binding;
+
+/* Creates (once) and binds the pipeline `shader`, pushes descriptors and
+ * constants, inserts a barrier if a binding depends on an earlier dispatch,
+ * and dispatches. Failures set the gpu's sticky error. */
+void rv_cmd_dispatch(rv_cmd *cmd, int pipeline, const rv_binding *bindings, int nbind,
+                     const void *push, uint32_t push_bytes, uint32_t gx, uint32_t gy, uint32_t gz);
+
+/* Creates every pipeline up front (the player does this before frames run). */
+rv_status rv_gpu_warm_pipelines(rv_gpu *gpu, rv_error *err);
+
+#endif
