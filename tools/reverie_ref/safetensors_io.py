@@ -157,7 +157,8 @@ def _to_numpy(value, dtype):
         value = f32_to_bf16_bits(value.astype(np.float32))
     else:
         value = value.astype(_DTYPES[dtype][0])
-    return np.ascontiguousarray(value).astype(value.dtype.newbyteorder("<")), dtype
+    # np.ascontiguousarray would turn a 0-d array into shape [1]
+    return np.array(value, dtype=value.dtype.newbyteorder("<"), order="C", copy=True), dtype
 
 
 def save(path, tensors, metadata=None, dtype=None):
