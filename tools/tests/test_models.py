@@ -3,6 +3,7 @@ names, head-count semantics, shapes through each block, batching, autograd,
 legacy checkpoint names, refusal of unsupported configs."""
 
 import copy
+import os
 import unittest
 
 import torch
@@ -103,6 +104,32 @@ class RealSizes(unittest.TestCase):
                   "decoder.up_blocks.0.upsamplers.0.conv.weight", "encoder.conv_norm_out.weight"]:
             self.assertIn(n, sd)
         self.assertEqual(len(sd), 248)
+
+
+@unittest.skipUnless(os.environ.get("REVERIE_SLOW_TESTS"), "set REVERIE_SLOW_TESTS=1 (about 30 s, 4 GB)")
+class RealForward(unittest.TestCase):
+    """One evaluation of the real-size UNets (and the SD VAE decoder) on a
+    tiny latent with random weights: shapes and finiteness."""
+
+    @torch.no_grad()
+    def test_real_unets(self):
+        g = torch.Generator().manual_seed(0)
+        for model in ("sd15", "sd21-base"):
+            with no_init():
+                u = UNet2DConditionModel(model_config(model, "unet"))
+            for p in u.parameters():
+                p.normal_(0, 1.0 / max(1, p[0].numel()) ** 0.5 if p.ndim > 1 else 0.05, generator=g)
+            y = u(torch.randn(1, 4, 8, 8, generator=g), 999, torch.randn(1, 77, u.config["cross_attention_dim"]))
+            self.assertEqual(tuple(y.shape), (1, 4, 8, 8), model)
+            self.assertTrue(torch.isfinite(y).all(), model)
+            del u
+        with no_init():
+            vae = AutoencoderKL(model_config("sd15", "vae"))
+        for p in vae.parameters():
+            p.normal_(0, 1.0 / max(1, p[0].numel()) ** 0.5 if p.ndim > 1 else 0.05, generator=g)
+        img = vae.decode(torch.randn(1, 4, 4, 6, generator=g))
+        self.assertEqual(tuple(img.shape), (1, 3, 32, 48))
+        self.assertTrue(torch.isfinite(img).all())
 
 
 class Shapes(unittest.TestCase):
