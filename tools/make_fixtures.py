@@ -25,13 +25,10 @@ from reverie_ref import safetensors_io as st  # noqa: E402
 from reverie_ref.autoencoder_kl import AutoencoderKL  # noqa: E402
 from reverie_ref.autoencoder_tiny import AutoencoderTiny  # noqa: E402
 from reverie_ref.clip_text import CLIPTextModel  # noqa: E402
-from reverie_ref.diffusers_folder import load_pipeline, save_model, write_json  # noqa: E402
+from reverie_ref.diffusers_folder import load_pipeline, save_pipeline  # noqa: E402
 from reverie_ref.pipeline import text_to_image  # noqa: E402
 from reverie_ref.schedulers import EulerDiscreteScheduler, LCMScheduler, make_scheduler  # noqa: E402
-from reverie_ref.tokenizer import CLIPTokenizer  # noqa: E402
 from reverie_ref.unet import UNet2DConditionModel, timestep_embedding  # noqa: E402
-
-TOKENIZER_FILES = ["vocab.json", "merges.txt", "special_tokens_map.json", "tokenizer_config.json"]
 
 MAX_TAP_ELEMENTS = 16384  # keeps goldens small: big decoder activations are left out
 
@@ -268,7 +265,6 @@ def make_cases(comp, spec, tok, dtype, g, ref=None):
     ids_a = torch.tensor([tok(PROMPT_A)])
     ids_b2 = torch.tensor([tok(PROMPT_B), tok("")])
     ids_empty = torch.tensor([tok("")])
-    f = vae.scale_factor
 
     def cast(t):
         return t.to(dtype)
@@ -441,21 +437,14 @@ def write_fixture(spec, out_root, shared):
     models = build_models(spec, name)
 
     # --- the diffusers folder
-    write_json(os.path.join(folder, "model_index.json"), spec["model_index"])
     te_bytes = sum(p.numel() * 4 for p in models["text_encoder"].parameters())
-    save_model(os.path.join(folder, "text_encoder"), models["text_encoder"], spec["text_encoder"],
-               max_shard_bytes=(te_bytes // 2 + 1) if spec["shard_text_encoder"] else None)
-    for comp in ("unet", "vae", "vae_tiny"):
-        save_model(os.path.join(folder, comp), models[comp], spec[comp])
+    save_pipeline(folder, spec["model_index"], {c: (models[c], spec[c]) for c in models},
+                  scheduler_config=spec["scheduler"],
+                  tokenizer_dir=os.path.join(shared, "models", spec["shared_tokenizer"], "tokenizer"),
+                  shard_bytes={"text_encoder": te_bytes // 2 + 1} if spec["shard_text_encoder"] else None)
     comp, variant, vdtype = spec["variant"]
     st.save(os.path.join(folder, comp, f"diffusion_pytorch_model.{variant}.safetensors"),
             models[comp].state_dict(), dtype=vdtype)
-    os.makedirs(os.path.join(folder, "scheduler"))
-    write_json(os.path.join(folder, "scheduler", "scheduler_config.json"), spec["scheduler"])
-    os.makedirs(os.path.join(folder, "tokenizer"))
-    for fn in TOKENIZER_FILES:
-        shutil.copyfile(os.path.join(shared, "models", spec["shared_tokenizer"], "tokenizer", fn),
-                        os.path.join(folder, "tokenizer", fn))
 
     # --- reload through the folder loader, so goldens come from what was written
     comp32 = load_pipeline(folder, torch.float32)

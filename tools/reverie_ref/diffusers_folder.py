@@ -6,6 +6,7 @@ index). Checkpoint-dialect name conversion lives here and only here. Not .bin
 
 import json
 import os
+import shutil
 
 import torch
 
@@ -170,8 +171,11 @@ def load_pipeline(folder, dtype=torch.float32):
             out[name] = load_model(path, dtype)
         elif cls.endswith("Scheduler"):
             cfg = read_json(os.path.join(path, "scheduler_config.json"))
-            out[name] = make_scheduler(cfg)
             out[name + "_config"] = cfg
+            try:
+                out[name] = make_scheduler(cfg)
+            except ValueError:
+                out[name] = None  # e.g. PNDM: use make_scheduler(cfg, "EulerDiscreteScheduler")
         elif cls == "CLIPTokenizer":
             try:
                 from .tokenizer import CLIPTokenizer
@@ -179,3 +183,26 @@ def load_pipeline(folder, dtype=torch.float32):
             except ImportError:
                 pass  # the tokenizer needs the 'regex' module
     return out
+
+
+def save_pipeline(folder, model_index, components, scheduler_config=None, tokenizer_dir=None,
+                  shard_bytes=None):
+    """Write a whole diffusers folder.
+
+    components: name -> (model, config dict); shard_bytes: name -> max shard
+    size for components to save sharded. The tokenizer files are copied from
+    tokenizer_dir."""
+    os.makedirs(folder, exist_ok=True)
+    write_json(os.path.join(folder, "model_index.json"), model_index)
+    for name, (model, config) in components.items():
+        save_model(os.path.join(folder, name), model, config,
+                   max_shard_bytes=(shard_bytes or {}).get(name))
+    if scheduler_config is not None:
+        os.makedirs(os.path.join(folder, "scheduler"), exist_ok=True)
+        write_json(os.path.join(folder, "scheduler", "scheduler_config.json"), scheduler_config)
+    if tokenizer_dir is not None:
+        os.makedirs(os.path.join(folder, "tokenizer"), exist_ok=True)
+        for fn in ("vocab.json", "merges.txt", "special_tokens_map.json", "tokenizer_config.json"):
+            src = os.path.join(tokenizer_dir, fn)
+            if os.path.exists(src):
+                shutil.copyfile(src, os.path.join(folder, "tokenizer", fn))

@@ -244,8 +244,11 @@ class LCMScheduler:
         return a ** 0.5 * original + (1 - a) ** 0.5 * noise
 
 
-def make_scheduler(config):
-    name = config.get("_class_name")
+def make_scheduler(config, class_name=None):
+    """Scheduler from a scheduler_config.json dict. class_name overrides the
+    config's _class_name, as diffusers' OtherScheduler.from_config(config)
+    does (e.g. Euler from SD 1.5's PNDM config)."""
+    name = class_name or config.get("_class_name")
     if name == "EulerDiscreteScheduler":
         return EulerDiscreteScheduler(config)
     if name == "LCMScheduler":
