@@ -26,7 +26,7 @@ from reverie_ref.autoencoder_kl import AutoencoderKL  # noqa: E402
 from reverie_ref.autoencoder_tiny import AutoencoderTiny  # noqa: E402
 from reverie_ref.clip_text import CLIPTextModel  # noqa: E402
 from reverie_ref.diffusers_folder import load_pipeline, save_pipeline  # noqa: E402
-from reverie_ref.pipeline import text_to_image  # noqa: E402
+from reverie_ref.pipeline import image_to_image, img2img_start, text_to_image  # noqa: E402
 from reverie_ref.schedulers import EulerDiscreteScheduler, LCMScheduler, make_scheduler  # noqa: E402
 from reverie_ref.unet import UNet2DConditionModel, timestep_embedding  # noqa: E402
 
@@ -89,6 +89,7 @@ SD15 = {
         "timestep_spacing": "leading", "trained_betas": None,
     },
     "guidance_scale": 7.5,
+    "img2img": (4, 0.5),
     "shard_text_encoder": False,
     "variant": ("vae_tiny", "fp16", "F16"),
 }
@@ -146,6 +147,7 @@ SD21 = {
         "trained_betas": None, "use_karras_sigmas": False,
     },
     "guidance_scale": 4.0,
+    "img2img": (2, 0.5),
     "shard_text_encoder": True,
     "variant": ("vae_tiny", "bf16", "BF16"),
 }
@@ -408,6 +410,44 @@ def make_cases(comp, spec, tok, dtype, g, ref=None):
                          "outputs in about [-1,1] of decode(latents / scaling_factor); the PNG is "
                          "round(clamp(x/2+0.5, 0, 1)*255).")
         g.cases[cname] = case
+
+    # --- image-to-image from latents (the frame loop's re-noise + denoise)
+    cname = "img2img"
+    steps, strength = spec["img2img"]
+    sched = make_scheduler(sched_cfg)
+    first = img2img_start(steps, strength)
+    init = cast(randn((1, 4, 8, 12), seed_of(name, cname, "init")))
+    noise = cast(randn((1, 4, 8, 12), seed_of(name, cname, "noise")))
+    step_noises = [cast(randn((1, 4, 8, 12), seed_of(name, cname, "step_noise", str(i))))
+                   for i in range(steps - first - 1)] if isinstance(sched, LCMScheduler) else None
+    res = image_to_image(unet, te, sched, vae, ids_a, init, noise, steps, strength, step_noises=step_noises,
+                         return_intermediates=True)
+    g.add(f"{cname}.init_latents", init)
+    g.add(f"{cname}.noise", noise)
+    g.add(f"{cname}.latents", res["latents"])
+    g.add(f"{cname}.image_vae", res["image"])
+    g.add(f"{cname}.image_taesd", tiny.decode(tiny.unscale_latents(res["latents"])))
+    case = {"component": "pipeline_img2img", "prompt": PROMPT_A, "input_ids": ids_a.tolist(),
+            "num_inference_steps": steps, "strength": strength, "first_step": first, "guidance_scale": 0.0,
+            "timesteps": [float(s["t"]) for s in res["steps"]],
+            "inputs": {"init_latents": f"{cname}.init_latents", "noise": f"{cname}.noise"},
+            "outputs": {"latents": f"{cname}.latents", "image_vae": f"{cname}.image_vae",
+                        "image_taesd": f"{cname}.image_taesd"},
+            "steps": [],
+            "notes": "StableDiffusionImg2ImgPipeline from latents: the num_inference_steps schedule is cut to "
+                     "its last int(steps*strength) steps (first_step = steps - that); latents = "
+                     "scheduler.add_noise(init_latents, noise, timesteps[first_step]) (Euler: init + "
+                     "sigmas[first_step]*noise, no init_noise_sigma; LCM: sqrt(a)*init + sqrt(1-a)*noise), "
+                     "then the steps as in gen_*."}
+    if step_noises:
+        case["inputs"]["step_noises"] = [g.add(f"{cname}.step_noise.{i}", n) for i, n in enumerate(step_noises)]
+    for i, s in enumerate(res["steps"]):
+        case["steps"].append({
+            "timestep": float(s["t"]),
+            "model_input": g.add(f"{cname}.step{i}.model_input", s["model_input"]),
+            "model_output": g.add(f"{cname}.step{i}.model_output", s["model_output"]),
+            "latents": g.add(f"{cname}.step{i}.latents", s["latents"])})
+    g.cases[cname] = case
 
 
 def nmse(ref, x):

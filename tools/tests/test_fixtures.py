@@ -11,7 +11,7 @@ import torch
 from tests.common import FIXTURES, MODELS
 from reverie_ref import safetensors_io as st
 from reverie_ref.diffusers_folder import load_model, load_pipeline
-from reverie_ref.pipeline import text_to_image
+from reverie_ref.pipeline import image_to_image, text_to_image
 from reverie_ref.schedulers import LCMScheduler, make_scheduler
 from reverie_ref.unet import timestep_embedding
 
@@ -85,6 +85,18 @@ class Goldens(unittest.TestCase):
                 self.check(res["latents"], g[case["outputs"]["latents"]], f"{name}/{cname} latents")
                 self.check(res["image"], g[case["outputs"]["image_vae"]], f"{name}/{cname} image")
                 self.assertEqual([float(t) for t in sched.timesteps], case["timesteps"])
+
+    @torch.no_grad()
+    def test_img2img_reproduces(self):
+        for name, (p, doc, g) in self.data.items():
+            case = doc["cases"]["img2img"]
+            sched = make_scheduler(p["scheduler_config"])
+            noises = [g[n] for n in case["inputs"].get("step_noises", [])]
+            res = image_to_image(p["unet"], p["text_encoder"], sched, p["vae"], torch.tensor(case["input_ids"]),
+                                 g[case["inputs"]["init_latents"]], g[case["inputs"]["noise"]],
+                                 case["num_inference_steps"], case["strength"], step_noises=noises or None)
+            self.assertEqual(res["first_step"], case["first_step"])
+            self.check(res["latents"], g[case["outputs"]["latents"]], f"{name} img2img")
 
     def test_half_variants_hold_same_weights(self):
         for name, variant in (("tiny-sd15", "fp16"), ("tiny-sd21", "bf16")):
