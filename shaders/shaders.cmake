@@ -17,8 +17,7 @@ function(rv_shader name src)
     OUTPUT ${out}
     COMMAND ${GLSLANG} -V --target-env vulkan1.2 -S comp ${defs}
             -I${CMAKE_SOURCE_DIR}/shaders --vn rv_spv_${name} -o ${out}
-            ${CMAKE_SOURCE_DIR}/shaders/${src} > ${RV_SHADER_OUT_DIR}/${name}.log
-            || (cat ${RV_SHADER_OUT_DIR}/${name}.log && false)
+            ${CMAKE_SOURCE_DIR}/shaders/${src}
     DEPENDS ${CMAKE_SOURCE_DIR}/shaders/${src} ${RV_SHADER_INCLUDES}
     COMMENT "GLSL ${name}"
     VERBATIM)

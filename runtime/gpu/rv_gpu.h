@@ -39,7 +39,7 @@ typedef struct rv_device_info {
     char type[16];             /* "discrete", "integrated", "virtual", "cpu", "other" */
     uint32_t vendor_id, device_id;
     uint32_t api_version;
-    char driver[256];
+    char driver[520];
     bool storage16;            /* storageBuffer16BitAccess */
     bool float16;              /* shaderFloat16 */
     bool int8;
@@ -49,6 +49,7 @@ typedef struct rv_device_info {
     uint32_t subgroup_size, subgroup_min, subgroup_max;
     uint32_t max_wg_invocations;
     uint32_t max_wg_size[3];
+    uint32_t max_wg_count[3];
     uint32_t max_shared_bytes;
     uint64_t max_storage_range;
     uint64_t max_alloc;

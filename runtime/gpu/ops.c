@@ -1,0 +1,376 @@
+/* The op library: argument checks, push constants and grid sizes for each
+ * op; the arithmetic is in shaders/. Describing work only: nothing here
+ * waits on the GPU. */
+#include <math.h>
+#include <string.h>
+
+#include "rv_ops.h"
+#include "vk_internal.h"
+
+const char *const rv_op_names[RV_OP_COUNT] = {
+    [RV_OP_GEMM] = "gemm",
+    [RV_OP_CONV2D] = "conv2d",
+    [RV_OP_ATTENTION] = "attention",
+    [RV_OP_GROUP_NORM] = "group_norm",
+    [RV_OP_LAYER_NORM] = "layer_norm",
+    [RV_OP_UNARY] = "unary",
+    [RV_OP_BINARY] = "binary",
+    [RV_OP_GEGLU] = "geglu",
+    [RV_OP_UPSAMPLE2X] = "upsample2x",
+    [RV_OP_CONCAT] = "concat",
+    [RV_OP_TIMESTEP_EMBED] = "timestep_embedding",
+    [RV_OP_TO_RGBA8] = "to_rgba8",
+};
+
+#define MAX_GROUPS 65535u
+
+static bool failed(rv_cmd *cmd) { return cmd->gpu->err.code != RV_OK; }
+
+/* Checks that t is allocated, has the expected dtype and holds `count`. */
+static bool need(rv_cmd *cmd, rv_op op, const rv_tensor *t, rv_dtype dtype, uint64_t count, const char *what)
+{
+    rv_error *e = &cmd->gpu->err;
+    if (failed(cmd))
+        return false;
+    if (!t || t->block == UINT32_MAX) {
+        rv_error_set(e, RV_ERR_INVALID, "OPS: %s: %s is not allocated", rv_op_names[op], what);
+        return false;
+    }
+    if (t->dtype != dtype) {
+        rv_error_set(e, RV_ERR_INVALID, "OPS: %s: %s is %s, expected %s", rv_op_names[op], what,
+                     rv_dtype_name(t->dtype), rv_dtype_name(dtype));
+        return false;
+    }
+    if (t->count < count) {
+        rv_error_set(e, RV_ERR_INVALID, "OPS: %s: %s holds %llu elements, needs %llu", rv_op_names[op], what,
+                     (unsigned long long)t->count, (unsigned long long)count);
+        return false;
+    }
+    if (count > UINT32_MAX) {
+        rv_error_set(e, RV_ERR_UNSUPPORTED, "OPS: %s: %s has more than 2^32 elements", rv_op_names[op], what);
+        return false;
+    }
+    return true;
+}
+
+static bool check(rv_cmd *cmd, rv_op op, bool ok, const char *what)
+{
+    if (!ok && !failed(cmd))
+        rv_error_set(&cmd->gpu->err, RV_ERR_INVALID, "OPS: %s: %s", rv_op_names[op], what);
+    return ok && !failed(cmd);
+}
+
+static int pick(rv_dtype t, int f32, int f16) { return t == RV_F16 ? f16 : f32; }
+
+static uint32_t div_up(uint64_t a, uint64_t b) { return (uint32_t)((a + b - 1) / b); }
+
+/* A 1D range of n items in groups of wg, folded into 2D past 65535 groups
+ * (shaders recover the flat index with flat_group()). */
+static void grid1d(uint64_t n, uint32_t wg, uint32_t *gx, uint32_t *gy)
+{
+    uint64_t groups = (n + wg - 1) / wg;
+    if (groups <= MAX_GROUPS) {
+        *gx = (uint32_t)groups;
+        *gy = 1;
+    } else {
+        *gx = MAX_GROUPS;
+        *gy = (uint32_t)((groups + MAX_GROUPS - 1) / MAX_GROUPS);
+    }
+}
+
+void rv_op_gemm(rv_cmd *cmd, const rv_tensor *c, const rv_tensor *a, const rv_tensor *b, const rv_tensor *bias,
+                const rv_tensor *residual, const rv_gemm_desc *d)
+{
+    const rv_op op = RV_OP_GEMM;
+    if (failed(cmd) || !check(cmd, op, c && d, "missing output or descriptor"))
+        return;
+    rv_dtype t = c->dtype;
+    uint64_t batch = d->batch ? d->batch : 1;
+    uint64_t M = d->M, N = d->N, K = d->K;
+    if (!check(cmd, op, M && N && K, "zero dimension") ||
+        !need(cmd, op, c, t, batch * M * N, "C") || !need(cmd, op, a, t, batch * M * K, "A") ||
+        !need(cmd, op, b, t, (d->shared_b ? 1 : batch) * K * N, "B") ||
+        (bias && !need(cmd, op, bias, t, d->bias_per_m ? M : N, "bias")) ||
+        (residual && !need(cmd, op, residual, t, batch * M * N, "residual")))
+        return;
+    struct rv_pc_gemm pc = {
+        .M = (uint32_t)M, .N = (uint32_t)N, .K = (uint32_t)K, .batch = (uint32_t)batch,
+        .sam = d->trans_a ? 1 : (uint32_t)K, .sak = d->trans_a ? (uint32_t)M : 1, .sab = (uint32_t)(M * K),
+        .sbk = d->trans_b ? 1 : (uint32_t)N, .sbn = d->trans_b ? (uint32_t)K : 1,
+        .sbb = d->shared_b ? 0 : (uint32_t)(K * N),
+        .scm = (uint32_t)N, .scn = 1, .scb = (uint32_t)(M * N),
+        .flags = (bias ? (d->bias_per_m ? RV_GEMM_BIAS_M : RV_GEMM_BIAS_N) : 0) | (residual ? RV_GEMM_RESIDUAL : 0),
+        .alpha = d->alpha != 0.0f ? d->alpha : 1.0f,
+    };
+    /* unused bindings alias C: the shader never reads them without the flag */
+    rv_binding bind[5] = {{a, false}, {b, false}, {bias ? bias : a, false}, {residual ? residual : a, false}, {c, true}};
+    const rv_tiles *tl = &cmd->gpu->tiles;
+    if (!check(cmd, op, batch <= MAX_GROUPS && div_up(M, tl->gemm_bm) <= MAX_GROUPS, "batch or M too large"))
+        return;
+    rv_cmd_dispatch(cmd, pick(t, RV_PIPE_GEMM_F32, RV_PIPE_GEMM_F16), bind, 5, &pc, sizeof(pc),
+                    div_up(N, tl->gemm_bn), div_up(M, tl->gemm_bm), (uint32_t)batch);
+}
+
+void rv_op_linear(rv_cmd *cmd, const rv_tensor *out, const rv_tensor *in, const rv_tensor *weight,
+                  const rv_tensor *bias, const rv_tensor *residual, uint32_t rows, uint32_t n_in, uint32_t n_out)
+{
+    rv_gemm_desc d = {.M = rows, .N = n_out, .K = n_in, .trans_b = true, .shared_b = true};
+    rv_op_gemm(cmd, out, in, weight, bias, residual, &d);
+}
+
+void rv_conv_out_size(const rv_conv_desc *d, uint32_t *oh, uint32_t *ow)
+{
+    uint32_t kh = d->kh ? d->kh : 1, kw = d->kw ? d->kw : 1, s = d->stride ? d->stride : 1;
+    int64_t h = ((int64_t)d->h + 2 * (int64_t)d->pad - kh) / s + 1;
+    int64_t w = ((int64_t)d->w + 2 * (int64_t)d->pad - kw) / s + 1;
+    *oh = h > 0 ? (uint32_t)h : 0;
+    *ow = w > 0 ? (uint32_t)w : 0;
+}
+
+void rv_op_conv2d(rv_cmd *cmd, const rv_tensor *out, const rv_tensor *in, const rv_tensor *weight,
+                  const rv_tensor *bias, const rv_tensor *residual, const rv_conv_desc *d)
+{
+    const rv_op op = RV_OP_CONV2D;
+    if (failed(cmd) || !check(cmd, op, out && d, "missing output or descriptor"))
+        return;
+    rv_dtype t = out->dtype;
+    uint32_t kh = d->kh ? d->kh : 1, kw = d->kw ? d->kw : 1, s = d->stride ? d->stride : 1;
+    uint32_t batch = d->batch ? d->batch : 1, oh, ow;
+    rv_conv_out_size(d, &oh, &ow);
+    uint64_t K = (uint64_t)d->cin * kh * kw, N = (uint64_t)oh * ow;
+    if (!check(cmd, op, d->cin && d->cout && oh && ow, "empty input, output or kernel larger than padded input") ||
+        !need(cmd, op, out, t, (uint64_t)batch * d->cout * N, "output") ||
+        !need(cmd, op, in, t, (uint64_t)batch * d->cin * d->h * d->w, "input") ||
+        !need(cmd, op, weight, t, (uint64_t)d->cout * K, "weight") ||
+        (bias && !need(cmd, op, bias, t, d->cout, "bias")) ||
+        (residual && !need(cmd, op, residual, t, (uint64_t)batch * d->cout * N, "residual")))
+        return;
+    struct rv_pc_gemm pc = {
+        .M = d->cout, .N = (uint32_t)N, .K = (uint32_t)K, .batch = batch,
+        .sam = (uint32_t)K, .sak = 1, .sab = 0,
+        .scm = (uint32_t)N, .scn = 1, .scb = (uint32_t)(d->cout * N),
+        .flags = (bias ? RV_GEMM_BIAS_M : 0) | (residual ? RV_GEMM_RESIDUAL : 0),
+        .alpha = 1.0f,
+        .cin = d->cin, .h = d->h, .w = d->w, .oh = oh, .ow = ow,
+        .kh = kh, .kw = kw, .stride = s, .pad = d->pad,
+    };
+    rv_binding bind[5] = {{weight, false}, {in, false}, {bias ? bias : weight, false},
+                          {residual ? residual : weight, false}, {out, true}};
+    const rv_tiles *tl = &cmd->gpu->tiles;
+    if (!check(cmd, op, batch <= MAX_GROUPS && div_up(N, tl->gemm_bn) <= 0x7fffffffu, "batch too large"))
+        return;
+    rv_cmd_dispatch(cmd, pick(t, RV_PIPE_CONV_F32, RV_PIPE_CONV_F16), bind, 5, &pc, sizeof(pc),
+                    div_up(N, tl->gemm_bn), div_up(d->cout, tl->gemm_bm), batch);
+}
+
+void rv_op_attention(rv_cmd *cmd, const rv_tensor *out, const rv_tensor *q, const rv_tensor *k, const rv_tensor *v,
+                     const rv_attn_desc *d)
+{
+    const rv_op op = RV_OP_ATTENTION;
+    if (failed(cmd) || !check(cmd, op, out && d, "missing output or descriptor"))
+        return;
+    rv_dtype t = out->dtype;
+    const rv_tiles *tl = &cmd->gpu->tiles;
+    uint32_t batch = d->batch ? d->batch : 1, H = d->heads, D = d->dim;
+    int variant = D <= tl->attn_dmax[0] ? 0 : 1;
+    if (!check(cmd, op, H && D && d->lq && d->lk, "zero dimension") ||
+        !check(cmd, op, D <= tl->attn_dmax[1], "head dimension above 160 is not supported"))
+        return;
+    uint32_t row = H * D;
+    uint32_t sq = d->q_stride ? d->q_stride : row, sk = d->k_stride ? d->k_stride : row;
+    uint32_t sv = d->v_stride ? d->v_stride : row, so = d->o_stride ? d->o_stride : row;
+    if (!check(cmd, op, sq >= row && sk >= row && sv >= row && so >= row, "token stride smaller than heads*dim") ||
+        !need(cmd, op, out, t, (uint64_t)batch * d->lq * so - (so - row), "output") ||
+        !need(cmd, op, q, t, (uint64_t)batch * d->lq * sq - (sq - row), "Q") ||
+        !need(cmd, op, k, t, (uint64_t)batch * d->lk * sk - (sk - row), "K") ||
+        !need(cmd, op, v, t, (uint64_t)batch * d->lk * sv - (sv - row), "V"))
+        return;
+    struct rv_pc_attn pc = {
+        .Lq = d->lq, .Lk = d->lk, .D = D, .heads = H, .batch = batch,
+        .sq_tok = sq, .sq_b = sq * d->lq, .sk_tok = sk, .sk_b = sk * d->lk,
+        .sv_tok = sv, .sv_b = sv * d->lk, .so_tok = so, .so_b = so * d->lq,
+        .causal = d->causal, .scale = d->scale != 0.0f ? d->scale : 1.0f / sqrtf((float)D),
+    };
+    rv_binding bind[4] = {{q, false}, {k, false}, {v, false}, {out, true}};
+    int pipe = variant == 0 ? pick(t, RV_PIPE_ATTN64_F32, RV_PIPE_ATTN64_F16)
+                            : pick(t, RV_PIPE_ATTN160_F32, RV_PIPE_ATTN160_F16);
+    if (!check(cmd, op, H <= MAX_GROUPS && batch <= MAX_GROUPS, "too many heads or batch entries"))
+        return;
+    rv_cmd_dispatch(cmd, pipe, bind, 4, &pc, sizeof(pc), div_up(d->lq, tl->attn_br[variant]), H, batch);
+}
+
+static void norm(rv_cmd *cmd, rv_op op, const rv_tensor *y, const rv_tensor *x, const rv_tensor *gamma,
+                 const rv_tensor *beta, uint32_t rows, uint32_t C, uint32_t HW, uint32_t G, float eps, bool silu)
+{
+    if (failed(cmd) || !check(cmd, op, y != NULL, "missing output"))
+        return;
+    rv_dtype t = y->dtype;
+    uint64_t total = G ? (uint64_t)rows / G * C * HW : (uint64_t)rows * C;
+    if (!check(cmd, op, C && HW && rows, "zero dimension") || !check(cmd, op, !G || C % G == 0, "C not divisible by groups") ||
+        !need(cmd, op, y, t, total, "y") || !need(cmd, op, x, t, total, "x") ||
+        !need(cmd, op, gamma, t, C, "gamma") || !need(cmd, op, beta, t, C, "beta"))
+        return;
+    struct rv_pc_norm pc = {.rows = rows, .C = C, .HW = HW, .G = G, .silu = silu, .eps = eps};
+    rv_binding bind[4] = {{x, false}, {gamma, false}, {beta, false}, {y, true}};
+    uint32_t gx, gy;
+    grid1d(rows, 1, &gx, &gy);
+    rv_cmd_dispatch(cmd, pick(t, RV_PIPE_NORM_F32, RV_PIPE_NORM_F16), bind, 4, &pc, sizeof(pc), gx, gy, 1);
+}
+
+void rv_op_group_norm(rv_cmd *cmd, const rv_tensor *y, const rv_tensor *x, const rv_tensor *gamma,
+                      const rv_tensor *beta, uint32_t batch, uint32_t C, uint32_t HW, uint32_t groups, float eps,
+                      bool silu)
+{
+    if (!check(cmd, RV_OP_GROUP_NORM, groups > 0, "zero groups"))
+        return;
+    norm(cmd, RV_OP_GROUP_NORM, y, x, gamma, beta, (batch ? batch : 1) * groups, C, HW, groups, eps, silu);
+}
+
+void rv_op_layer_norm(rv_cmd *cmd, const rv_tensor *y, const rv_tensor *x, const rv_tensor *gamma,
+                      const rv_tensor *beta, uint32_t rows, uint32_t C, float eps)
+{
+    norm(cmd, RV_OP_LAYER_NORM, y, x, gamma, beta, rows, C, 1, 0, eps, false);
+}
+
+void rv_op_unary(rv_cmd *cmd, const rv_tensor *y, const rv_tensor *x, int uop, float alpha, float beta)
+{
+    const rv_op op = RV_OP_UNARY;
+    if (failed(cmd) || !check(cmd, op, x && y, "missing tensor") ||
+        !check(cmd, op, uop >= 0 && uop < RV_UNARY_COUNT, "unknown unary op") ||
+        !need(cmd, op, x, y->dtype, x->count, "x") || !need(cmd, op, y, y->dtype, x->count, "y"))
+        return;
+    struct rv_pc_unary pc = {.n = (uint32_t)x->count, .op = (uint32_t)uop, .alpha = alpha, .beta = beta};
+    rv_binding bind[2] = {{x, false}, {y, true}};
+    uint32_t gx, gy;
+    grid1d(x->count, cmd->gpu->tiles.elem_wg, &gx, &gy);
+    rv_cmd_dispatch(cmd, pick(y->dtype, RV_PIPE_UNARY_F32, RV_PIPE_UNARY_F16), bind, 2, &pc, sizeof(pc), gx, gy, 1);
+}
+
+void rv_op_binary(rv_cmd *cmd, const rv_tensor *out, const rv_tensor *a, const rv_tensor *b, int bop,
+                  const uint32_t ne[4], const uint32_t sa[4], const uint32_t sb[4], float alpha)
+{
+    const rv_op op = RV_OP_BINARY;
+    if (failed(cmd) || !check(cmd, op, out && a && b, "missing tensor") ||
+        !check(cmd, op, bop >= 0 && bop < RV_BINARY_COUNT, "unknown binary op"))
+        return;
+    uint64_t n = (uint64_t)ne[0] * ne[1] * ne[2] * ne[3];
+    uint64_t la = 1, lb = 1; /* one past the last element each operand reads */
+    for (int i = 0; i < 4; i++) {
+        la += (uint64_t)(ne[i] - 1) * sa[i];
+        lb += (uint64_t)(ne[i] - 1) * sb[i];
+    }
+    rv_dtype t = out->dtype;
+    if (!check(cmd, op, n > 0, "zero dimension") || !need(cmd, op, out, t, n, "out") ||
+        !need(cmd, op, a, t, la, "a") || !need(cmd, op, b, t, lb, "b"))
+        return;
+    struct rv_pc_binary pc = {
+        .ne0 = ne[0], .ne1 = ne[1], .ne2 = ne[2], .ne3 = ne[3],
+        .sa0 = sa[0], .sa1 = sa[1], .sa2 = sa[2], .sa3 = sa[3],
+        .sb0 = sb[0], .sb1 = sb[1], .sb2 = sb[2], .sb3 = sb[3],
+        .op = (uint32_t)bop, .alpha = alpha != 0.0f ? alpha : 1.0f,
+    };
+    rv_binding bind[3] = {{a, false}, {b, false}, {out, true}};
+    uint32_t gx, gy;
+    grid1d(n, cmd->gpu->tiles.elem_wg, &gx, &gy);
+    rv_cmd_dispatch(cmd, pick(t, RV_PIPE_BINARY_F32, RV_PIPE_BINARY_F16), bind, 3, &pc, sizeof(pc), gx, gy, 1);
+}
+
+static void same_shape(rv_cmd *cmd, const rv_tensor *out, const rv_tensor *a, const rv_tensor *b, int bop)
+{
+    if (failed(cmd) || !check(cmd, RV_OP_BINARY, out && a && b, "missing tensor"))
+        return;
+    uint32_t ne[4] = {1, 1, 1, (uint32_t)out->count}, s[4] = {0, 0, 0, 1};
+    rv_op_binary(cmd, out, a, b, bop, ne, s, s, 1.0f);
+}
+
+void rv_op_add(rv_cmd *cmd, const rv_tensor *out, const rv_tensor *a, const rv_tensor *b)
+{
+    same_shape(cmd, out, a, b, RV_BINARY_ADD);
+}
+
+void rv_op_mul(rv_cmd *cmd, const rv_tensor *out, const rv_tensor *a, const rv_tensor *b)
+{
+    same_shape(cmd, out, a, b, RV_BINARY_MUL);
+}
+
+void rv_op_geglu(rv_cmd *cmd, const rv_tensor *y, const rv_tensor *x, uint32_t rows, uint32_t F)
+{
+    const rv_op op = RV_OP_GEGLU;
+    if (failed(cmd) || !check(cmd, op, y != NULL, "missing output") || !check(cmd, op, rows && F, "zero dimension") ||
+        !need(cmd, op, y, y->dtype, (uint64_t)rows * F, "y") || !need(cmd, op, x, y->dtype, 2ull * rows * F, "x"))
+        return;
+    struct rv_pc_geglu pc = {.rows = rows, .F = F};
+    rv_binding bind[2] = {{x, false}, {y, true}};
+    uint32_t gx, gy;
+    grid1d((uint64_t)rows * F, cmd->gpu->tiles.elem_wg, &gx, &gy);
+    rv_cmd_dispatch(cmd, pick(y->dtype, RV_PIPE_GEGLU_F32, RV_PIPE_GEGLU_F16), bind, 2, &pc, sizeof(pc), gx, gy, 1);
+}
+
+void rv_op_upsample2x(rv_cmd *cmd, const rv_tensor *y, const rv_tensor *x, uint32_t planes, uint32_t h, uint32_t w)
+{
+    const rv_op op = RV_OP_UPSAMPLE2X;
+    uint64_t n = (uint64_t)planes * h * w;
+    if (failed(cmd) || !check(cmd, op, y != NULL, "missing output") || !check(cmd, op, n > 0, "zero dimension") ||
+        !need(cmd, op, y, y->dtype, 4 * n, "y") || !need(cmd, op, x, y->dtype, n, "x"))
+        return;
+    struct rv_pc_upsample pc = {.planes = planes, .h = h, .w = w};
+    rv_binding bind[2] = {{x, false}, {y, true}};
+    uint32_t gx, gy;
+    grid1d(4 * n, cmd->gpu->tiles.elem_wg, &gx, &gy);
+    rv_cmd_dispatch(cmd, pick(y->dtype, RV_PIPE_UPSAMPLE_F32, RV_PIPE_UPSAMPLE_F16), bind, 2, &pc, sizeof(pc), gx, gy,
+                    1);
+}
+
+void rv_op_concat(rv_cmd *cmd, const rv_tensor *out, const rv_tensor *a, const rv_tensor *b, uint32_t batch,
+                  uint32_t ca, uint32_t cb, uint32_t hw)
+{
+    const rv_op op = RV_OP_CONCAT;
+    batch = batch ? batch : 1;
+    uint64_t n = (uint64_t)batch * (ca + cb) * hw;
+    if (failed(cmd) || !check(cmd, op, out != NULL, "missing output") || !check(cmd, op, ca && cb && hw, "zero dimension") ||
+        !need(cmd, op, out, out->dtype, n, "out") || !need(cmd, op, a, out->dtype, (uint64_t)batch * ca * hw, "a") ||
+        !need(cmd, op, b, out->dtype, (uint64_t)batch * cb * hw, "b"))
+        return;
+    struct rv_pc_concat pc = {.batch = batch, .ca = ca, .cb = cb, .hw = hw};
+    rv_binding bind[3] = {{a, false}, {b, false}, {out, true}};
+    uint32_t gx, gy;
+    grid1d(n, cmd->gpu->tiles.elem_wg, &gx, &gy);
+    rv_cmd_dispatch(cmd, pick(out->dtype, RV_PIPE_CONCAT_F32, RV_PIPE_CONCAT_F16), bind, 3, &pc, sizeof(pc), gx, gy, 1);
+}
+
+void rv_op_timestep_embedding(rv_cmd *cmd, const rv_tensor *out, const rv_tensor *timesteps, uint32_t batch,
+                              uint32_t dim, bool flip_sin_to_cos, float freq_shift, float scale, float max_period)
+{
+    const rv_op op = RV_OP_TIMESTEP_EMBED;
+    batch = batch ? batch : 1;
+    if (failed(cmd) || !check(cmd, op, out != NULL, "missing output") || !check(cmd, op, dim > 0, "zero dimension") ||
+        !check(cmd, op, (float)(dim / 2) != freq_shift, "freq_shift equals half the dimension") ||
+        !need(cmd, op, out, out->dtype, (uint64_t)batch * dim, "out") ||
+        !need(cmd, op, timesteps, RV_F32, batch, "timesteps"))
+        return;
+    struct rv_pc_temb pc = {
+        .batch = batch, .dim = dim, .flip = flip_sin_to_cos, .shift = freq_shift,
+        .max_period = max_period > 0.0f ? max_period : 10000.0f, .scale = scale != 0.0f ? scale : 1.0f,
+    };
+    rv_binding bind[2] = {{timesteps, false}, {out, true}};
+    uint32_t gx, gy;
+    grid1d((uint64_t)batch * dim, cmd->gpu->tiles.elem_wg, &gx, &gy);
+    rv_cmd_dispatch(cmd, pick(out->dtype, RV_PIPE_TEMB_F32, RV_PIPE_TEMB_F16), bind, 2, &pc, sizeof(pc), gx, gy, 1);
+}
+
+void rv_op_to_rgba8(rv_cmd *cmd, const rv_tensor *out, const rv_tensor *x, uint32_t batch, uint32_t h, uint32_t w,
+                    float scale, float bias)
+{
+    const rv_op op = RV_OP_TO_RGBA8;
+    batch = batch ? batch : 1;
+    uint64_t px = (uint64_t)batch * h * w;
+    if (failed(cmd) || !check(cmd, op, out && x, "missing tensor") || !check(cmd, op, px > 0, "zero dimension") ||
+        !need(cmd, op, out, RV_U8X4, px, "out") || !need(cmd, op, x, x->dtype, 3 * px, "x") ||
+        !check(cmd, op, x->dtype != RV_U8X4, "input must be a float tensor"))
+        return;
+    struct rv_pc_rgba pc = {.batch = batch, .h = h, .w = w, .scale = scale, .bias = bias};
+    rv_binding bind[2] = {{x, false}, {out, true}};
+    uint32_t gx, gy;
+    grid1d(px, cmd->gpu->tiles.elem_wg, &gx, &gy);
+    rv_cmd_dispatch(cmd, pick(x->dtype, RV_PIPE_RGBA_F32, RV_PIPE_RGBA_F16), bind, 2, &pc, sizeof(pc), gx, gy, 1);
+}

@@ -1,0 +1,270 @@
+/* Compute pipelines: the table of shader variants, tile sizes chosen per
+ * device as specialization constants, and creation (once, on first use or
+ * all at once by rv_gpu_warm_pipelines). Not the op semantics: see ops.c. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "rv_pc.h"
+#include "rv_shader_table.h"
+#include "vk_internal.h"
+
+#define RV_PIPE_ROW(id, name, nb, pc, spec) {#id, name, nb, sizeof(struct pc), spec},
+const rv_pipeline_desc rv_pipeline_table[] = {RV_PIPELINE_LIST(RV_PIPE_ROW)};
+#undef RV_PIPE_ROW
+_Static_assert(sizeof(rv_pipeline_table) / sizeof(rv_pipeline_table[0]) == RV_PIPELINE_COUNT,
+               "pipeline table out of step with the enum");
+
+void rv_tiles_choose(rv_gpu *gpu)
+{
+    rv_tiles *t = &gpu->tiles;
+    bool cpu = strcmp(gpu->info.type, "cpu") == 0;
+    t->elem_wg = cpu ? 128 : 256;
+    t->reduce_wg = 256;
+    t->gemm_bm = 64;
+    t->gemm_bn = 64;
+    t->gemm_bk = 16;
+    t->gemm_tm = 4;
+    t->gemm_tn = 4;
+    if (!cpu && gpu->info.max_shared_bytes >= 32768 && gpu->info.max_wg_invocations >= 256) {
+        t->gemm_bm = 128;
+        t->gemm_bn = 128;
+        t->gemm_tm = 8;
+        t->gemm_tn = 8;
+    }
+    t->gemm_wg = (t->gemm_bm / t->gemm_tm) * (t->gemm_bn / t->gemm_tn);
+    /* attention tiles: Q, K, V tiles and the score tile must fit in shared memory */
+    t->attn_dmax[0] = 64;
+    t->attn_dmax[1] = 160;
+    t->attn_br[0] = 32;
+    t->attn_bc[0] = 32;
+    t->attn_br[1] = 16;
+    t->attn_bc[1] = 16;
+    for (int i = 0; i < 2; i++)
+        t->attn_wg[i] = t->attn_br[i] * 4;
+    if (gpu->info.max_wg_invocations < t->gemm_wg) {
+        t->gemm_bm = t->gemm_bn = 32;
+        t->gemm_tm = t->gemm_tn = 4;
+        t->gemm_wg = 64;
+    }
+}
+
+/* Shared-memory bytes a variant needs with the chosen tiles. */
+static uint32_t shared_bytes(const rv_tiles *t, int spec)
+{
+    switch (spec) {
+    case RV_SPEC_GEMM: return 4u * t->gemm_bk * (t->gemm_bm + t->gemm_bn);
+    case RV_SPEC_ATTN64:
+    case RV_SPEC_ATTN160: {
+        int i = spec == RV_SPEC_ATTN160;
+        return 4u * (t->attn_br[i] * t->attn_dmax[i] + 2u * t->attn_bc[i] * t->attn_dmax[i] +
+                     t->attn_br[i] * t->attn_bc[i] + 2u * t->attn_br[i]);
+    }
+    case RV_SPEC_REDUCE: return 4u * t->reduce_wg * 2u;
+    default: return 0;
+    }
+}
+
+static int spec_values(const rv_tiles *t, int spec, uint32_t *v)
+{
+    switch (spec) {
+    case RV_SPEC_GEMM:
+        v[0] = t->gemm_wg; v[1] = t->gemm_bm; v[2] = t->gemm_bn; v[3] = t->gemm_bk; v[4] = t->gemm_tm; v[5] = t->gemm_tn;
+        return 6;
+    case RV_SPEC_ATTN64:
+    case RV_SPEC_ATTN160: {
+        int i = spec == RV_SPEC_ATTN160;
+        v[0] = t->attn_wg[i]; v[1] = t->attn_br[i]; v[2] = t->attn_bc[i]; v[3] = t->attn_dmax[i];
+        return 4;
+    }
+    case RV_SPEC_REDUCE: v[0] = t->reduce_wg; return 1;
+    default: v[0] = t->elem_wg; return 1;
+    }
+}
+
+/* Reads <dir>/<name>.spv (development override). */
+static rv_status read_spirv_file(const char *dir, const char *name, uint32_t **words, size_t *bytes, rv_error *err)
+{
+    char path[768];
+    snprintf(path, sizeof(path), "%s/%s.spv", dir, name);
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return rv_error_set(err, RV_ERR_PIPELINE, "VK: shader %s: cannot open %s (RV_SHADER_DIR)", name, path);
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    if (n < 0 || n > (64l << 20)) {
+        fclose(f);
+        return rv_error_set(err, RV_ERR_PIPELINE, "VK: shader %s: %s has an unusable size", name, path);
+    }
+    *words = malloc((size_t)n + 4);
+    if (!*words) {
+        fclose(f);
+        return rv_error_set(err, RV_ERR_HOST_MEMORY, "VK: out of host memory");
+    }
+    *bytes = fread(*words, 1, (size_t)n, f);
+    fclose(f);
+    return RV_OK;
+}
+
+static rv_status check_spirv(const char *name, const uint32_t *words, size_t bytes, rv_error *err)
+{
+    if (bytes < 20 || bytes % 4 != 0)
+        return rv_error_set(err, RV_ERR_PIPELINE, "VK: shader %s is not SPIR-V: %zu bytes (needs a multiple of 4, >= 20)",
+                            name, bytes);
+    if (words[0] != 0x07230203u)
+        return rv_error_set(err, RV_ERR_PIPELINE, "VK: shader %s is not SPIR-V: magic 0x%08x, expected 0x07230203", name,
+                            words[0]);
+    if (words[3] == 0 || words[3] > (1u << 22))
+        return rv_error_set(err, RV_ERR_PIPELINE, "VK: shader %s is corrupt: id bound %u", name, words[3]);
+    return RV_OK;
+}
+
+static rv_status create_pipeline(rv_gpu *gpu, int id, rv_pipeline *p, rv_error *err)
+{
+    const rv_pipeline_desc *d = &rv_pipeline_table[id];
+    rv_status st = RV_OK;
+    uint32_t *owned = NULL;
+    const uint32_t *words = NULL;
+    size_t bytes = 0;
+
+    uint32_t spec[8];
+    int nspec = spec_values(&gpu->tiles, d->spec, spec);
+    uint32_t shared = shared_bytes(&gpu->tiles, d->spec);
+    if (spec[0] > gpu->info.max_wg_invocations || shared > gpu->info.max_shared_bytes)
+        return rv_error_set(err, RV_ERR_PIPELINE,
+                            "VK: pipeline %s needs %u invocations and %u bytes of shared memory; \"%s\" allows %u and %u",
+                            d->name, spec[0], shared, gpu->info.name, gpu->info.max_wg_invocations,
+                            gpu->info.max_shared_bytes);
+
+    if (gpu->shader_dir[0]) {
+        if ((st = read_spirv_file(gpu->shader_dir, d->spirv, &owned, &bytes, err)))
+            return st;
+        words = owned;
+    } else {
+        for (size_t i = 0; i < rv_spirv_count; i++)
+            if (strcmp(rv_spirv_table[i].name, d->spirv) == 0) {
+                words = rv_spirv_table[i].words;
+                bytes = rv_spirv_table[i].bytes;
+            }
+        if (!words)
+            return rv_error_set(err, RV_ERR_PIPELINE, "VK: shader %s is not in this build", d->spirv);
+    }
+    if ((st = check_spirv(d->spirv, words, bytes, err)))
+        goto fail;
+
+    VkDescriptorSetLayoutBinding b[RV_MAX_BINDINGS];
+    for (int i = 0; i < d->bindings; i++)
+        b[i] = (VkDescriptorSetLayoutBinding){
+            .binding = (uint32_t)i,
+            .descriptorType = VK_DESCRIPTOR_TYPE_STORAGE_BUFFER,
+            .descriptorCount = 1,
+            .stageFlags = VK_SHADER_STAGE_COMPUTE_BIT,
+        };
+    VkDescriptorSetLayoutCreateInfo dl = {
+        .sType = VK_STRUCTURE_TYPE_DESCRIPTOR_SET_LAYOUT_CREATE_INFO,
+        .flags = gpu->info.push_descriptor ? VK_DESCRIPTOR_SET_LAYOUT_CREATE_PUSH_DESCRIPTOR_BIT_KHR : 0,
+        .bindingCount = (uint32_t)d->bindings,
+        .pBindings = b,
+    };
+    VK_CHECK_GOTO(vkCreateDescriptorSetLayout(gpu->device, &dl, NULL, &p->set_layout), err, st);
+    VkPushConstantRange pcr = {
+        .stageFlags = VK_SHADER_STAGE_COMPUTE_BIT,
+        .size = 4 * RV_PC_BINDINGS + d->push_bytes,
+    };
+    VkPipelineLayoutCreateInfo pl = {
+        .sType = VK_STRUCTURE_TYPE_PIPELINE_LAYOUT_CREATE_INFO,
+        .setLayoutCount = 1,
+        .pSetLayouts = &p->set_layout,
+        .pushConstantRangeCount = 1,
+        .pPushConstantRanges = &pcr,
+    };
+    VK_CHECK_GOTO(vkCreatePipelineLayout(gpu->device, &pl, NULL, &p->layout), err, st);
+    VkShaderModuleCreateInfo smci = {
+        .sType = VK_STRUCTURE_TYPE_SHADER_MODULE_CREATE_INFO,
+        .codeSize = bytes,
+        .pCode = words,
+    };
+    VkResult r = vkCreateShaderModule(gpu->device, &smci, NULL, &p->module);
+    if (r != VK_SUCCESS) {
+        st = rv_error_set(err, RV_ERR_PIPELINE, "VK: vkCreateShaderModule(%s) failed: %s (%s:%d)", d->spirv,
+                          rv_vk_result_name(r), __FILE__, __LINE__);
+        goto fail;
+    }
+    VkSpecializationMapEntry me[8];
+    for (int i = 0; i < nspec; i++)
+        me[i] = (VkSpecializationMapEntry){.constantID = (uint32_t)i, .offset = 4u * (uint32_t)i, .size = 4};
+    VkSpecializationInfo si = {
+        .mapEntryCount = (uint32_t)nspec,
+        .pMapEntries = me,
+        .dataSize = 4u * (uint32_t)nspec,
+        .pData = spec,
+    };
+    VkComputePipelineCreateInfo ci = {
+        .sType = VK_STRUCTURE_TYPE_COMPUTE_PIPELINE_CREATE_INFO,
+        .stage = {
+            .sType = VK_STRUCTURE_TYPE_PIPELINE_SHADER_STAGE_CREATE_INFO,
+            .stage = VK_SHADER_STAGE_COMPUTE_BIT,
+            .module = p->module,
+            .pName = "main",
+            .pSpecializationInfo = &si,
+        },
+        .layout = p->layout,
+    };
+    r = vkCreateComputePipelines(gpu->device, VK_NULL_HANDLE, 1, &ci, NULL, &p->pipeline);
+    if (r != VK_SUCCESS) {
+        st = rv_error_set(err, RV_ERR_PIPELINE, "VK: vkCreateComputePipelines(%s) failed: %s (%s:%d)", d->name,
+                          rv_vk_result_name(r), __FILE__, __LINE__);
+        goto fail;
+    }
+    p->ready = true;
+    free(owned);
+    return RV_OK;
+fail:
+    free(owned);
+    return st;
+}
+
+static void destroy_pipeline(rv_gpu *gpu, rv_pipeline *p)
+{
+    if (p->pipeline)
+        vkDestroyPipeline(gpu->device, p->pipeline, NULL);
+    if (p->module)
+        vkDestroyShaderModule(gpu->device, p->module, NULL);
+    if (p->layout)
+        vkDestroyPipelineLayout(gpu->device, p->layout, NULL);
+    if (p->set_layout)
+        vkDestroyDescriptorSetLayout(gpu->device, p->set_layout, NULL);
+    memset(p, 0, sizeof(*p));
+}
+
+rv_status rv_pipeline_get(rv_gpu *gpu, int id, rv_pipeline **out, rv_error *err)
+{
+    rv_pipeline *p = &gpu->pipelines[id];
+    if (!p->ready) {
+        rv_status st = create_pipeline(gpu, id, p, err);
+        if (st) {
+            destroy_pipeline(gpu, p);
+            return st;
+        }
+    }
+    *out = p;
+    return RV_OK;
+}
+
+rv_status rv_gpu_warm_pipelines(rv_gpu *gpu, rv_error *err)
+{
+    for (int i = 0; i < RV_PIPELINE_COUNT; i++) {
+        rv_pipeline *p;
+        rv_status st = rv_pipeline_get(gpu, i, &p, err);
+        if (st)
+            return st;
+    }
+    return RV_OK;
+}
+
+void rv_pipelines_destroy(rv_gpu *gpu)
+{
+    for (int i = 0; i < RV_PIPELINE_COUNT; i++)
+        destroy_pipeline(gpu, &gpu->pipelines[i]);
+}

@@ -1,0 +1,98 @@
+/* The tensor op library: each function records one op (one or a few
+ * dispatches) into a command buffer. Sizes are checked against the tensors;
+ * a bad call sets the gpu's sticky error (rv_gpu_error) and records nothing.
+ * Layouts are PyTorch's: NCHW images, [rows][features] matrices. The
+ * storage type (fp16 or fp32) is the output tensor's; inputs must match. */
+#ifndef RV_OPS_H
+#define RV_OPS_H
+
+#include "rv_gpu.h"
+#include "rv_pc.h"
+
+typedef enum rv_op {
+    RV_OP_GEMM,
+    RV_OP_CONV2D,
+    RV_OP_ATTENTION,
+    RV_OP_GROUP_NORM,
+    RV_OP_LAYER_NORM,
+    RV_OP_UNARY,
+    RV_OP_BINARY,
+    RV_OP_GEGLU,
+    RV_OP_UPSAMPLE2X,
+    RV_OP_CONCAT,
+    RV_OP_TIMESTEP_EMBED,
+    RV_OP_TO_RGBA8,
+    RV_OP_COUNT
+} rv_op;
+
+extern const char *const rv_op_names[RV_OP_COUNT];
+
+typedef struct rv_gemm_desc {
+    uint32_t M, N, K;
+    uint32_t batch;          /* 0 = 1 */
+    bool trans_a;            /* A stored [K][M] instead of [M][K] */
+    bool trans_b;            /* B stored [N][K] (a linear layer's weight) instead of [K][N] */
+    bool bias_per_m;         /* bias indexed by row instead of column */
+    bool shared_b;           /* one B for every batch entry */
+    float alpha;             /* 0 = 1 */
+} rv_gemm_desc;
+
+/* c[b] = alpha * a[b] @ b[b] (+ bias) (+ residual); c is [batch][M][N].
+ * bias and residual may be NULL; residual has c's layout. */
+void rv_op_gemm(rv_cmd *cmd, const rv_tensor *c, const rv_tensor *a, const rv_tensor *b,
+                const rv_tensor *bias, const rv_tensor *residual, const rv_gemm_desc *d);
+/* out [rows][n_out] = in [rows][n_in] @ weight[n_out][n_in]^T + bias (+ residual). */
+void rv_op_linear(rv_cmd *cmd, const rv_tensor *out, const rv_tensor *in, const rv_tensor *weight,
+                  const rv_tensor *bias, const rv_tensor *residual, uint32_t rows, uint32_t n_in, uint32_t n_out);
+
+typedef struct rv_conv_desc {
+    uint32_t batch, cin, h, w, cout;
+    uint32_t kh, kw;         /* 0 = 1 */
+    uint32_t stride;         /* 0 = 1 */
+    uint32_t pad;
+} rv_conv_desc;
+void rv_conv_out_size(const rv_conv_desc *d, uint32_t *oh, uint32_t *ow);
+/* out [batch][cout][oh][ow] = conv(in [batch][cin][h][w], weight [cout][cin][kh][kw]) + bias (+ residual). */
+void rv_op_conv2d(rv_cmd *cmd, const rv_tensor *out, const rv_tensor *in, const rv_tensor *weight,
+                  const rv_tensor *bias, const rv_tensor *residual, const rv_conv_desc *d);
+
+typedef struct rv_attn_desc {
+    uint32_t batch, heads, lq, lk, dim;   /* dim = per-head size */
+    /* elements between consecutive tokens; 0 = heads*dim (packed [b][L][heads*dim]) */
+    uint32_t q_stride, k_stride, v_stride, o_stride;
+    bool causal;
+    float scale;             /* 0 = 1/sqrt(dim) */
+} rv_attn_desc;
+/* Multi-head attention, heads interleaved in rows as diffusers lays them out. */
+void rv_op_attention(rv_cmd *cmd, const rv_tensor *out, const rv_tensor *q, const rv_tensor *k,
+                     const rv_tensor *v, const rv_attn_desc *d);
+
+void rv_op_group_norm(rv_cmd *cmd, const rv_tensor *y, const rv_tensor *x, const rv_tensor *gamma,
+                      const rv_tensor *beta, uint32_t batch, uint32_t C, uint32_t HW, uint32_t groups,
+                      float eps, bool silu);
+void rv_op_layer_norm(rv_cmd *cmd, const rv_tensor *y, const rv_tensor *x, const rv_tensor *gamma,
+                      const rv_tensor *beta, uint32_t rows, uint32_t C, float eps);
+
+/* y = f(x) elementwise over x->count elements; op is RV_UNARY_*. */
+void rv_op_unary(rv_cmd *cmd, const rv_tensor *y, const rv_tensor *x, int op, float alpha, float beta);
+
+/* out (contiguous ne[0..3]) = (a op b) * alpha; sa/sb are element strides
+ * per dimension, 0 to broadcast. op is RV_BINARY_*; alpha 0 = 1. */
+void rv_op_binary(rv_cmd *cmd, const rv_tensor *out, const rv_tensor *a, const rv_tensor *b, int op,
+                  const uint32_t ne[4], const uint32_t sa[4], const uint32_t sb[4], float alpha);
+/* Same-shape convenience forms. */
+void rv_op_add(rv_cmd *cmd, const rv_tensor *out, const rv_tensor *a, const rv_tensor *b);
+void rv_op_mul(rv_cmd *cmd, const rv_tensor *out, const rv_tensor *a, const rv_tensor *b);
+
+void rv_op_geglu(rv_cmd *cmd, const rv_tensor *y, const rv_tensor *x, uint32_t rows, uint32_t F);
+void rv_op_upsample2x(rv_cmd *cmd, const rv_tensor *y, const rv_tensor *x, uint32_t planes, uint32_t h, uint32_t w);
+void rv_op_concat(rv_cmd *cmd, const rv_tensor *out, const rv_tensor *a, const rv_tensor *b, uint32_t batch,
+                  uint32_t ca, uint32_t cb, uint32_t hw);
+/* timesteps: float32 [batch]; out [batch][dim]. */
+void rv_op_timestep_embedding(rv_cmd *cmd, const rv_tensor *out, const rv_tensor *timesteps, uint32_t batch,
+                              uint32_t dim, bool flip_sin_to_cos, float freq_shift, float scale, float max_period);
+/* x [batch][3][h][w] -> out RGBA8 [batch][h][w]; value = clamp(x*scale + bias). */
+void rv_op_to_rgba8(rv_cmd *cmd, const rv_tensor *out, const rv_tensor *x, uint32_t batch, uint32_t h, uint32_t w,
+                    float scale, float bias);
+
+#endif

@@ -1,0 +1,63 @@
+/* The compute pipelines, one row per shader variant: id, SPIR-V name, number
+ * of bindings, push-constant struct, and the family that picks its
+ * specialization constants (tile sizes) for the device. */
+#ifndef RV_PIPELINES_H
+#define RV_PIPELINES_H
+
+#define RV_PIPELINE_LIST(X) \
+    X(GEMM_F32,      "gemm_f32",      5, rv_pc_gemm,     RV_SPEC_GEMM) \
+    X(GEMM_F16,      "gemm_f16",      5, rv_pc_gemm,     RV_SPEC_GEMM) \
+    X(CONV_F32,      "conv_f32",      5, rv_pc_gemm,     RV_SPEC_GEMM) \
+    X(CONV_F16,      "conv_f16",      5, rv_pc_gemm,     RV_SPEC_GEMM) \
+    X(ATTN64_F32,    "attn_f32",      4, rv_pc_attn,     RV_SPEC_ATTN64) \
+    X(ATTN64_F16,    "attn_f16",      4, rv_pc_attn,     RV_SPEC_ATTN64) \
+    X(ATTN160_F32,   "attn_f32",      4, rv_pc_attn,     RV_SPEC_ATTN160) \
+    X(ATTN160_F16,   "attn_f16",      4, rv_pc_attn,     RV_SPEC_ATTN160) \
+    X(NORM_F32,      "norm_f32",      4, rv_pc_norm,     RV_SPEC_REDUCE) \
+    X(NORM_F16,      "norm_f16",      4, rv_pc_norm,     RV_SPEC_REDUCE) \
+    X(UNARY_F32,     "unary_f32",     2, rv_pc_unary,    RV_SPEC_ELEM) \
+    X(UNARY_F16,     "unary_f16",     2, rv_pc_unary,    RV_SPEC_ELEM) \
+    X(BINARY_F32,    "binary_f32",    3, rv_pc_binary,   RV_SPEC_ELEM) \
+    X(BINARY_F16,    "binary_f16",    3, rv_pc_binary,   RV_SPEC_ELEM) \
+    X(GEGLU_F32,     "geglu_f32",     2, rv_pc_geglu,    RV_SPEC_ELEM) \
+    X(GEGLU_F16,     "geglu_f16",     2, rv_pc_geglu,    RV_SPEC_ELEM) \
+    X(UPSAMPLE_F32,  "upsample_f32",  2, rv_pc_upsample, RV_SPEC_ELEM) \
+    X(UPSAMPLE_F16,  "upsample_f16",  2, rv_pc_upsample, RV_SPEC_ELEM) \
+    X(CONCAT_F32,    "concat_f32",    3, rv_pc_concat,   RV_SPEC_ELEM) \
+    X(CONCAT_F16,    "concat_f16",    3, rv_pc_concat,   RV_SPEC_ELEM) \
+    X(TEMB_F32,      "temb_f32",      2, rv_pc_temb,     RV_SPEC_ELEM) \
+    X(TEMB_F16,      "temb_f16",      2, rv_pc_temb,     RV_SPEC_ELEM) \
+    X(RGBA_F32,      "rgba_f32",      2, rv_pc_rgba,     RV_SPEC_ELEM) \
+    X(RGBA_F16,      "rgba_f16",      2, rv_pc_rgba,     RV_SPEC_ELEM)
+
+enum rv_spec_family {
+    RV_SPEC_ELEM,
+    RV_SPEC_REDUCE,
+    RV_SPEC_GEMM,
+    RV_SPEC_ATTN64,
+    RV_SPEC_ATTN160,
+};
+
+#define RV_PIPE_ENUM(id, name, nb, pc, spec) RV_PIPE_##id,
+enum rv_pipeline_id { RV_PIPELINE_LIST(RV_PIPE_ENUM) RV_PIPELINE_COUNT };
+#undef RV_PIPE_ENUM
+
+typedef struct rv_pipeline_desc {
+    const char *name;
+    const char *spirv;
+    int bindings;
+    unsigned push_bytes;
+    int spec;
+} rv_pipeline_desc;
+
+extern const rv_pipeline_desc rv_pipeline_table[];
+
+/* Tile sizes chosen for a device (filled by pipeline.c; ops read them to
+ * size their dispatch grids). */
+typedef struct rv_tiles {
+    unsigned elem_wg, reduce_wg;
+    unsigned gemm_wg, gemm_bm, gemm_bn, gemm_bk, gemm_tm, gemm_tn;
+    unsigned attn_br[2], attn_bc[2], attn_dmax[2], attn_wg[2];
+} rv_tiles;
+
+#endif

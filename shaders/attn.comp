@@ -1,0 +1,105 @@
+#version 450
+#extension GL_GOOGLE_include_directive : require
+// Flash-style multi-head attention: one workgroup owns BR query rows of one
+// head and streams K/V in tiles of BC keys with an online softmax, so no
+// Lq x Lk score matrix is ever stored. Four threads share a query row.
+#include "common.glsl"
+
+layout(local_size_x_id = 0) in;
+layout(constant_id = 1) const uint BR = 32;
+layout(constant_id = 2) const uint BC = 32;
+layout(constant_id = 3) const uint DMAX = 64;
+const uint TPR = 4;
+
+layout(binding = 0) readonly buffer Q_ { T q[]; };
+layout(binding = 1) readonly buffer K_ { T k[]; };
+layout(binding = 2) readonly buffer V_ { T v[]; };
+layout(binding = 3) writeonly buffer O_ { T o[]; };
+layout(push_constant) uniform PC { uint boff[RV_PC_BINDINGS]; rv_pc_attn p; } pc;
+
+shared float Qs[BR * DMAX];
+shared float Ks[BC * DMAX];
+shared float Vs[BC * DMAX];
+shared float S[BR * BC];
+
+const float NEG = -1.0e30;
+
+void main()
+{
+    const uint WG = gl_WorkGroupSize.x;
+    const uint tid = gl_LocalInvocationID.x;
+    const uint r = tid / TPR, j = tid % TPR;
+    const uint q0 = gl_WorkGroupID.x * BR, h = gl_WorkGroupID.y, bz = gl_WorkGroupID.z;
+    const uint D = pc.p.D, Lq = pc.p.Lq, Lk = pc.p.Lk;
+    const bool causal = pc.p.causal != 0u;
+
+    const uint qbase = pc.boff[0] + bz * pc.p.sq_b + h * D;
+    const uint kbase = pc.boff[1] + bz * pc.p.sk_b + h * D;
+    const uint vbase = pc.boff[2] + bz * pc.p.sv_b + h * D;
+    const uint obase = pc.boff[3] + bz * pc.p.so_b + h * D;
+
+    for (uint i = tid; i < BR * D; i += WG) {
+        uint rr = i / D, d = i % D;
+        uint qi = q0 + rr;
+        Qs[rr * DMAX + d] = qi < Lq ? float(q[qbase + qi * pc.p.sq_tok + d]) * pc.p.scale : 0.0;
+    }
+
+    float acc[DMAX / TPR];
+    for (uint i = 0; i < DMAX / TPR; i++)
+        acc[i] = 0.0;
+    float m = NEG, l = 0.0;
+    const uint qrow = q0 + r;
+    uint kend = causal ? min(Lk, q0 + BR) : Lk;
+
+    for (uint k0 = 0; k0 < kend; k0 += BC) {
+        barrier(); // previous tile fully consumed (and Qs written, first time)
+        for (uint i = tid; i < BC * D; i += WG) {
+            uint cc = i / D, d = i % D;
+            uint ki = k0 + cc;
+            bool ok = ki < Lk;
+            Ks[cc * DMAX + d] = ok ? float(k[kbase + ki * pc.p.sk_tok + d]) : 0.0;
+            Vs[cc * DMAX + d] = ok ? float(v[vbase + ki * pc.p.sv_tok + d]) : 0.0;
+        }
+        barrier();
+        for (uint cc = j; cc < BC; cc += TPR) {
+            float s = 0.0;
+            for (uint d = 0; d < D; d++)
+                s = fma(Qs[r * DMAX + d], Ks[cc * DMAX + d], s);
+            uint ki = k0 + cc;
+            bool ok = ki < Lk && (!causal || ki <= qrow);
+            S[r * BC + cc] = ok ? s : NEG;
+        }
+        barrier();
+        float mx = m;
+        for (uint cc = 0; cc < BC; cc++)
+            mx = max(mx, S[r * BC + cc]);
+        barrier(); // every thread of the row has read the raw scores
+        for (uint cc = j; cc < BC; cc += TPR) {
+            float s = S[r * BC + cc];
+            S[r * BC + cc] = s <= NEG ? 0.0 : exp(s - mx);
+        }
+        barrier();
+        float corr = exp(m - mx);
+        m = mx;
+        l *= corr;
+        for (uint i = 0; i < DMAX / TPR; i++)
+            acc[i] *= corr;
+        for (uint cc = 0; cc < BC; cc++) {
+            float pr = S[r * BC + cc];
+            l += pr;
+            for (uint i = 0; i < DMAX / TPR; i++) {
+                uint d = j + i * TPR;
+                if (d < D)
+                    acc[i] = fma(pr, Vs[cc * DMAX + d], acc[i]);
+            }
+        }
+    }
+    if (qrow < Lq) {
+        float inv = l > 0.0 ? 1.0 / l : 0.0;
+        for (uint i = 0; i < DMAX / TPR; i++) {
+            uint d = j + i * TPR;
+            if (d < D)
+                o[obase + qrow * pc.p.so_tok + d] = T(acc[i] * inv);
+        }
+    }
+}

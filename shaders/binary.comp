@@ -1,0 +1,27 @@
+#version 450
+#extension GL_GOOGLE_include_directive : require
+// out = (a op b) * alpha over a 4D index space; an operand broadcasts along
+// any dimension where its stride is zero. The output is contiguous.
+#include "common.glsl"
+
+layout(local_size_x_id = 0) in;
+layout(binding = 0) readonly buffer A_ { T a[]; };
+layout(binding = 1) readonly buffer B_ { T b[]; };
+layout(binding = 2) writeonly buffer O_ { T o[]; };
+layout(push_constant) uniform PC { uint boff[RV_PC_BINDINGS]; rv_pc_binary p; } pc;
+
+void main()
+{
+    uint i = flat_group() * gl_WorkGroupSize.x + gl_LocalInvocationID.x;
+    uint n = pc.p.ne0 * pc.p.ne1 * pc.p.ne2 * pc.p.ne3;
+    if (i >= n)
+        return;
+    uint i3 = i % pc.p.ne3, r = i / pc.p.ne3;
+    uint i2 = r % pc.p.ne2;
+    r /= pc.p.ne2;
+    uint i1 = r % pc.p.ne1, i0 = r / pc.p.ne1;
+    float va = float(a[pc.boff[0] + i0 * pc.p.sa0 + i1 * pc.p.sa1 + i2 * pc.p.sa2 + i3 * pc.p.sa3]);
+    float vb = float(b[pc.boff[1] + i0 * pc.p.sb0 + i1 * pc.p.sb1 + i2 * pc.p.sb2 + i3 * pc.p.sb3]);
+    float v = pc.p.op == RV_BINARY_ADD ? va + vb : pc.p.op == RV_BINARY_SUB ? va - vb : va * vb;
+    o[pc.boff[2] + i] = T(v * pc.p.alpha);
+}

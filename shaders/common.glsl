@@ -1,0 +1,35 @@
+// Shared by every compute shader: the storage type T (fp16 storage with
+// fp32 arithmetic under RV_F16, fp32 otherwise), the push-constant header
+// and a flat invocation index for 2D grids.
+#ifdef RV_F16
+#extension GL_EXT_shader_16bit_storage : require
+#define T float16_t
+#else
+#define T float
+#endif
+#include "rv_pc.h"
+
+// Grids wider than the 65535 limit are folded into y (see ops.c: grid1d).
+uint flat_group()
+{
+    return gl_WorkGroupID.y * gl_NumWorkGroups.x + gl_WorkGroupID.x;
+}
+
+float rv_erf(float x)
+{
+    // Abramowitz & Stegun 7.1.26 is 1.5e-7 absolute; this is the
+    // higher-order form 7.1.28-like rational fit with error < 1.2e-7.
+    float a = abs(x);
+    float t = 1.0 / (1.0 + 0.3275911 * a);
+    float y = 1.0 - (((((1.061405429 * t - 1.453152027) * t) + 1.421413741) * t - 0.284496736) * t + 0.254829592) * t * exp(-a * a);
+    return sign(x) * y;
+}
+
+float rv_gelu(float x) { return 0.5 * x * (1.0 + rv_erf(x * 0.70710678118654752)); }
+float rv_sigmoid(float x) { return 1.0 / (1.0 + exp(-x)); }
+float rv_tanh(float x)
+{
+    float c = clamp(x, -15.0, 15.0);
+    float e = exp(2.0 * c);
+    return (e - 1.0) / (e + 1.0);
+}

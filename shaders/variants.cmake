@@ -1,0 +1,8 @@
+# Every SPIR-V variant: rv_shader(NAME SOURCE DEFINES...). The runtime's
+# pipeline table (runtime/gpu/rv_pipelines.h) refers to these names.
+foreach(op gemm attn norm unary binary geglu upsample concat temb rgba)
+  rv_shader(${op}_f32 ${op}.comp)
+  rv_shader(${op}_f16 ${op}.comp RV_F16)
+endforeach()
+rv_shader(conv_f32 gemm.comp CONV)
+rv_shader(conv_f16 gemm.comp CONV RV_F16)
