@@ -5,6 +5,8 @@ project's PyTorch reference (tools/reverie_ref). Deterministic: fixed seeds.
 Not a training script; run it only when the reference or a case changes:
 
     /usr/bin/python3 tools/make_fixtures.py [--out tests/fixtures] [--shared ../shared]
+
+Needs Debian's python3-torch, python3-numpy and python3-regex (the tokenizer).
 """
 
 import argparse

@@ -243,6 +243,48 @@ class ConfigsAndNames(unittest.TestCase):
         with self.assertRaises(ValueError):
             AutoencoderTiny(dict(TINY_TAESD, encoder_block_out_channels=[8, 16, 16]))
 
+    def test_accepts_full_modern_configs(self):
+        """Configs saved by recent diffusers list every key at its default."""
+        modern = {
+            "addition_embed_type": None, "addition_embed_type_num_heads": 64, "addition_time_embed_dim": None,
+            "attention_type": "default", "class_embed_type": None, "class_embeddings_concat": False,
+            "conv_in_kernel": 3, "conv_out_kernel": 3, "cross_attention_norm": None, "dropout": 0.0,
+            "encoder_hid_dim": None, "encoder_hid_dim_type": None, "mid_block_only_cross_attention": None,
+            "mid_block_type": "UNetMidBlock2DCrossAttn", "num_attention_heads": None,
+            "projection_class_embeddings_input_dim": None, "resnet_out_scale_factor": 1.0,
+            "resnet_skip_time_act": False, "resnet_time_scale_shift": "default",
+            "reverse_transformer_layers_per_block": None, "time_cond_proj_dim": None,
+            "time_embedding_act_fn": None, "time_embedding_dim": None, "time_embedding_type": "positional",
+            "timestep_post_act": None, "transformer_layers_per_block": 1, "upcast_attention": True,
+            "dual_cross_attention": False, "only_cross_attention": False, "num_class_embeds": None,
+            "_use_default_values": ["dropout"],
+        }
+        with no_init():
+            m = UNet2DConditionModel(dict(model_config("sd21-base", "unet"), **modern))
+        self.assertEqual(count_parameters(m), COUNTS[("sd21-base", "unet")])
+        vae_modern = {"force_upcast": True, "latents_mean": None, "latents_std": None, "mid_block_add_attention": True,
+                      "shift_factor": None, "use_post_quant_conv": True, "use_quant_conv": True,
+                      "scaling_factor": 0.18215}
+        with no_init():
+            AutoencoderKL(dict(model_config("sd15", "vae"), **vae_modern))
+        AutoencoderTiny({"act_fn": "relu", "block_out_channels": [64, 64, 64, 64], "decoder_block_out_channels":
+                         [64, 64, 64, 64], "encoder_block_out_channels": [64, 64, 64, 64], "force_upcast": False,
+                         "in_channels": 3, "latent_channels": 4, "latent_magnitude": 3, "latent_shift": 0.5,
+                         "num_decoder_blocks": [3, 3, 3, 1], "num_encoder_blocks": [1, 3, 3, 3], "out_channels": 3,
+                         "scaling_factor": 1.0, "shift_factor": 0.0, "upsampling_scaling_factor": 2,
+                         "upsample_fn": "nearest"})
+
+    def test_time_cond_proj(self):
+        """LCM-distilled UNets: timestep_cond (guidance embedding) through cond_proj."""
+        from reverie_ref.unet import guidance_scale_embedding
+        u = UNet2DConditionModel(dict(TINY_UNET, time_cond_proj_dim=8)).eval()
+        self.assertEqual(tuple(u.time_embedding.cond_proj.weight.shape), (16, 8))
+        w = guidance_scale_embedding(torch.tensor([7.5 - 1]), 8)
+        self.assertEqual(tuple(w.shape), (1, 8))
+        with torch.no_grad():
+            a = u(torch.randn(1, 4, 8, 8), 499, torch.randn(1, 4, 12), timestep_cond=w)
+        self.assertEqual(tuple(a.shape), (1, 4, 8, 8))
+
     def test_legacy_vae_attention_names(self):
         vae = AutoencoderKL(TINY_VAE)
         sd = vae.state_dict()
