@@ -1,0 +1,294 @@
+/* `reverie bench ops`: GFLOP/s and GB/s per op and shape on the chosen
+ * device, timed with GPU timestamps. JSON on stdout, a table on stderr.
+ * Measures; asserts nothing. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "cli.h"
+#include "gpu/rv_ops.h"
+
+typedef struct bench_case {
+    const char *name;
+    rv_op op;
+    uint32_t p[6];
+} bench_case;
+
+/* The shapes of the acceptance figures first, then the UNet's other hot ops. */
+static const bench_case bench_cases[] = {
+    {"conv2d 3x3 64->64 @64x64", RV_OP_CONV2D, {64, 64, 64, 64, 3, 1}},
+    {"conv2d 3x3 320->320 @32x32", RV_OP_CONV2D, {320, 32, 32, 320, 3, 1}},
+    {"conv2d 1x1 640->320 @32x32", RV_OP_CONV2D, {640, 32, 32, 320, 1, 1}},
+    {"gemm 1024x1024x1024", RV_OP_GEMM, {1024, 1024, 1024}},
+    {"linear 4096x320 -> 1280", RV_OP_GEMM, {4096, 1280, 320}},
+    {"attention 4096 tok, 8 heads x 64", RV_OP_ATTENTION, {4096, 4096, 8, 64}},
+    {"attention 4096x77 cross, 5 heads x 64", RV_OP_ATTENTION, {4096, 77, 5, 64}},
+    {"group_norm+silu 320x64x64, 32 groups", RV_OP_GROUP_NORM, {320, 4096, 32}},
+    {"layer_norm 4096x320", RV_OP_LAYER_NORM, {4096, 320}},
+    {"geglu 4096x1280", RV_OP_GEGLU, {4096, 1280}},
+    {"silu 320x64x64", RV_OP_UNARY, {320 * 4096}},
+    {"add 320x64x64", RV_OP_BINARY, {320 * 4096}},
+    {"upsample2x 320x32x32", RV_OP_UPSAMPLE2X, {320, 32, 32}},
+};
+#define NCASES (int)(sizeof(bench_cases) / sizeof(bench_cases[0]))
+
+static void help(void)
+{
+    printf("usage: reverie bench ops [--op SUBSTRING] [--time SECONDS] [GPU options]\n\n"
+           "Times each op with GPU timestamps (after a warm-up run that creates the\n"
+           "pipeline) and prints GFLOP/s and GB/s: a table on stderr, JSON on stdout.\n"
+           "Runs every case in fp32, and in fp16 where the device has 16-bit storage.\n"
+           "  --op S       only cases whose name contains S\n"
+           "  --time T     target seconds of GPU time per case (default 1.0)\n"
+           "  --precision f32|f16  only that precision\n\n%s",
+           rv_cli_gpu_help);
+}
+
+typedef struct bench_bufs {
+    rv_tensor t[5];
+    int n;
+} bench_bufs;
+
+static rv_status alloc_fill(rv_gpu *gpu, bench_bufs *b, rv_dtype dt, uint64_t count, float scale, rv_error *err)
+{
+    rv_tensor *t = &b->t[b->n++];
+    rv_status st = rv_tensor_alloc(gpu, t, dt, count, err);
+    if (st)
+        return st;
+    float *v = malloc(count * sizeof(float));
+    if (!v)
+        return rv_error_set(err, RV_ERR_HOST_MEMORY, "bench: out of host memory");
+    uint64_t s = 88172645463325252ull;
+    for (uint64_t i = 0; i < count; i++) {
+        s ^= s << 13;
+        s ^= s >> 7;
+        s ^= s << 17;
+        v[i] = ((float)(s >> 40) / (float)(1 << 24) * 2.0f - 1.0f) * scale;
+    }
+    st = rv_tensor_upload(gpu, t, v, err);
+    free(v);
+    return st;
+}
+
+/* Records the op once; returns flops and bytes moved (ideal: each operand once). */
+static void record(rv_cmd *cmd, const bench_case *c, bench_bufs *b, rv_dtype dt, double *flops, double *bytes)
+{
+    const uint32_t *p = c->p;
+    double es = dt == RV_F16 ? 2.0 : 4.0;
+    switch (c->op) {
+    case RV_OP_CONV2D: {
+        rv_conv_desc d = {.cin = p[0], .h = p[1], .w = p[2], .cout = p[3], .kh = p[4], .kw = p[4], .pad = p[4] / 2};
+        rv_op_conv2d(cmd, &b->t[0], &b->t[1], &b->t[2], &b->t[3], NULL, &d);
+        *flops = 2.0 * p[3] * p[1] * p[2] * p[0] * p[4] * p[4];
+        *bytes = es * ((double)p[0] * p[1] * p[2] + (double)p[3] * p[1] * p[2] + (double)p[3] * p[0] * p[4] * p[4]);
+        break;
+    }
+    case RV_OP_GEMM: {
+        rv_op_linear(cmd, &b->t[0], &b->t[1], &b->t[2], NULL, NULL, p[0], p[2], p[1]);
+        *flops = 2.0 * p[0] * p[1] * p[2];
+        *bytes = es * ((double)p[0] * p[2] + (double)p[2] * p[1] + (double)p[0] * p[1]);
+        break;
+    }
+    case RV_OP_ATTENTION: {
+        rv_attn_desc d = {.heads = p[2], .lq = p[0], .lk = p[1], .dim = p[3]};
+        rv_op_attention(cmd, &b->t[0], &b->t[1], &b->t[2], &b->t[3], &d);
+        *flops = 4.0 * p[0] * p[1] * p[2] * p[3];
+        *bytes = es * p[2] * p[3] * (2.0 * p[0] + 2.0 * p[1]);
+        break;
+    }
+    case RV_OP_GROUP_NORM:
+        rv_op_group_norm(cmd, &b->t[0], &b->t[1], &b->t[2], &b->t[3], 1, p[0], p[1], p[2], 1e-5f, true);
+        *flops = 8.0 * p[0] * p[1];
+        *bytes = es * 3.0 * p[0] * p[1]; /* two reading passes and the write */
+        break;
+    case RV_OP_LAYER_NORM:
+        rv_op_layer_norm(cmd, &b->t[0], &b->t[1], &b->t[2], &b->t[3], p[0], p[1], 1e-5f);
+        *flops = 7.0 * p[0] * p[1];
+        *bytes = es * 3.0 * p[0] * p[1];
+        break;
+    case RV_OP_GEGLU:
+        rv_op_geglu(cmd, &b->t[0], &b->t[1], p[0], p[1]);
+        *flops = 20.0 * p[0] * p[1];
+        *bytes = es * 3.0 * p[0] * p[1];
+        break;
+    case RV_OP_UNARY:
+        rv_op_unary(cmd, &b->t[0], &b->t[1], RV_UNARY_SILU, 1, 0);
+        *flops = 4.0 * p[0];
+        *bytes = es * 2.0 * p[0];
+        break;
+    case RV_OP_BINARY:
+        rv_op_add(cmd, &b->t[0], &b->t[1], &b->t[2]);
+        *flops = p[0];
+        *bytes = es * 3.0 * p[0];
+        break;
+    case RV_OP_UPSAMPLE2X:
+        rv_op_upsample2x(cmd, &b->t[0], &b->t[1], p[0], p[1], p[2]);
+        *flops = 0;
+        *bytes = es * 5.0 * p[0] * p[1] * p[2];
+        break;
+    default:
+        *flops = *bytes = 0;
+    }
+}
+
+static rv_status setup(rv_gpu *gpu, const bench_case *c, bench_bufs *b, rv_dtype dt, rv_error *err)
+{
+    const uint32_t *p = c->p;
+    rv_status st = RV_OK;
+#define A(n, s) do { if ((st = alloc_fill(gpu, b, dt, (n), (s), err))) return st; } while (0)
+    switch (c->op) {
+    case RV_OP_CONV2D:
+        A((uint64_t)p[3] * p[1] * p[2], 0); A((uint64_t)p[0] * p[1] * p[2], 1);
+        A((uint64_t)p[3] * p[0] * p[4] * p[4], 0.05f); A(p[3], 0.1f);
+        break;
+    case RV_OP_GEMM:
+        A((uint64_t)p[0] * p[1], 0); A((uint64_t)p[0] * p[2], 1); A((uint64_t)p[1] * p[2], 0.05f);
+        break;
+    case RV_OP_ATTENTION:
+        A((uint64_t)p[0] * p[2] * p[3], 0); A((uint64_t)p[0] * p[2] * p[3], 1);
+        A((uint64_t)p[1] * p[2] * p[3], 1); A((uint64_t)p[1] * p[2] * p[3], 1);
+        break;
+    case RV_OP_GROUP_NORM:
+    case RV_OP_LAYER_NORM: {
+        uint64_t n = (uint64_t)p[0] * p[1], C = c->op == RV_OP_GROUP_NORM ? p[0] : p[1];
+        A(n, 0); A(n, 1); A(C, 1); A(C, 1);
+        break;
+    }
+    case RV_OP_GEGLU:
+        A((uint64_t)p[0] * p[1], 0); A(2ull * p[0] * p[1], 1);
+        break;
+    case RV_OP_UNARY:
+        A(p[0], 0); A(p[0], 1);
+        break;
+    case RV_OP_BINARY:
+        A(p[0], 0); A(p[0], 1); A(p[0], 1);
+        break;
+    case RV_OP_UPSAMPLE2X:
+        A(4ull * p[0] * p[1] * p[2], 0); A((uint64_t)p[0] * p[1] * p[2], 1);
+        break;
+    default:
+        break;
+    }
+#undef A
+    return RV_OK;
+}
+
+/* Runs `reps` back-to-back copies of the op in one command buffer. */
+static rv_status timed(rv_cmd *cmd, const bench_case *c, bench_bufs *b, rv_dtype dt, int reps, double *ms,
+                       double *flops, double *bytes, rv_error *err)
+{
+    rv_status st = rv_cmd_begin(cmd, err);
+    if (st)
+        return st;
+    rv_cmd_stage(cmd, c->name);
+    for (int r = 0; r < reps; r++)
+        record(cmd, c, b, dt, flops, bytes);
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    if ((st = rv_cmd_run(cmd, err)))
+        return st;
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    rv_stage_time tm[1];
+    if (rv_cmd_timings(cmd, tm, 1) == 1)
+        *ms = tm[0].ms / reps;
+    else /* no timestamps on this queue: wall clock of the submission */
+        *ms = ((t1.tv_sec - t0.tv_sec) * 1e3 + (t1.tv_nsec - t0.tv_nsec) * 1e-6) / reps;
+    return RV_OK;
+}
+
+int rv_cmd_bench_main(int argc, char **argv)
+{
+    if (argc < 2 || rv_cli_is_help(argv[1])) {
+        help();
+        return argc < 2 ? 1 : 0;
+    }
+    if (strcmp(argv[1], "ops") != 0) {
+        fprintf(stderr, "reverie bench: unknown benchmark \"%s\" (available: ops)\n", argv[1]);
+        return 1;
+    }
+    const char *filter = NULL;
+    double target = 1.0;
+    rv_gpu_desc desc = {0};
+    for (int i = 2; i < argc; i++) {
+        if (rv_cli_is_help(argv[i])) {
+            help();
+            return 0;
+        }
+        if (strcmp(argv[i], "--op") == 0 && i + 1 < argc) {
+            filter = argv[++i];
+            continue;
+        }
+        if (strcmp(argv[i], "--time") == 0 && i + 1 < argc) {
+            target = atof(argv[++i]);
+            continue;
+        }
+        int r = rv_cli_gpu_option(argc, argv, &i, &desc);
+        if (r < 0)
+            return 1;
+        if (r == 0) {
+            fprintf(stderr, "reverie bench ops: unknown option \"%s\"\n", argv[i]);
+            return 1;
+        }
+    }
+    rv_gpu *gpu = NULL;
+    int rc = rv_cli_gpu_create(&gpu, &desc);
+    if (rc)
+        return rc;
+    rv_cmd *cmd = NULL;
+    rv_error err = {0};
+    if (rv_cmd_create(gpu, &cmd, &err)) {
+        fprintf(stderr, "reverie bench: %s\n", err.msg);
+        rv_gpu_destroy(gpu);
+        return 2;
+    }
+    const rv_device_info *info = rv_gpu_info(gpu);
+    fprintf(stderr, "device: %s (%s)\n%-40s %-5s %10s %10s %10s\n", info->name, info->type, "op", "type", "ms",
+            "GFLOP/s", "GB/s");
+    printf("{\"device\": \"%s\", \"device_type\": \"%s\", \"results\": [", info->name, info->type);
+    int printed = 0;
+    for (int prec = 0; prec < 2 && rc == 0; prec++) {
+        rv_dtype dt = prec ? RV_F16 : RV_F32;
+        if (dt == RV_F16 && !info->storage16)
+            continue;
+        if ((desc.precision == RV_PRECISION_F32 && dt == RV_F16) || (desc.precision == RV_PRECISION_F16 && dt == RV_F32))
+            continue;
+        for (int ci = 0; ci < NCASES && rc == 0; ci++) {
+            const bench_case *c = &bench_cases[ci];
+            if (filter && !strstr(c->name, filter))
+                continue;
+            bench_bufs b = {0};
+            double ms = 0, flops = 0, bytes = 0;
+            rv_status st = setup(gpu, c, &b, dt, &err);
+            if (!st)
+                st = timed(cmd, c, &b, dt, 1, &ms, &flops, &bytes, &err); /* warm-up: pipeline creation */
+            if (!st) {
+                int reps = ms > 0 ? (int)(target * 1e3 / ms) : 1;
+                reps = reps < 1 ? 1 : reps > 200 ? 200 : reps;
+                st = timed(cmd, c, &b, dt, reps, &ms, &flops, &bytes, &err);
+            }
+            for (int i = 0; i < b.n; i++)
+                rv_tensor_free(gpu, &b.t[i]);
+            if (st) {
+                fprintf(stderr, "reverie bench: %s: %s\n", c->name, err.msg);
+                rc = 2;
+                break;
+            }
+            double gf = flops / (ms * 1e6), gb = bytes / (ms * 1e6);
+            fprintf(stderr, "%-40s %-5s %10.3f %10.2f %10.2f\n", c->name, rv_dtype_name(dt), ms, gf, gb);
+            printf("%s\n  {\"op\": \"%s\", \"case\": \"%s\", \"dtype\": \"%s\", \"ms\": %.4f, \"gflops\": %.3f, "
+                   "\"gbps\": %.3f}",
+                   printed++ ? "," : "", rv_op_names[c->op], c->name, rv_dtype_name(dt), ms, gf, gb);
+            fflush(stdout);
+        }
+    }
+    printf("\n]}\n");
+    if (rv_gpu_validation_count(gpu) > 0) {
+        fprintf(stderr, "reverie bench: %d validation message(s)\n", rv_gpu_validation_count(gpu));
+        rc = rc ? rc : 3;
+    }
+    rv_cmd_destroy(cmd);
+    rv_gpu_destroy(gpu);
+    return rc;
+}

@@ -1,0 +1,59 @@
+/* PNG writer on libpng; see rv_png.h. */
+#include <errno.h>
+#include <png.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "rv_png.h"
+
+rv_status rv_png_write(const char *path, const uint32_t *rgba, uint32_t w, uint32_t h, const rv_png_text *text,
+                       int ntext, rv_error *err)
+{
+    if (w == 0 || h == 0 || w > 65536 || h > 65536)
+        return rv_error_set(err, RV_ERR_INVALID, "PNG: %s: bad image size %ux%u", path, w, h);
+    FILE *f = fopen(path, "wb");
+    if (!f)
+        return rv_error_set(err, RV_ERR_IO, "PNG: cannot create %s: %s", path, strerror(errno));
+    png_structp png = png_create_write_struct(PNG_LIBPNG_VER_STRING, NULL, NULL, NULL);
+    png_infop info = png ? png_create_info_struct(png) : NULL;
+    png_textp chunks = ntext > 0 ? calloc((size_t)ntext, sizeof(png_text)) : NULL;
+    png_bytep *rows = malloc(h * sizeof(png_bytep));
+    if (!png || !info || !rows || (ntext > 0 && !chunks)) {
+        png_destroy_write_struct(&png, &info);
+        free(chunks);
+        free(rows);
+        fclose(f);
+        return rv_error_set(err, RV_ERR_HOST_MEMORY, "PNG: out of memory writing %s", path);
+    }
+    if (setjmp(png_jmpbuf(png))) {
+        png_destroy_write_struct(&png, &info);
+        free(chunks);
+        free(rows);
+        fclose(f);
+        return rv_error_set(err, RV_ERR_IO, "PNG: libpng failed writing %s", path);
+    }
+    png_init_io(png, f);
+    png_set_IHDR(png, info, w, h, 8, PNG_COLOR_TYPE_RGB_ALPHA, PNG_INTERLACE_NONE, PNG_COMPRESSION_TYPE_DEFAULT,
+                 PNG_FILTER_TYPE_DEFAULT);
+    for (int i = 0; i < ntext; i++) {
+        chunks[i].compression = PNG_TEXT_COMPRESSION_NONE;
+        chunks[i].key = (png_charp)text[i].key;
+        chunks[i].text = (png_charp)text[i].value;
+    }
+    if (ntext > 0)
+        png_set_text(png, info, chunks, ntext);
+    png_write_info(png, info);
+    /* RGBA8 words are little-endian in memory: bytes R, G, B, A as PNG wants
+     * on little-endian hosts. */
+    for (uint32_t y = 0; y < h; y++)
+        rows[y] = (png_bytep)(rgba + (size_t)y * w);
+    png_write_image(png, rows);
+    png_write_end(png, NULL);
+    png_destroy_write_struct(&png, &info);
+    free(chunks);
+    free(rows);
+    if (fclose(f) != 0)
+        return rv_error_set(err, RV_ERR_IO, "PNG: error closing %s: %s", path, strerror(errno));
+    return RV_OK;
+}

@@ -1,0 +1,19 @@
+/* PNG output (libpng) with tEXt chunks for generation parameters and
+ * provenance. Writing only; not an image library. */
+#ifndef RV_PNG_H
+#define RV_PNG_H
+
+#include <stdint.h>
+
+#include "rv_status.h"
+
+typedef struct rv_png_text {
+    const char *key;
+    const char *value;
+} rv_png_text;
+
+/* rgba: h rows of w packed RGBA8 pixels (R in the low byte). */
+rv_status rv_png_write(const char *path, const uint32_t *rgba, uint32_t w, uint32_t h, const rv_png_text *text,
+                       int ntext, rv_error *err);
+
+#endif
