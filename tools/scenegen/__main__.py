@@ -2,7 +2,7 @@
 `python3 -m scenegen CMD ...` with tools/ on PYTHONPATH:
 
   dataset OUT -n N [--size 128] [--seed 0] [--split train] [--workers 2] [--shard-size 1024]
-  sheet OUT.png [-n 24] [--size 128] [--seed 0] [--cols 6] [--split all] [--captions FILE]
+  sheet OUT.png [-n 24] [--size 128] [--seed 0] [--cols 6] [--split all] [--captions FILE] [--small]
   sample [-n 10] [--seed 0] [--split all]          print captions and attributes
   heldout                                          list held-out combinations
   bench [--sizes 128 256] [-n 200]                 images/s, JSON + a human line
@@ -51,7 +51,7 @@ def cmd_sheet(a):
         img, cap, _ = sg.generate(sg.item_seed(a.seed, i), a.size, a.split)
         imgs.append(img)
         caps.append(cap)
-    sg.save_png(a.out, sg.contact_sheet(imgs, a.cols))
+    sg.save_png(a.out, sg.contact_sheet(imgs, a.cols), palette=a.small)
     if a.captions:
         with open(a.captions, 'w') as f:
             f.write('\n'.join(f'{i}: {c}' for i, c in enumerate(caps)) + '\n')
@@ -121,6 +121,7 @@ def main(argv=None):
     s.add_argument('--cols', type=int, default=6)
     s.add_argument('--split', default='all', choices=('train', 'heldout', 'all'))
     s.add_argument('--captions')
+    s.add_argument('--small', action='store_true', help='256-colour PNG')
     m = sub.add_parser('sample')
     m.add_argument('-n', type=int, default=10)
     m.add_argument('--seed', type=int, default=0)

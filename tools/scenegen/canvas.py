@@ -373,7 +373,7 @@ class Canvas:
         X, Y = self.xs[:, j0:j1], self.ys[i0:i1]
         g = np.exp(-((X - cx) ** 2 + (Y - cy) ** 2) / F(r * r)) * F(strength)
         if self.flat:
-            g = np.where(g > 0.25 * strength, F(0.35 * strength), g * 0.3)
+            g = np.where(g > 0.3 * strength, F(0.25 * strength), g * 0.2)
         self.rgb[i0:i1, j0:j1] += g[..., None] * np.asarray(color, F)
 
     def overlay(self, alpha, color, lines=0.0):
@@ -400,9 +400,9 @@ class Canvas:
             g = self.field('grain')
             paper = np.asarray((0.98, 0.965, 0.93), F)
             # granulation: pigment settles in the paper's pits, more where dark
-            gr = box_blur(g, 1) if self.h >= 160 else g
+            gr = soften(g[..., None])[..., 0]
             dark = 1.0 - lum(rgb)
-            rgb = rgb * (1.0 - (0.3 * (gr - 0.5) * (0.3 + dark)))[..., None]
+            rgb = rgb * (1.0 - (0.55 * (gr - 0.5) * (0.3 + dark)))[..., None]
             rgb = rgb * (1.0 - 0.3 * self.lines)[..., None]
             # unpainted margins with a ragged edge
             m = np.minimum(np.minimum(X, self.aspect - X), np.minimum(Y, 1 - Y))
@@ -411,8 +411,8 @@ class Canvas:
             rgb = paper + (rgb - paper) * keep
             rgb = rgb * (0.97 + 0.03 * self.field('tex'))[..., None]
         elif st == 'bw':
-            l = lum(rgb)
-            l = smoothstep(-0.05, 1.05, l) * 0.75 + l * 0.25      # contrast S-curve
+            l = 0.03 + 0.97 * np.clip(lum(rgb), 0, 1) ** 0.85        # lift the shadows a little
+            l = smoothstep(-0.05, 1.05, l) * 0.7 + l * 0.3        # contrast S-curve
             l = l * (1.0 - 0.25 * r2) + (self.field('grain') - 0.5) * 0.05
             rgb = np.repeat(l[..., None], 3, axis=2)
         elif st == 'sketch':
@@ -423,6 +423,9 @@ class Canvas:
         X, Y = self.xs, self.ys
         tone = lum(box_blur(rgb, max(1, int(round(0.006 * self.h)))))
         tone = np.clip(tone, 0, 1) ** 0.9
+        # half auto-levels: a dark scene stays darker, but keeps its contrast
+        lo, hi = np.percentile(tone[::2, ::2], (3, 97))
+        tone = 0.5 * tone + 0.5 * np.clip((tone - lo) / max(hi - lo, 0.05), 0, 1)
         bare = 1.0 - self.cover
         tone = tone + (1.0 - tone) * bare * 0.5 * tone   # day sky: lighter hatching
         jit = self.field('wobble') * 0.25
@@ -430,7 +433,7 @@ class Canvas:
         half = max(0.0032, 0.5 * self.px)
         dark = 0.25 * (1.0 - tone)                              # soft graphite shading
         keep = 1.0 - dark
-        for ang, thr, k in ((0.8, 0.72, 0.45), (-0.8, 0.5, 0.5), (0.12, 0.32, 0.55), (1.35, 0.16, 0.55)):
+        for ang, thr, k in ((0.8, 0.7, 0.42), (-0.8, 0.48, 0.45), (0.12, 0.3, 0.5), (1.35, 0.13, 0.5)):
             u = (X * np.cos(ang) + Y * np.sin(ang)) / sp + jit
             ph = np.abs(u - np.floor(u) - 0.5) * sp
             line = np.clip(0.5 + (half - ph) / self.px, 0, 1)

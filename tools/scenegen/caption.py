@@ -79,6 +79,9 @@ STYLE_PREFIX = {
     'sketch': ('a pencil sketch of', 'a sketch of'),
 }
 SMALL_OK = ('boat', 'house', 'campfire')
+# Styles in which colours can be seen; black and white and sketch captions
+# never name a colour (the scene still has one: it sets the grey levels).
+COLOR_STYLES = ('realistic', 'watercolor', 'cartoon')
 
 
 def _np(kind, color, rng, say_color):
@@ -94,6 +97,11 @@ def _np(kind, color, rng, say_color):
     return f'{ARTICLE[words[0]] if words[0] != "small" else "a"} {" ".join(words)}'
 
 
+def _weather_options(w, extras_with):
+    """Weather phrases; none with 'with' when the caption already has one."""
+    return [p for p in WEATHER_PH[w] if not (extras_with and ' with ' in f' {p} ')]
+
+
 def _choice(rng, options):
     return options[int(rng.integers(len(options)))]
 
@@ -105,21 +113,25 @@ def make_caption(scene, rng=None):
         rng = np.random.default_rng([scene['seed'] & 0xFFFFFFFFFFFFFFFF, 0xCA9])
     t, tm, w, sky = scene['terrain'], scene['time'], scene['weather'], scene['sky_color']
     objs = scene['objects']
+    colors_visible = scene['style'] in COLOR_STYLES
+    if not colors_visible:
+        sky = None
 
     # Subject and where it is.
     if not objs:
         subject, where = _choice(rng, TERRAIN_NOUN[t]), ''
     else:
         main = objs[0]
-        subject = _np(main['kind'], main['color'], rng, rng.random() < 0.8)
+        subject = _np(main['kind'], main['color'], rng, rng.random() < 0.8 and colors_visible)
         k = main['kind']
         table = (WATER_AT if k == 'boat' else BRIDGE_AT if k == 'bridge'
                  else SKY_AT if k in vocab.SKY_OBJECTS else LAND_AT)
         where = _choice(rng, table[t])
     extras_and, extras_with = [], []
     for o in objs[1:]:
-        ph = _np(o['kind'], o['color'], rng, rng.random() < 0.4)
-        if o['kind'] in vocab.LAND_OBJECTS and rng.random() < 0.5:
+        ph = _np(o['kind'], o['color'], rng, rng.random() < 0.4 and colors_visible)
+        if (o['kind'] in vocab.LAND_OBJECTS and rng.random() < 0.5
+                and objs[0]['kind'] not in vocab.SKY_OBJECTS):
             extras_and.append(ph)
         else:
             extras_with.append(ph)
@@ -133,13 +145,13 @@ def make_caption(scene, rng=None):
         cloudy = 'cloudy ' if w == 'clouds' else ''
         sky_ph = f'under {"an" if (cloudy or sky)[0] in "aeiou" else "a"} {cloudy}{sky} sky'
         if w not in ('clear', 'clouds'):
-            weather_ph = _choice(rng, WEATHER_PH[w])
+            weather_ph = _choice(rng, _weather_options(w, extras_with))
     else:
         sky_ph = ''
         if tm == 'night' and w == 'clear' and rng.random() < 0.5:
             sky_ph = 'under a starry sky'
         elif w != 'clear' or rng.random() < 0.4:
-            weather_ph = _choice(rng, WEATHER_PH[w])
+            weather_ph = _choice(rng, _weather_options(w, extras_with))
     time_ph = ''
     if tm == 'day':
         if not sky and weather_ph and rng.random() < 0.4:

@@ -133,6 +133,10 @@ def contact_sheet(images, cols=6, pad=4, bg=255):
     return sheet
 
 
-def save_png(path, img):
+def save_png(path, img, palette=False):
+    """Writes a PNG; palette=True quantises to 256 colours (a third of the size)."""
     from PIL import Image
-    Image.fromarray(np.ascontiguousarray(img)).save(path, optimize=True)
+    im = Image.fromarray(np.ascontiguousarray(img))
+    if palette:
+        im = im.quantize(256, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.NONE)
+    im.save(path, optimize=True)

@@ -92,6 +92,6 @@ def render_scene(scene, size=256):
     for i in order:
         items[i][1]()
     if 'birds' in kinds:
-        sky.draw_birds(cv, ctx, 1.0 if kinds[0] == 'birds' else 0.8)
+        sky.draw_birds(cv, ctx, 1.3 if kinds[0] == 'birds' else 0.9)
     sky.weather_overlay(cv, ctx)
     return cv.finish()

@@ -17,14 +17,14 @@ SKY = {  # top, middle, horizon
 # Brightness of a named-colour sky: top, middle, horizon.
 SKY_LEVEL = {'dawn': (0.62, 0.82, 1.0), 'day': (0.72, 0.9, 1.0), 'sunset': (0.5, 0.8, 1.0),
              'dusk': (0.3, 0.45, 0.62), 'night': (0.14, 0.21, 0.33)}
-TIME_BRIGHT = {'dawn': 0.85, 'day': 1.0, 'sunset': 0.75, 'dusk': 0.42, 'night': 0.17}
+TIME_BRIGHT = {'dawn': 0.85, 'day': 1.0, 'sunset': 0.75, 'dusk': 0.45, 'night': 0.24}
 OVERCAST = {'rain': (0.52, 0.55, 0.60), 'storm': (0.30, 0.31, 0.36),
             'snow': (0.80, 0.82, 0.86), 'fog': (0.80, 0.82, 0.84)}
 OVERCAST_MIX = {'rain': 0.75, 'storm': 0.8, 'snow': 0.7, 'fog': 0.8, 'clouds': 0.15, 'clear': 0.0}
 # Light on the ground: a tint per time, a dimming per weather.
 LIGHT = {'dawn': (0.96, 0.86, 0.84), 'day': (1.0, 1.0, 1.0), 'sunset': (1.0, 0.72, 0.55),
-         'dusk': (0.5, 0.48, 0.68), 'night': (0.32, 0.36, 0.56)}
-WEATHER_LIGHT = {'clear': 1.0, 'clouds': 0.92, 'rain': 0.8, 'snow': 0.95, 'fog': 0.92, 'storm': 0.66}
+         'dusk': (0.5, 0.48, 0.68), 'night': (0.35, 0.39, 0.6)}
+WEATHER_LIGHT = {'clear': 1.0, 'clouds': 0.92, 'rain': 0.84, 'snow': 0.95, 'fog': 0.92, 'storm': 0.66}
 FOG = {'dawn': (0.90, 0.84, 0.82), 'day': (0.84, 0.86, 0.88), 'sunset': (0.86, 0.68, 0.58),
        'dusk': (0.42, 0.42, 0.52), 'night': (0.17, 0.19, 0.26)}
 CLOUD = {'dawn': (1.0, 0.88, 0.88), 'day': (0.99, 0.99, 1.0), 'sunset': (1.0, 0.68, 0.52),
@@ -203,11 +203,11 @@ def _lightning(cv, ctx, rng):
         branch.append((bx, by))
     for p in pts[::2]:
         cv.glow(p[0], p[1], 0.09, (0.55, 0.6, 0.9), 0.35)
-    for path, rr in ((pts, 1.0), (branch, 0.65)):
-        cv.fill(polyline(path, 0.009 * rr), (0.75, 0.8, 1.0), emissive=True, soft=0.006,
-                opacity=0.7, outline=False, wobble=0)
-        cv.fill(polyline(path, max(0.0035 * rr, 0.55 * cv.px)), (1.0, 1.0, 1.0), emissive=True,
-                outline='thin', wobble=0)
+    for path, rr in ((pts, 1.0), (branch, 0.6)):
+        cv.fill(polyline(path, 0.013 * rr), (0.7, 0.78, 1.0), emissive=True, soft=0.008,
+                opacity=0.75, outline=False, wobble=0, sky=True)
+        cv.fill(polyline(path, max(0.0055 * rr, 0.7 * cv.px)), (1.0, 1.0, 0.92), emissive=True,
+                outline='thin', wobble=0, sky=True)
 
 
 def draw_rainbow(cv, ctx, scale=1.0):
@@ -279,7 +279,7 @@ def _rain(cv, ctx, heavy):
         a = np.clip(0.5 + (half - du) / cv.px, 0, 1) * on * F(k)
         np.maximum(alpha, a, out=alpha)
     bright = 0.55 + 0.35 * min(1.0, sky_bright(ctx) * 2)
-    cv.overlay(alpha, np.asarray((0.8, 0.83, 0.9), F) * F(bright), lines=0.45)
+    cv.overlay(alpha, np.asarray((0.8, 0.83, 0.9), F) * F(bright), lines=0.25)
 
 
 def sky_bright(ctx):

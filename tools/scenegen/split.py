@@ -12,7 +12,7 @@ from . import vocab
 # cover every object of a scene, not only the main one.
 PAIR_TYPES = (('object', 'color'), ('object', 'terrain'), ('terrain', 'time'),
               ('object', 'style'), ('terrain', 'weather'))
-HELDOUT_FRACTION = 0.1
+HELDOUT_FRACTION = 0.05
 MIN_TRAIN_PARTNERS = 3   # every value keeps this many training partners
 
 

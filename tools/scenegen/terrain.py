@@ -4,7 +4,7 @@ stand (land), float (water) or span (bridge). Not the objects themselves."""
 
 import numpy as np
 
-from .canvas import F, Shape, below, box, ellipse, smoothstep, value_noise
+from .canvas import F, Shape, below, box, circle, ellipse, polyline, smoothstep, union
 
 GRASS = (0.38, 0.64, 0.25)
 GRASS_DARK = (0.26, 0.5, 0.2)
@@ -51,9 +51,14 @@ def ground_col(ctx, c):
 
 def ground_shade(f, ld, k_slope=0.8, k_depth=0.28, band=0.25):
     """Lighting of a height field: darker below the crest, lit on the sun's side."""
+    fs = getattr(f, 'smooth', f)       # light follows the big shape, not the jitter
+
     def s(X, Y, d):
         fx = f(X)
-        sl = (f(X + 1e-3) - fx) / 1e-3
+        # sample the slope up-slope of the pixel, so the lit/shaded boundary
+        # runs down a ridge diagonally instead of straight down from a peak
+        xs = X + 0.5 * (Y - fx) * np.sign(fs(X + 2e-3) - fs(X - 2e-3))
+        sl = (fs(xs + 2e-3) - fs(xs - 2e-3)) / 4e-3
         return 1.06 - k_depth * smoothstep(0.0, band, Y - fx) + np.clip(sl * ld * k_slope, -0.3, 0.25)
     return s
 
@@ -91,7 +96,7 @@ def water_color(ctx, cv):
         t = smoothstep(yh, yh + 0.35, Y)
         if cv.flat:
             t = np.floor(t * 3) / 3
-        return hor * F(0.75) + (deep - hor * F(0.75)) * (0.25 + 0.75 * t)[..., None]
+        return hor * F(0.7) + (deep - hor * F(0.7)) * (0.4 + 0.6 * t)[..., None]
     return color
 
 
@@ -318,16 +323,20 @@ def _peaks(r, a, base, n, hmin, hmax, wmin, wmax):
     ws = r.uniform(wmin, wmax, n)
     ph = r.uniform(0, 6.28, 2)
 
-    def f(x):
+    def smooth(x):
         x = np.asarray(x, F)
         y = np.zeros(np.shape(x), F)
         for xi, hi, wi in zip(xs, hs, ws):
             y = np.maximum(y, hi * np.maximum(0.0, 1.0 - np.abs(x - xi) / wi))
-        return base - y + 0.008 * np.sin(37 * x + ph[0]) + 0.005 * np.sin(83 * x + ph[1])
+        return base - y
+
+    def f(x):
+        return smooth(x) + 0.008 * np.sin(37 * x + ph[0]) + 0.005 * np.sin(83 * x + ph[1])
+    f.smooth = smooth
     return f
 
 
-def mountain_layer(cv, ctx, f, rock, depth, snowline):
+def mountain_layer(cv, ctx, f, rock, depth, snowline, k_slope=0.45):
     sn = np.asarray(SNOW, F)
     rk = np.asarray(rock, F)
     if ctx.snowy:
@@ -337,7 +346,7 @@ def mountain_layer(cv, ctx, f, rock, depth, snowline):
         cap = Y < snowline + 0.012 * np.sin(X * 55) + 0.01 * np.sin(X * 23)
         return np.where(cap[..., None], sn, rk)
 
-    sh = ground_shade(f, ctx.light_dir, k_slope=0.45, k_depth=0.15)
+    sh = ground_shade(f, ctx.light_dir, k_slope=k_slope, k_depth=0.15)
 
     def draw():
         cv.fill(below(f), color, shade=sh, depth=depth, texture=0.3)
@@ -391,25 +400,27 @@ def t_volcano(cv, ctx, L):
 
     def draw_cone():
         cv.glow(xc, yt, 0.16, (1.0, 0.3, 0.08), 0.55 if night else 0.2)
-        cv.fill(below(f), rock, shade=ground_shade(f, ctx.light_dir, k_slope=0.5, k_depth=0.2),
-                depth=0.7, texture=0.35)
+        def cone_shade(X, Y, d):
+            side = np.clip((X - xc) / 0.12, -1, 1) * ctx.light_dir
+            return 1.0 + 0.18 * side - 0.18 * smoothstep(0.0, 0.3, Y - f(X))
+        cv.fill(below(f), rock, shade=cone_shade, depth=0.7, texture=0.35)
         cv.fill(ellipse(xc, yt + 0.008, cw * 0.95, 0.011), lava, emissive=True, outline='thin')
-        from .canvas import polyline
         for pts in flows:
             cv.fill(polyline(pts, 0.0055), lava, emissive=True, outline='thin', wobble=0.3)
         cv.glow(xc, yt + 0.005, 0.06, (1.0, 0.5, 0.1), 0.6 if night else 0.3)
         # ash plume drifting up and sideways
-        from .canvas import circle
         drift = r.choice((-1, 1)) * 0.25
         pc = np.asarray((0.4, 0.37, 0.36), F) if not night else np.asarray((0.3, 0.2, 0.2), F)
-        for i in range(6):
-            t = i / 5
-            cy = yt - 0.04 - t * 0.2
-            cx = xc + drift * t * t * 0.6 + r.uniform(-0.01, 0.01)
-            rr = 0.03 + 0.035 * t
-            cv.fill(circle(cx, cy, rr), pc * F(1 + 0.2 * t), emissive=False, soft=0.006, depth=0.6,
-                    opacity=0.92 - 0.35 * t, texture=0.3, outline='thin',
-                    shade=lambda X, Y, d, cy=cy, rr=rr: 1.1 - 0.3 * smoothstep(cy - rr, cy + rr, Y))
+        puffs = []
+        for i in range(9):
+            t = i / 8
+            cy = yt - 0.035 - t * 0.2 + r.uniform(-0.01, 0.01)
+            cx = xc + drift * t * t * 0.6 + r.uniform(-0.025, 0.025) * (0.3 + t)
+            rr = (0.028 + 0.04 * t) * r.uniform(0.8, 1.2)
+            puffs.append(circle(cx, cy, rr))
+        top = yt - 0.3
+        cv.fill(union(*puffs), pc, soft=0.005, depth=0.6, opacity=0.9, texture=0.35,
+                shade=lambda X, Y, d: 0.85 + 0.35 * smoothstep(yt, top, Y))
     L.add(0.7, draw_cone)
     fg = sines(r, 0.82, (0.02, 0.01), (3.0, 9.0))
     L.add(0.25, hill_layer(cv, ctx, fg, (0.32, 0.34, 0.22), 0.25, texture=0.4))
@@ -452,7 +463,7 @@ def t_desert(cv, ctx, L):
 def t_snowfield(cv, ctx, L):
     a, r = ctx.a, ctx.rng
     f0 = _peaks(r, a, 0.58, 5, 0.08, 0.2, 0.2, 0.35)
-    L.add(0.88, mountain_layer(cv, ctx, f0, (0.68, 0.72, 0.82), 0.88, 0.5))
+    L.add(0.88, mountain_layer(cv, ctx, f0, (0.68, 0.72, 0.82), 0.88, 0.5, k_slope=0.2))
     snow = np.asarray(SNOW, F)
     blue = np.asarray((0.7, 0.78, 0.92), F)
     f1 = sines(r, 0.62, (0.02, 0.01), (3.5, 9.0))
