@@ -66,8 +66,8 @@ int rv_cmd_demo_main(int argc, char **argv)
         if (strcmp(argv[i], "--size") == 0 && i + 1 < argc) {
             char *end = NULL;
             size = strtol(argv[++i], &end, 10);
-            if (!end || *end || size < 4 || size > 1000000) {
-                fprintf(stderr, "reverie demo: --size must be an integer from 4 to 1000000\n");
+            if (!end || *end || size < 4 || size > 8192) {
+                fprintf(stderr, "reverie demo: --size must be an integer from 4 to 8192\n");
                 return 1;
             }
             continue;
@@ -119,6 +119,13 @@ int rv_cmd_demo_main(int argc, char **argv)
         if (rv_tensor_alloc(gpu, &w[i], t, wcount[i], &err) || rv_tensor_upload(gpu, &w[i], hw[i], &err))
             goto fail;
     }
+    if (rv_tensor_alloc(gpu, &x, t, (uint64_t)3 * HW, &err) ||
+        rv_tensor_alloc(gpu, &h1, t, (uint64_t)CH * HW, &err) || rv_tensor_alloc(gpu, &h2, t, (uint64_t)CH * HW, &err) ||
+        rv_tensor_alloc(gpu, &q, t, (uint64_t)CH * HW, &err) || rv_tensor_alloc(gpu, &k, t, (uint64_t)CH * HW, &err) ||
+        rv_tensor_alloc(gpu, &v, t, (uint64_t)CH * HW, &err) || rv_tensor_alloc(gpu, &a, t, (uint64_t)CH * HW, &err) ||
+        rv_tensor_alloc(gpu, &h3, t, (uint64_t)CH * HW, &err) || rv_tensor_alloc(gpu, &h4, t, (uint64_t)3 * HW, &err) ||
+        rv_tensor_alloc(gpu, &img, RV_U8X4, HW, &err) || rv_cmd_create(gpu, &cmd, &err))
+        goto fail;
     hx = malloc((size_t)3 * HW * sizeof(float));
     if (!hx) {
         rv_error_set(&err, RV_ERR_HOST_MEMORY, "demo: out of host memory for a %ux%u image", S, S);
@@ -131,12 +138,7 @@ int rv_cmd_demo_main(int argc, char **argv)
                 float val = sinf(18.0f * sqrtf(u * u + vv * vv) + 2.1f * c) * 0.7f + 0.3f * cosf(9.0f * u - 3.0f * c);
                 hx[((size_t)c * S + y) * S + xx] = t == RV_F16 ? rv_f16_to_f32(rv_f32_to_f16(val)) : val;
             }
-    if (rv_tensor_alloc(gpu, &x, t, (uint64_t)3 * HW, &err) || rv_tensor_upload(gpu, &x, hx, &err) ||
-        rv_tensor_alloc(gpu, &h1, t, (uint64_t)CH * HW, &err) || rv_tensor_alloc(gpu, &h2, t, (uint64_t)CH * HW, &err) ||
-        rv_tensor_alloc(gpu, &q, t, (uint64_t)CH * HW, &err) || rv_tensor_alloc(gpu, &k, t, (uint64_t)CH * HW, &err) ||
-        rv_tensor_alloc(gpu, &v, t, (uint64_t)CH * HW, &err) || rv_tensor_alloc(gpu, &a, t, (uint64_t)CH * HW, &err) ||
-        rv_tensor_alloc(gpu, &h3, t, (uint64_t)CH * HW, &err) || rv_tensor_alloc(gpu, &h4, t, (uint64_t)3 * HW, &err) ||
-        rv_tensor_alloc(gpu, &img, RV_U8X4, HW, &err) || rv_cmd_create(gpu, &cmd, &err) || rv_cmd_begin(cmd, &err))
+    if (rv_tensor_upload(gpu, &x, hx, &err) || rv_cmd_begin(cmd, &err))
         goto fail;
 
     rv_conv_desc c1 = {.cin = 3, .h = S, .w = S, .cout = CH, .kh = 3, .kw = 3, .pad = 1};

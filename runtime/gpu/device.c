@@ -153,7 +153,8 @@ static rv_status create_instance(VkInstance *out, bool validation, rv_error *err
     VkResult r = vkCreateInstance(&ci, NULL, out);
     if (r != VK_SUCCESS)
         return rv_error_set(err, r == VK_ERROR_INCOMPATIBLE_DRIVER ? RV_ERR_NO_DEVICE : rv_vk_status(r),
-                            "VK: vkCreateInstance failed: %s (%s:%d); is a Vulkan driver installed?",
+                            "VK: no Vulkan device: vkCreateInstance failed: %s (%s:%d); install a driver "
+                            "(mesa-vulkan-drivers provides the lavapipe CPU device) and check VK_ICD_FILENAMES",
                             rv_vk_result_name(r), __FILE__, __LINE__);
     volkLoadInstanceOnly(*out);
     return RV_OK;

@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Installs the Debian 12 packages Reverie needs to build, test and run.
+# As root it runs apt-get; otherwise it prints the exact command to run.
+set -euo pipefail
+
+PACKAGES=(
+  build-essential cmake pkg-config
+  libvulkan-dev libvulkan-volk-dev glslang-tools vulkan-validationlayers mesa-vulkan-drivers
+  libcjson-dev libpcre2-dev libutf8proc-dev libpng-dev
+  libsdl2-dev libsdl2-ttf-dev fonts-dejavu-core
+)
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+
+if [ ${#missing[@]} -eq 0 ]; then
+  echo "setup: all ${#PACKAGES[@]} packages present"
+  exit 0
+fi
+
+echo "setup: missing: ${missing[*]}"
+if [ "$(id -u)" -eq 0 ]; then
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}"
+else
+  echo "setup: run as root:  sudo apt-get update && sudo apt-get install -y ${missing[*]}" >&2
+  exit 1
+fi
