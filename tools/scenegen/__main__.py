@@ -19,8 +19,6 @@ if __package__ in (None, ''):
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     __package__ = 'scenegen'
 
-import numpy as np  # noqa: E402
-
 import scenegen as sg  # noqa: E402
 
 

@@ -5,7 +5,7 @@ live in sky.py; where objects go is decided by terrain.py."""
 
 import numpy as np
 
-from .canvas import (F, box, circle, ellipse, polygon, rbox, segment, smoothstep, union,
+from .canvas import (F, box, clamp, circle, ellipse, polygon, rbox, segment, smoothstep, union,
                      Shape)
 
 # Height of each object at slot scale 1, in image heights.
@@ -29,14 +29,14 @@ def _c(c):
 def cyl(cx, hw, ld, k=0.3):
     """Shading of a vertical cylinder lit from the sun's side."""
     def s(X, Y, d):
-        u = np.clip((X - cx) / hw, -1.2, 1.2)
+        u = clamp((X - cx) / hw, -1.2, 1.2)
         return 1.05 + 0.22 * ld * u - k * u * u
     return s
 
 
 def side(cx, ld, k=0.12):
     def s(X, Y, d):
-        return 1.0 + k * ld * np.clip((X - cx) * 20, -1, 1)
+        return 1.0 + k * ld * clamp((X - cx) * 20, -1, 1)
     return s
 
 
@@ -237,9 +237,9 @@ def tree(cv, ctx, x, y, s, cname, depth):
     R = 0.36 * s
 
     def shade(X, Y, d):
-        u = np.clip((X - x) / R, -1, 1)
-        v = np.clip((Y - cy) / R, -1, 1)
-        return 1.05 + 0.18 * ld * u - 0.25 * (v + 1) * 0.5 + 0.0 * d
+        u = clamp((X - x) / R, -1, 1)
+        v = clamp((Y - cy) / R, -1, 1)
+        return 1.05 + 0.18 * ld * u - 0.125 * (v + 1)
     leaf = col
     if ctx.snowy:
         sn = _c((0.95, 0.96, 1.0))
@@ -273,7 +273,7 @@ def boat(cv, ctx, x, y, s, cname, depth):
     cv.fill(mast, WOOD, depth=depth, outline='thin')
     cv.fill(main, sail, shade=lambda X, Y, d: 1.0 - 0.15 * smoothstep(y - 0.9 * s, y - 0.3 * s, Y) * ld,
             depth=depth)
-    cv.fill(jib, sail, shade=lambda X, Y, d: 0.92 + 0.0 * X, depth=depth)
+    cv.fill(jib, sail, shade=lambda X, Y, d: 0.92, depth=depth)
     cv.fill(hull, hull_col, shade=lambda X, Y, d: 1.05 - 0.3 * smoothstep(y - 0.2 * s, y + 0.02 * s, Y),
             depth=depth, texture=0.1)
     if ctx.lights_on:
@@ -283,9 +283,8 @@ def boat(cv, ctx, x, y, s, cname, depth):
 def bridge(cv, ctx, x, y, width, s, cname, depth):
     """Arch bridge centred at x spanning `width`, its feet in water at y."""
     col = _c(ctx.rgb(cname))
-    ld = ctx.light_dir
     n = max(1, int(round(width / 0.22)))
-    hb = float(np.clip(0.05 + 0.06 * width, 0.07, 0.12))
+    hb = float(clamp(0.05 + 0.06 * width, 0.07, 0.12))
     x0, x1 = x - width / 2, x + width / 2
     deck_t = y - hb
     span = width / n
@@ -296,8 +295,7 @@ def bridge(cv, ctx, x, y, width, s, cname, depth):
     tex = bricks(col, 0.04, 0.022, x0, y) if cv.style != 'cartoon' else col
     if cv.style != 'sketch':
         cv.fill(body.mirror_y(y + 0.01), col * F(0.6), opacity=0.35, depth=depth, outline=False, soft=0.004)
-    cv.fill(body, tex, shade=lambda X, Y, d: 1.0 - 0.2 * smoothstep(deck_t, y, Y) * (1 - smoothstep(-0.02, 0, d))
-            + 0.0 * X, depth=depth, texture=0.15)
+    cv.fill(body, tex, shade=lambda X, Y, d: 1.0 - 0.2 * smoothstep(deck_t, y, Y) * (1 - smoothstep(-0.02, 0, d)), depth=depth, texture=0.15)
     cv.fill(par, col * F(0.85), depth=depth)
     # posts along the parapet
     sp = 0.045
@@ -373,7 +371,7 @@ def campfire(cv, ctx, x, y, s, cname, depth):
 
         def fn(X, Y):
             t = (y0 - Y) / h
-            tc = np.clip(t, 0, 1)
+            tc = clamp(t, 0, 1)
             sway = 0.05 * s * np.sin(tc * 5 + ph) * tc
             half = w * np.sqrt(tc) * (1 - tc) ** 0.8 * 1.9
             return np.maximum(np.abs(X - x - x_off - sway) - half, np.maximum(-t * h, (t - 1) * h) * 0.8)

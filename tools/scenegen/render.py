@@ -75,7 +75,10 @@ def render_scene(scene, size=256):
         scale = 1.0 if main else 0.78
         eps = 0.01 if main else 0.012 + 0.001 * i
         if k in objects.DRAW:
-            slot = (water if k == 'boat' else land).pop(0)
+            slots = water if k == 'boat' else land
+            # a campfire is small: give it the nearest place, others the best one
+            pick = min(range(len(slots)), key=lambda j: slots[j].depth) if k == 'campfire' else 0
+            slot = slots.pop(pick)
             s = objects.SIZE[k] * slot.scale * scale
             hw = objects.HALF_WIDTH[k] * s + 0.02
             x = min(max(slot.x, hw), cv.aspect - hw)

@@ -5,7 +5,7 @@ snow and fog overlays. Not the ground: see terrain.py."""
 import numpy as np
 
 from . import vocab
-from .canvas import F, box, circle, polyline, segment, smoothstep, union, Shape
+from .canvas import clamp, F, box, circle, polyline, smoothstep, union, Shape
 
 SKY = {  # top, middle, horizon
     'dawn': ((0.36, 0.47, 0.76), (0.80, 0.66, 0.80), (1.00, 0.80, 0.62)),
@@ -73,12 +73,12 @@ def draw_sky(cv, ctx):
     flat = cv.flat
 
     def color(X, Y):
-        t = np.clip(Y / yh, 0.0, 1.0)
+        t = clamp(Y / yh, 0.0, 1.0)
         if flat:
             t = np.floor(t * 5.0) / 4.0 * 0.9
         t = t[..., None]
-        lo = top + (mid - top) * np.clip(t / 0.55, 0, 1)
-        return np.where(t < 0.55, lo, mid + (hor - mid) * np.clip((t - 0.55) / 0.45, 0, 1))
+        lo = top + (mid - top) * clamp(t / 0.55, 0, 1)
+        return np.where(t < 0.55, lo, mid + (hor - mid) * clamp((t - 0.55) / 0.45, 0, 1))
     cv.fill(box(-0.1, -0.1, cv.aspect + 0.1, 1.1), color, emissive=True, outline=False, wobble=0, sky=True)
     if ctx.time == 'night' or (ctx.time == 'dusk' and ctx.weather in ('clear', 'clouds')):
         if ctx.weather in ('clear', 'clouds') or ctx.sky_color:
@@ -180,7 +180,7 @@ def draw_clouds(cv, ctx):
         c = base * F(rng.uniform(0.9, 1.05) if w != 'clouds' else 1.0)
         cv.fill(sh, c, emissive=True, soft=0.004 if not cv.flat else 0.0,
                 shade=lambda X, Y, d, top=top, yb=yb, dark=dark:
-                    1.08 - dark * smoothstep(top, yb, Y) + 0.0 * X,
+                    1.08 - dark * smoothstep(top, yb, Y),
                 texture=0.15, depth=0.0, sky=True)
     if w == 'storm':
         _lightning(cv, ctx, rng)
@@ -250,10 +250,10 @@ def weather_overlay(cv, ctx):
     elif w == 'snow':
         _snow(cv, ctx)
     elif w == 'fog':
-        X, Y = cv.xs, cv.ys
+        Y = cv.ys
         band = np.exp(-((Y - ctx.horizon - 0.06) / 0.2) ** 2)
         a = 0.22 + 0.5 * band * (0.45 + 0.55 * cv.field('blotch'))
-        cv.overlay(np.clip(a, 0, 0.85).astype(F), np.asarray(FOG[ctx.time], F))
+        cv.overlay(clamp(a, 0, 0.85).astype(F), np.asarray(FOG[ctx.time], F))
 
 
 def _rain(cv, ctx, heavy):
@@ -276,7 +276,7 @@ def _rain(cv, ctx, heavy):
         du = np.abs(u / sp - col - ctr[idx]) * sp
         ph = v / (length / duty) + off[idx]
         on = (ph - np.floor(ph)) < duty
-        a = np.clip(0.5 + (half - du) / cv.px, 0, 1) * on * F(k)
+        a = clamp(0.5 + (half - du) / cv.px, 0, 1) * on * F(k)
         np.maximum(alpha, a, out=alpha)
     bright = 0.55 + 0.35 * min(1.0, sky_bright(ctx) * 2)
     cv.overlay(alpha, np.asarray((0.8, 0.83, 0.9), F) * F(bright), lines=0.25)
@@ -299,7 +299,7 @@ def _snow(cv, ctx):
         dy = Y / cs - iy - py[iy, ix]
         dist = np.sqrt(dx * dx + dy * dy) * cs
         rr = max(r, 0.65 * cv.px)
-        a = np.clip(0.5 + (rr - dist) / cv.px, 0, 1) * pres[iy, ix]
+        a = clamp(0.5 + (rr - dist) / cv.px, 0, 1) * pres[iy, ix]
         np.maximum(alpha, a.astype(F), out=alpha)
     col = (0.98, 0.98, 1.0) if ctx.time not in ('night', 'dusk') else (0.78, 0.8, 0.9)
-    cv.overlay(alpha * F(0.92), np.asarray(col, F), lines=0.5 if cv.style == 'sketch' else 0)
+    cv.overlay(alpha * F(0.92), np.asarray(col, F), lines=0.25 if cv.style == 'sketch' else 0)

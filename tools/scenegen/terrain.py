@@ -4,7 +4,7 @@ stand (land), float (water) or span (bridge). Not the objects themselves."""
 
 import numpy as np
 
-from .canvas import F, Shape, below, box, circle, ellipse, polyline, smoothstep, union
+from .canvas import clamp, F, Shape, below, box, circle, ellipse, polyline, smoothstep, union
 
 GRASS = (0.38, 0.64, 0.25)
 GRASS_DARK = (0.26, 0.5, 0.2)
@@ -59,7 +59,7 @@ def ground_shade(f, ld, k_slope=0.8, k_depth=0.28, band=0.25):
         # runs down a ridge diagonally instead of straight down from a peak
         xs = X + 0.5 * (Y - fx) * np.sign(fs(X + 2e-3) - fs(X - 2e-3))
         sl = (fs(xs + 2e-3) - fs(xs - 2e-3)) / 4e-3
-        return 1.06 - k_depth * smoothstep(0.0, band, Y - fx) + np.clip(sl * ld * k_slope, -0.3, 0.25)
+        return 1.06 - k_depth * smoothstep(0.0, band, Y - fx) + clamp(sl * ld * k_slope, -0.3, 0.25)
     return s
 
 
@@ -87,7 +87,7 @@ def hill_layer(cv, ctx, f, color, depth, texture=0.25, shade_k=1.0):
 def water_color(ctx, cv):
     """Water colour field: sky reflection near the horizon, deeper near."""
     hor = np.asarray(ctx.sky[2], F)
-    deep = np.asarray(WATER, F) * cv.light
+    deep = np.asarray(WATER, F) * cv.light * F(1.1)
     if ctx.sky_color:
         deep = mixc(deep, ctx.sky[1], 0.3)
     yh = ctx.horizon
@@ -96,7 +96,7 @@ def water_color(ctx, cv):
         t = smoothstep(yh, yh + 0.35, Y)
         if cv.flat:
             t = np.floor(t * 3) / 3
-        return hor * F(0.7) + (deep - hor * F(0.7)) * (0.4 + 0.6 * t)[..., None]
+        return hor * F(0.7) + (deep - hor * F(0.7)) * (0.55 + 0.45 * t)[..., None]
     return color
 
 
@@ -111,8 +111,8 @@ def wave_shade(cv, ctx, y0):
         row = np.floor(v)
         gap = dep * dep / 4.0                     # row spacing in image units
         dy = np.abs(v - row - 0.5) * gap
-        tw = np.clip(0.22 * gap, 0.6 * cv.px, 0.006)
-        line = np.clip(1.0 - dy / tw, 0.0, 1.0)
+        tw = clamp(0.22 * gap, 0.6 * cv.px, 0.006)
+        line = clamp(1.0 - dy / tw, 0.0, 1.0)
         u = X / (0.05 * dep + 0.004) + ph[row.astype(np.int32) % 4096]
         dash = smoothstep(0.55, 0.8, np.sin(u))
         return 1.0 + 0.4 * line * dash * smoothstep(0.02, 0.08, dep)
@@ -140,7 +140,7 @@ def reflect(cv, ctx, y0, mask, strength=0.45, span=0.3):
     src = 2 * r0 - 1 - rows
     amp = max(1, cv.h // 128)
     shift = np.round(amp * np.sin(rows * (1.7 * 128 / cv.h)) * (rows - r0 + 4) / (n + 4) * 2).astype(np.int32)
-    cols = np.clip(np.arange(cv.w)[None, :] + shift[:, None], 0, cv.w - 1)
+    cols = clamp(np.arange(cv.w)[None, :] + shift[:, None], 0, cv.w - 1)
     refl = cv.rgb[src[:, None], cols]
     fade = (1.0 - (rows - r0) / n) ** 0.7 * strength
     k = (mask[r0:r0 + n] * fade[:, None].astype(F))[..., None]
@@ -164,7 +164,7 @@ def pine_row(cv, ctx, base, sp, hmin, hmax, color, depth, name, x0=None, x1=None
         c = np.floor(X / sp).astype(np.int32)
         out = np.full(np.broadcast(X, Y).shape, 9.0, F)
         for k in (-1, 0, 1):
-            idx = np.clip(c + k, 0, n - 1)
+            idx = clamp(c + k, 0, n - 1)
             cx = (idx + 0.5) * sp + offs[idx]
             h, b, on = hs[idx], base_y[idx], keep[idx]
             lx = np.abs(X - cx)
@@ -187,20 +187,19 @@ def pine_row(cv, ctx, base, sp, hmin, hmax, color, depth, name, x0=None, x1=None
         if snow_k <= 0:
             return col
         # snow caught in the branches
-        t = cv.field('tex')[:1, :1] * 0 + _tex_at(cv, X, Y)
+        t = _tex_at(cv, X, Y)
         return np.where((t > 0.52)[..., None], sn, col * F(0.8) + sn * F(0.2))
 
     def draw():
         cv.fill(Shape(fn, (-0.1, top, cv.aspect + 0.1, base + 0.02)), color_fn, depth=depth,
-                texture=0.3, shade=lambda X, Y, d: 1.0 + 0.18 * smoothstep(-0.01, 0.0, d) * 0 +
-                0.12 * np.sin(X * 300) * 0, outline='thin')
+                texture=0.3, outline='thin')
     return draw
 
 
 def _tex_at(cv, X, Y):
     """The canvas texture field sampled at window coordinates."""
-    j = np.clip((X * cv.h).astype(np.int32), 0, cv.w - 1)
-    i = np.clip((Y * cv.h).astype(np.int32), 0, cv.h - 1)
+    j = clamp((X * cv.h).astype(np.int32), 0, cv.w - 1)
+    i = clamp((Y * cv.h).astype(np.int32), 0, cv.h - 1)
     return cv.field('tex')[i, j]
 
 
@@ -222,7 +221,7 @@ def dots(cv, name, y0, y1, cell, radius, presence, colors, depth, grow=True):
         dist = np.sqrt(dx * dx + dy * dy) * cell
         r = radius * (0.5 + (Y - y0) / (y1 - y0)) if grow else radius
         r = np.maximum(r, 0.6 * cv.px)
-        a = np.clip(0.5 + (r - dist) / cv.px, 0, 1) * pres[iy, ix]
+        a = clamp(0.5 + (r - dist) / cv.px, 0, 1) * pres[iy, ix]
         pal = np.asarray(colors, F) * cv.light
         col = pal[ci[iy, ix]]
         hz = cv.haze(depth)
@@ -247,11 +246,11 @@ def _stream(cv, ctx, L, x_bottom, y_top, depth, width=0.3):
     ph = ctx.rng.uniform(0, 6.28)
 
     def xc(y):
-        t = np.clip((y - y_top) / (1 - y_top), 0, 1)
-        return x_bottom + 0.06 * np.sin(t * 5 + ph) * t - 0.06 * np.sin(5 + ph) * 0
+        t = clamp((y - y_top) / (1 - y_top), 0, 1)
+        return x_bottom + 0.06 * np.sin(t * 5 + ph) * t
 
     def wid(y):
-        t = np.clip((y - y_top) / (1 - y_top), 0, 1)
+        t = clamp((y - y_top) / (1 - y_top), 0, 1)
         return 0.01 + width * t ** 1.1
 
     shape = Shape(lambda X, Y: np.maximum(np.abs(X - xc(Y)) - wid(Y) / 2, y_top - Y),
@@ -380,8 +379,8 @@ def t_volcano(cv, ctx, L):
     _far_hills(cv, ctx, L, 0.62, color=(0.45, 0.45, 0.45), amp=0.015)
 
     def f(x):
-        t = np.clip((np.abs(x - xc) - cw) / hw, 0, 1)
-        rim = 0.012 * np.clip(1 - np.abs(x - xc) / cw, 0, 1)
+        t = clamp((np.abs(x - xc) - cw) / hw, 0, 1)
+        rim = 0.012 * clamp(1 - np.abs(x - xc) / cw, 0, 1)
         return yt + (yb - yt) * t ** 0.72 + rim
     rock = np.asarray((0.36, 0.29, 0.26), F)
     if ctx.snowy:
@@ -401,7 +400,7 @@ def t_volcano(cv, ctx, L):
     def draw_cone():
         cv.glow(xc, yt, 0.16, (1.0, 0.3, 0.08), 0.55 if night else 0.2)
         def cone_shade(X, Y, d):
-            side = np.clip((X - xc) / 0.12, -1, 1) * ctx.light_dir
+            side = clamp((X - xc) / 0.12, -1, 1) * ctx.light_dir
             return 1.0 + 0.18 * side - 0.18 * smoothstep(0.0, 0.3, Y - f(X))
         cv.fill(below(f), rock, shade=cone_shade, depth=0.7, texture=0.35)
         cv.fill(ellipse(xc, yt + 0.008, cw * 0.95, 0.011), lava, emissive=True, outline='thin')
@@ -471,7 +470,6 @@ def t_snowfield(cv, ctx, L):
 
     def layer(f, depth):
         def color(X, Y):
-            n = cv.field('blotch')[:1, :1] * 0
             t = smoothstep(0.0, 0.12, Y - f(X))
             return snow + (blue - snow) * (0.15 + 0.5 * t)[..., None]
 
@@ -535,8 +533,8 @@ def _glitter(cv, ctx, yh):
     v = 4.0 / dep
     row = np.floor(v)
     gap = dep * dep / 4.0
-    tw = np.clip(0.3 * gap, 0.7 * cv.px, 0.008)
-    line = np.clip(1.0 - np.abs(v - row - 0.5) * gap / tw, 0.0, 1.0)
+    tw = clamp(0.3 * gap, 0.7 * cv.px, 0.008)
+    line = clamp(1.0 - np.abs(v - row - 0.5) * gap / tw, 0.0, 1.0)
     ph = cv.rng('glitter').random(4096).astype(F) * 6.283
     u = (X - x) / (0.02 * dep + 0.003) + ph[row.astype(np.int32) % 4096]
     dash = smoothstep(0.1, 0.7, np.sin(u))
@@ -572,7 +570,7 @@ def t_sea(cv, ctx, L):
                     depth=0.5, outline=False, soft=0.004)
             cv.fill(land, color, depth=0.5, texture=0.45,
                     shade=lambda X, Y, d: 1.0 + 0.15 * np.sin(X * 90) * smoothstep(0.02, 0.05, Y - fx(X))
-                    + np.clip(ctx.light_dir * (1 if left else -1), -1, 1) * -0.1)
+                    + clamp(ctx.light_dir * (1 if left else -1), -1, 1) * -0.1)
         L.add(0.5, draw)
         us = (0.12, 0.24, 0.05)
         L.land = [Slot(u if left else a - u, fx(np.asarray(u if left else a - u)) + 0.01,
@@ -596,7 +594,7 @@ def t_island(cv, ctx, L):
     hw = 0.3
 
     def fx(x):
-        t = np.clip(1 - ((x - xc) / hw) ** 2, 0, 1)
+        t = clamp(1 - ((x - xc) / hw) ** 2, 0, 1)
         return yi + 0.01 - 0.14 * t ** 0.6 - 0.012 * np.sin(x * 25) * t
 
     sand = ground_col(ctx, SAND)
@@ -637,7 +635,7 @@ def t_lake(cv, ctx, L):
         state['mask'] = draw_water(cv, ctx, shape, 0.7, yw)
 
     def refl():
-        reflect(cv, ctx, yw, state['mask'], 0.55, span=0.28)
+        reflect(cv, ctx, yw, state['mask'], 0.4, span=0.28)
         _glitter(cv, ctx, yw)
     L.add(0.86, water)      # before the far shore, whose edge then covers it
     L.add(0.69, refl)
@@ -671,11 +669,11 @@ def t_river(cv, ctx, L):
     amp = 0.1 * r.choice((-1, 1))
 
     def xc(y):
-        t = np.clip((y - yh) / (1 - yh), 0, 1)
-        return x0 + amp * np.sin(t * 4 + ph) * t - amp * np.sin(ph) * 0
+        t = clamp((y - yh) / (1 - yh), 0, 1)
+        return x0 + amp * np.sin(t * 4 + ph) * t
 
     def wid(y):
-        t = np.clip((y - yh) / (1 - yh), 0, 1)
+        t = clamp((y - yh) / (1 - yh), 0, 1)
         return 0.012 + 0.44 * t ** 1.25
 
     shape = Shape(lambda X, Y: np.maximum(np.abs(X - xc(Y)) - wid(Y) / 2, yh + 0.002 - Y),
@@ -702,7 +700,7 @@ def t_river(cv, ctx, L):
 
 
 def t_city(cv, ctx, L):
-    a, r = ctx.a, ctx.rng
+    a = ctx.a
     yb = ctx.horizon
     lit = ctx.time in ('dusk', 'night') or ctx.weather == 'storm'
     quay = 0.86
@@ -747,7 +745,7 @@ def t_city(cv, ctx, L):
                     ly = (Y - (yb - h) - 0.012) - (iy + 0.5) * wy
                     d = np.maximum(np.abs(lx) - 0.0045, np.abs(ly) - 0.007)
                     inside = (ix >= 0) & (iy >= 0) & (X < x + w - 0.008) & (Y < yb - 0.01)
-                    ok = on[np.clip(iy, 0, on.shape[0] - 1), np.clip(ix, 0, on.shape[1] - 1)] if lit else True
+                    ok = on[clamp(iy, 0, on.shape[0] - 1), clamp(ix, 0, on.shape[1] - 1)] if lit else True
                     return np.where(inside & ok, d, 1.0)
                 wshape = Shape(wfn, (x, yb - h, x + w, yb))
                 if lit:
@@ -766,8 +764,7 @@ def t_city(cv, ctx, L):
 
     def draw_quay():
         cv.fill(box(-0.1, quay, a + 0.1, 1.1), stone, depth=0.2, texture=0.3,
-                shade=lambda X, Y, d: 1.0 - 0.25 * smoothstep(quay, quay + 0.03, Y) * 0 -
-                0.15 * (np.abs(np.sin(X * 60)) < 0.08))
+                shade=lambda X, Y, d: 1.0 - 0.15 * (np.abs(np.sin(X * 60)) < 0.08))
         cv.fill(box(-0.1, quay - 0.004, a + 0.1, quay + 0.008), stone * F(1.15), depth=0.2, outline='thin')
     L.add(0.2, draw_quay)
     L.land = [Slot(a * 0.5, quay + 0.05, 0.9, 0.19), Slot(a * 0.2, quay + 0.06, 0.85, 0.18),
