@@ -114,4 +114,30 @@ struct rv_pc_rgba {
     float scale, bias;
 };
 
+/* Embedding rows: out[r] = table[ids[r] - first] where first <= ids[r] <
+ * first + count. Bindings: 0 ids (float32 [rows], integral), 1 table chunk
+ * [count][dim], 2 out [rows][dim]. */
+struct rv_pc_embed {
+    uint rows, dim, first, count;
+};
+
+/* Nearest resize [planes][h][w] -> [planes][oh][ow]; sh = h/oh, sw = w/ow
+ * (float32, as PyTorch computes them). Bindings: 0 x, 1 y. */
+struct rv_pc_resize {
+    uint planes, h, w, oh, ow;
+    float sh, sw;
+};
+
+/* Zero pad [planes][h][w] into [planes][oh][ow] at (top, left).
+ * Bindings: 0 x, 1 y. */
+struct rv_pc_pad {
+    uint planes, h, w, oh, ow, top, left;
+};
+
+/* Row softmax of x*scale over rows of n. Bindings: 0 x, 1 y. */
+struct rv_pc_softmax {
+    uint rows, n;
+    float scale;
+};
+
 #endif

@@ -6,3 +6,8 @@ foreach(op gemm attn norm unary binary geglu upsample concat temb rgba)
 endforeach()
 rv_shader(conv_f32 gemm.comp CONV)
 rv_shader(conv_f16 gemm.comp CONV RV_F16)
+# Model-support ops: embedding gather, nearest resize, zero pad, row softmax.
+foreach(op embed resize pad softmax)
+  rv_shader(${op}_f32 ${op}.comp)
+  rv_shader(${op}_f16 ${op}.comp RV_F16)
+endforeach()

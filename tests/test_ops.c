@@ -141,6 +141,10 @@ static double thresholds[RV_OP_COUNT][2] = {
     [RV_OP_CONCAT] = {0, 0},
     [RV_OP_TIMESTEP_EMBED] = {1e-7, 1e-5},
     [RV_OP_TO_RGBA8] = {0, 0},
+    [RV_OP_EMBEDDING] = {0, 0},
+    [RV_OP_RESIZE_NEAREST] = {0, 0},
+    [RV_OP_PAD2D] = {0, 0},
+    [RV_OP_SOFTMAX] = {1e-7, 1e-5},
 };
 
 static const char *unary_names[] = {"copy", "scale", "relu", "silu", "gelu", "gelu_quick", "tanh"};
@@ -179,7 +183,8 @@ static void run_case(const op_case *c, rv_dtype t)
     switch (c->op) {
     case RV_OP_GEMM: { /* M N K batch ta tb bias(0 none,1 m,2 n) residual shared_b alpha*100 */
         uint32_t M = p[0], N = p[1], K = p[2], B = p[3];
-        size_t na = (size_t)B * M * K, nb = (size_t)(p[8] ? 1 : B) * K * N;
+        bool sh_b = p[8] & 1, sh_a = p[8] & 2; /* p[8]: bit 0 shared B, bit 1 shared A */
+        size_t na = (size_t)(sh_a ? 1 : B) * M * K, nb = (size_t)(sh_b ? 1 : B) * K * N;
         nout = (size_t)B * M * N;
         h[0] = rand_vec(na, 1.0f, t);
         h[1] = rand_vec(nb, 1.0f, t);
@@ -189,11 +194,19 @@ static void run_case(const op_case *c, rv_dtype t)
             in[i] = upload(h[i], i == 0 ? na : i == 1 ? nb : i == 2 ? (p[6] == 1 ? M : N) : nout, t);
         out = output(nout, t);
         rv_gemm_desc d = {.M = M, .N = N, .K = K, .batch = B, .trans_a = p[4], .trans_b = p[5],
-                          .bias_per_m = p[6] == 1, .shared_b = p[8], .alpha = p[9] / 100.0f};
+                          .bias_per_m = p[6] == 1, .shared_b = sh_b, .shared_a = sh_a, .alpha = p[9] / 100.0f};
         rv_op_gemm(cmd, &out.view, &in[0].view, &in[1].view, p[6] ? &in[2].view : NULL, p[7] ? &in[3].view : NULL, &d);
         ref = malloc(nout * sizeof(float));
-        rv_ref_gemm(ref, h[0], h[1], p[6] ? h[2] : NULL, p[7] ? h[3] : NULL, M, N, K, B, p[4], p[5], p[6] == 1, p[8],
+        float *a_all = h[0];
+        if (sh_a) { /* the reference takes one A per batch entry */
+            a_all = malloc((size_t)B * M * K * sizeof(float));
+            for (uint32_t z = 0; z < B; z++)
+                memcpy(a_all + (size_t)z * M * K, h[0], (size_t)M * K * sizeof(float));
+        }
+        rv_ref_gemm(ref, a_all, h[1], p[6] ? h[2] : NULL, p[7] ? h[3] : NULL, M, N, K, B, p[4], p[5], p[6] == 1, sh_b,
                     p[9] / 100.0f);
+        if (a_all != h[0])
+            free(a_all);
         break;
     }
     case RV_OP_CONV2D: { /* batch cin h w cout k stride pad bias residual */
@@ -350,6 +363,55 @@ static void run_case(const op_case *c, rv_dtype t)
         rv_op_to_rgba8(cmd, &out.view, &in[0].view, p[0], p[1], p[2], 0.5f, 0.5f);
         ref = malloc(px * sizeof(float));
         rv_ref_to_rgba8((uint32_t *)ref, h[0], p[0], p[1], p[2], 0.5f, 0.5f);
+        break;
+    }
+    case RV_OP_EMBEDDING: { /* rows dim vocab first table_rows: ids drawn from [0, vocab) */
+        uint32_t rows = p[0], D = p[1], V = p[2], first = p[3], tr = p[4];
+        nout = (size_t)rows * D;
+        h[0] = malloc(rows * sizeof(float));
+        for (uint32_t r = 0; r < rows; r++)
+            h[0][r] = (float)((uint32_t)((frand() + 1.0f) * 0.5f * (float)V) % V);
+        h[1] = rand_vec((size_t)tr * D, 1.0f, t);
+        in[0] = upload(h[0], rows, RV_F32);
+        in[1] = upload(h[1], (size_t)tr * D, t);
+        out = output(nout, t);
+        ref = malloc(nout * sizeof(float));
+        for (size_t i = 0; i < nout; i++) /* rows outside the chunk keep the sentinel */
+            ref[i] = SENTINEL;
+        rv_op_embedding(cmd, &out.view, &in[0].view, &in[1].view, rows, D, first, tr);
+        rv_ref_embedding(ref, h[0], h[1], rows, D, first, tr);
+        break;
+    }
+    case RV_OP_RESIZE_NEAREST: { /* planes h w oh ow */
+        size_t n = (size_t)p[0] * p[1] * p[2];
+        nout = (size_t)p[0] * p[3] * p[4];
+        h[0] = rand_vec(n, 1.0f, t);
+        in[0] = upload(h[0], n, t);
+        out = output(nout, t);
+        rv_op_resize_nearest(cmd, &out.view, &in[0].view, p[0], p[1], p[2], p[3], p[4]);
+        ref = malloc(nout * sizeof(float));
+        rv_ref_resize_nearest(ref, h[0], p[0], p[1], p[2], p[3], p[4]);
+        break;
+    }
+    case RV_OP_PAD2D: { /* planes h w oh ow top left */
+        size_t n = (size_t)p[0] * p[1] * p[2];
+        nout = (size_t)p[0] * p[3] * p[4];
+        h[0] = rand_vec(n, 1.0f, t);
+        in[0] = upload(h[0], n, t);
+        out = output(nout, t);
+        rv_op_pad2d(cmd, &out.view, &in[0].view, p[0], p[1], p[2], p[3], p[4], p[5], p[6]);
+        ref = malloc(nout * sizeof(float));
+        rv_ref_pad2d(ref, h[0], p[0], p[1], p[2], p[3], p[4], p[5], p[6]);
+        break;
+    }
+    case RV_OP_SOFTMAX: { /* rows n; f0 scale, f1 input range */
+        nout = (size_t)p[0] * p[1];
+        h[0] = rand_vec(nout, c->f[1], t);
+        in[0] = upload(h[0], nout, t);
+        out = output(nout, t);
+        rv_op_softmax(cmd, &out.view, &in[0].view, p[0], p[1], c->f[0]);
+        ref = malloc(nout * sizeof(float));
+        rv_ref_softmax(ref, h[0], p[0], p[1], c->f[0]);
         break;
     }
     default:
@@ -513,6 +575,31 @@ static void build_cases(void)
     ADD(RV_OP_TO_RGBA8, 0, 0, 0, 1, 64, 64);
     ADD(RV_OP_TO_RGBA8, 0, 0, 0, 2, 17, 29);
     ADD(RV_OP_TO_RGBA8, 0, 0, 0, 1, 256, 256);
+    /* gemm with one A for the whole batch (proj_out of a transformer over a batch of images) */
+    ADD(RV_OP_GEMM, 0, 0, 0, 16, 35, 24, 3, 0, 1, 1, 1, 2, 0);
+    ADD(RV_OP_GEMM, 0, 0, 0, 7, 64, 9, 2, 0, 0, 2, 0, 3, 0);
+    /* embedding: rows dim vocab first table_rows (a chunk of the table, or all of it) */
+    ADD(RV_OP_EMBEDDING, 0, 0, 0, 77, 16, 1000, 0, 1000);
+    ADD(RV_OP_EMBEDDING, 0, 0, 0, 154, 33, 500, 0, 250);
+    ADD(RV_OP_EMBEDDING, 0, 0, 0, 154, 33, 500, 250, 250);
+    ADD(RV_OP_EMBEDDING, 0, 0, 0, 1, 1, 1, 0, 1);
+    ADD(RV_OP_EMBEDDING, 0, 0, 0, 300, 768, 8192, 0, 8192);
+    /* resize nearest: planes h w oh ow (the UNet's up path to an odd skip size) */
+    static const uint32_t rz[][5] = {{1, 1, 1, 3, 2}, {8, 2, 2, 4, 3}, {5, 4, 3, 7, 5}, {3, 7, 5, 14, 10},
+                                     {2, 9, 13, 5, 6}, {64, 24, 40, 48, 80}, {2, 3, 3, 7, 11}};
+    for (unsigned s = 0; s < sizeof(rz) / sizeof(rz[0]); s++)
+        ADD(RV_OP_RESIZE_NEAREST, 0, 0, 0, rz[s][0], rz[s][1], rz[s][2], rz[s][3], rz[s][4]);
+    /* pad2d: planes h w oh ow top left */
+    ADD(RV_OP_PAD2D, 0, 0, 0, 3, 8, 8, 9, 9, 0, 0);
+    ADD(RV_OP_PAD2D, 0, 0, 0, 7, 5, 11, 8, 14, 2, 1);
+    ADD(RV_OP_PAD2D, 0, 0, 0, 1, 1, 1, 1, 1, 0, 0);
+    ADD(RV_OP_PAD2D, 0, 0, 0, 128, 64, 64, 65, 65, 0, 0);
+    /* softmax: rows n; f0 scale, f1 input range */
+    ADD(RV_OP_SOFTMAX, 1.0f, 1.0f, 0, 1, 1);
+    ADD(RV_OP_SOFTMAX, 0.125f, 20.0f, 0, 64, 64);
+    ADD(RV_OP_SOFTMAX, 1.0f, 8.0f, 0, 3, 1000);
+    ADD(RV_OP_SOFTMAX, 0.0441941738f, 30.0f, 0, 256, 4096);
+    ADD(RV_OP_SOFTMAX, 2.0f, 5.0f, 0, 5, 37);
 }
 
 int main(int argc, char **argv)

@@ -20,6 +20,10 @@ const char *const rv_op_names[RV_OP_COUNT] = {
     [RV_OP_CONCAT] = "concat",
     [RV_OP_TIMESTEP_EMBED] = "timestep_embedding",
     [RV_OP_TO_RGBA8] = "to_rgba8",
+    [RV_OP_EMBEDDING] = "embedding",
+    [RV_OP_RESIZE_NEAREST] = "resize_nearest",
+    [RV_OP_PAD2D] = "pad2d",
+    [RV_OP_SOFTMAX] = "softmax",
 };
 
 #define MAX_GROUPS 65535u
@@ -88,14 +92,14 @@ void rv_op_gemm(rv_cmd *cmd, const rv_tensor *c, const rv_tensor *a, const rv_te
     uint64_t batch = d->batch ? d->batch : 1;
     uint64_t M = d->M, N = d->N, K = d->K;
     if (!check(cmd, op, M && N && K, "zero dimension") ||
-        !need(cmd, op, c, t, batch * M * N, "C") || !need(cmd, op, a, t, batch * M * K, "A") ||
+        !need(cmd, op, c, t, batch * M * N, "C") || !need(cmd, op, a, t, (d->shared_a ? 1 : batch) * M * K, "A") ||
         !need(cmd, op, b, t, (d->shared_b ? 1 : batch) * K * N, "B") ||
         (bias && !need(cmd, op, bias, t, d->bias_per_m ? M : N, "bias")) ||
         (residual && !need(cmd, op, residual, t, batch * M * N, "residual")))
         return;
     struct rv_pc_gemm pc = {
         .M = (uint32_t)M, .N = (uint32_t)N, .K = (uint32_t)K, .batch = (uint32_t)batch,
-        .sam = d->trans_a ? 1 : (uint32_t)K, .sak = d->trans_a ? (uint32_t)M : 1, .sab = (uint32_t)(M * K),
+        .sam = d->trans_a ? 1 : (uint32_t)K, .sak = d->trans_a ? (uint32_t)M : 1, .sab = d->shared_a ? 0 : (uint32_t)(M * K),
         .sbk = d->trans_b ? 1 : (uint32_t)N, .sbn = d->trans_b ? (uint32_t)K : 1,
         .sbb = d->shared_b ? 0 : (uint32_t)(K * N),
         .scm = (uint32_t)N, .scn = 1, .scb = (uint32_t)(M * N),
@@ -373,4 +377,71 @@ void rv_op_to_rgba8(rv_cmd *cmd, const rv_tensor *out, const rv_tensor *x, uint3
     uint32_t gx, gy;
     grid1d(px, cmd->gpu->tiles.elem_wg, &gx, &gy);
     rv_cmd_dispatch(cmd, pick(x->dtype, RV_PIPE_RGBA_F32, RV_PIPE_RGBA_F16), bind, 2, &pc, sizeof(pc), gx, gy, 1);
+}
+
+void rv_op_embedding(rv_cmd *cmd, const rv_tensor *out, const rv_tensor *ids, const rv_tensor *table,
+                     uint32_t rows, uint32_t dim, uint32_t first, uint32_t table_rows)
+{
+    const rv_op op = RV_OP_EMBEDDING;
+    uint64_t n = (uint64_t)rows * dim;
+    if (failed(cmd) || !check(cmd, op, out != NULL, "missing output") ||
+        !check(cmd, op, n > 0 && table_rows > 0, "zero dimension") ||
+        !check(cmd, op, (uint64_t)first + table_rows <= (1u << 24), "ids beyond 2^24 are not exact in float32") ||
+        !need(cmd, op, out, out->dtype, n, "out") || !need(cmd, op, ids, RV_F32, rows, "ids") ||
+        !need(cmd, op, table, out->dtype, (uint64_t)table_rows * dim, "table"))
+        return;
+    struct rv_pc_embed pc = {.rows = rows, .dim = dim, .first = first, .count = table_rows};
+    rv_binding bind[3] = {{ids, false}, {table, false}, {out, true}};
+    uint32_t gx, gy;
+    grid1d(n, cmd->gpu->tiles.elem_wg, &gx, &gy);
+    rv_cmd_dispatch(cmd, pick(out->dtype, RV_PIPE_EMBED_F32, RV_PIPE_EMBED_F16), bind, 3, &pc, sizeof(pc), gx, gy, 1);
+}
+
+void rv_op_resize_nearest(rv_cmd *cmd, const rv_tensor *y, const rv_tensor *x, uint32_t planes, uint32_t h,
+                          uint32_t w, uint32_t oh, uint32_t ow)
+{
+    const rv_op op = RV_OP_RESIZE_NEAREST;
+    uint64_t n = (uint64_t)planes * oh * ow;
+    if (failed(cmd) || !check(cmd, op, y != NULL, "missing output") ||
+        !check(cmd, op, n > 0 && h > 0 && w > 0, "zero dimension") ||
+        !need(cmd, op, y, y->dtype, n, "y") || !need(cmd, op, x, y->dtype, (uint64_t)planes * h * w, "x"))
+        return;
+    struct rv_pc_resize pc = {.planes = planes, .h = h, .w = w, .oh = oh, .ow = ow,
+                              .sh = (float)h / (float)oh, .sw = (float)w / (float)ow};
+    rv_binding bind[2] = {{x, false}, {y, true}};
+    uint32_t gx, gy;
+    grid1d(n, cmd->gpu->tiles.elem_wg, &gx, &gy);
+    rv_cmd_dispatch(cmd, pick(y->dtype, RV_PIPE_RESIZE_F32, RV_PIPE_RESIZE_F16), bind, 2, &pc, sizeof(pc), gx, gy, 1);
+}
+
+void rv_op_pad2d(rv_cmd *cmd, const rv_tensor *y, const rv_tensor *x, uint32_t planes, uint32_t h, uint32_t w,
+                 uint32_t oh, uint32_t ow, uint32_t top, uint32_t left)
+{
+    const rv_op op = RV_OP_PAD2D;
+    uint64_t n = (uint64_t)planes * oh * ow;
+    if (failed(cmd) || !check(cmd, op, y != NULL, "missing output") ||
+        !check(cmd, op, n > 0 && h > 0 && w > 0, "zero dimension") ||
+        !check(cmd, op, (uint64_t)top + h <= oh && (uint64_t)left + w <= ow, "input does not fit in the output") ||
+        !need(cmd, op, y, y->dtype, n, "y") || !need(cmd, op, x, y->dtype, (uint64_t)planes * h * w, "x"))
+        return;
+    struct rv_pc_pad pc = {.planes = planes, .h = h, .w = w, .oh = oh, .ow = ow, .top = top, .left = left};
+    rv_binding bind[2] = {{x, false}, {y, true}};
+    uint32_t gx, gy;
+    grid1d(n, cmd->gpu->tiles.elem_wg, &gx, &gy);
+    rv_cmd_dispatch(cmd, pick(y->dtype, RV_PIPE_PAD_F32, RV_PIPE_PAD_F16), bind, 2, &pc, sizeof(pc), gx, gy, 1);
+}
+
+void rv_op_softmax(rv_cmd *cmd, const rv_tensor *y, const rv_tensor *x, uint32_t rows, uint32_t n, float scale)
+{
+    const rv_op op = RV_OP_SOFTMAX;
+    uint64_t total = (uint64_t)rows * n;
+    if (failed(cmd) || !check(cmd, op, y != NULL, "missing output") || !check(cmd, op, total > 0, "zero dimension") ||
+        !need(cmd, op, y, y->dtype, total, "y") || !need(cmd, op, x, y->dtype, total, "x"))
+        return;
+    struct rv_pc_softmax pc = {.rows = rows, .n = n, .scale = scale != 0.0f ? scale : 1.0f};
+    rv_binding bind[2] = {{x, false}, {y, true}};
+    uint32_t gx, gy;
+    grid1d(rows, 1, &gx, &gy);
+    rv_cmd_dispatch(cmd, pick(y->dtype, RV_PIPE_SOFTMAX_F32, RV_PIPE_SOFTMAX_F16), bind, 2, &pc, sizeof(pc), gx, gy,
+                    1);
 }

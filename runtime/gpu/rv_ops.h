@@ -22,6 +22,10 @@ typedef enum rv_op {
     RV_OP_CONCAT,
     RV_OP_TIMESTEP_EMBED,
     RV_OP_TO_RGBA8,
+    RV_OP_EMBEDDING,
+    RV_OP_RESIZE_NEAREST,
+    RV_OP_PAD2D,
+    RV_OP_SOFTMAX,
     RV_OP_COUNT
 } rv_op;
 
@@ -34,6 +38,7 @@ typedef struct rv_gemm_desc {
     bool trans_b;            /* B stored [N][K] (a linear layer's weight) instead of [K][N] */
     bool bias_per_m;         /* bias indexed by row instead of column */
     bool shared_b;           /* one B for every batch entry */
+    bool shared_a;           /* one A for every batch entry (a weight applied to a batch of images) */
     float alpha;             /* 0 = 1 */
 } rv_gemm_desc;
 
@@ -94,5 +99,21 @@ void rv_op_timestep_embedding(rv_cmd *cmd, const rv_tensor *out, const rv_tensor
 /* x [batch][3][h][w] -> out RGBA8 [batch][h][w]; value = clamp(x*scale + bias). */
 void rv_op_to_rgba8(rv_cmd *cmd, const rv_tensor *out, const rv_tensor *x, uint32_t batch, uint32_t h, uint32_t w,
                     float scale, float bias);
+
+/* out [rows][dim] = table[ids[r] - first] for rows whose id is in [first,
+ * first + table_rows); other rows are untouched. ids is a float32 tensor of
+ * integral values (exact below 2^24). A table larger than one storage binding
+ * is gathered by one call per chunk. */
+void rv_op_embedding(rv_cmd *cmd, const rv_tensor *out, const rv_tensor *ids, const rv_tensor *table,
+                     uint32_t rows, uint32_t dim, uint32_t first, uint32_t table_rows);
+/* Nearest resize [planes][h][w] -> [planes][oh][ow] with PyTorch's
+ * F.interpolate(size=...) index rule. */
+void rv_op_resize_nearest(rv_cmd *cmd, const rv_tensor *y, const rv_tensor *x, uint32_t planes, uint32_t h,
+                          uint32_t w, uint32_t oh, uint32_t ow);
+/* Zero pad [planes][h][w] into [planes][oh][ow], the input at (top, left). */
+void rv_op_pad2d(rv_cmd *cmd, const rv_tensor *y, const rv_tensor *x, uint32_t planes, uint32_t h, uint32_t w,
+                 uint32_t oh, uint32_t ow, uint32_t top, uint32_t left);
+/* y [rows][n] = softmax(x * scale) along each row. */
+void rv_op_softmax(rv_cmd *cmd, const rv_tensor *y, const rv_tensor *x, uint32_t rows, uint32_t n, float scale);
 
 #endif

@@ -28,7 +28,15 @@
     X(TEMB_F32,      "temb_f32",      2, rv_pc_temb,     RV_SPEC_ELEM) \
     X(TEMB_F16,      "temb_f16",      2, rv_pc_temb,     RV_SPEC_ELEM) \
     X(RGBA_F32,      "rgba_f32",      2, rv_pc_rgba,     RV_SPEC_ELEM) \
-    X(RGBA_F16,      "rgba_f16",      2, rv_pc_rgba,     RV_SPEC_ELEM)
+    X(RGBA_F16,      "rgba_f16",      2, rv_pc_rgba,     RV_SPEC_ELEM) \
+    X(EMBED_F32,     "embed_f32",     3, rv_pc_embed,    RV_SPEC_ELEM) \
+    X(EMBED_F16,     "embed_f16",     3, rv_pc_embed,    RV_SPEC_ELEM) \
+    X(RESIZE_F32,    "resize_f32",    2, rv_pc_resize,   RV_SPEC_ELEM) \
+    X(RESIZE_F16,    "resize_f16",    2, rv_pc_resize,   RV_SPEC_ELEM) \
+    X(PAD_F32,       "pad_f32",       2, rv_pc_pad,      RV_SPEC_ELEM) \
+    X(PAD_F16,       "pad_f16",       2, rv_pc_pad,      RV_SPEC_ELEM) \
+    X(SOFTMAX_F32,   "softmax_f32",   2, rv_pc_softmax,  RV_SPEC_REDUCE) \
+    X(SOFTMAX_F16,   "softmax_f16",   2, rv_pc_softmax,  RV_SPEC_REDUCE)
 
 enum rv_spec_family {
     RV_SPEC_ELEM,

@@ -255,3 +255,58 @@ void rv_ref_to_rgba8(uint32_t *out, const float *x, uint32_t batch, uint32_t h, 
             out[(size_t)z * hw + s] = word;
         }
 }
+
+void rv_ref_embedding(float *out, const float *ids, const float *table, uint32_t rows, uint32_t dim, uint32_t first,
+                      uint32_t table_rows)
+{
+    for (uint32_t r = 0; r < rows; r++) {
+        float f = ids[r];
+        if (f < (float)first || f >= (float)first + (float)table_rows)
+            continue;
+        uint32_t id = (uint32_t)f - first;
+        for (uint32_t d = 0; d < dim; d++)
+            out[(size_t)r * dim + d] = table[(size_t)id * dim + d];
+    }
+}
+
+void rv_ref_resize_nearest(float *y, const float *x, uint32_t planes, uint32_t h, uint32_t w, uint32_t oh,
+                           uint32_t ow)
+{
+    float sh = (float)h / (float)oh, sw = (float)w / (float)ow;
+    for (uint32_t p = 0; p < planes; p++)
+        for (uint32_t i = 0; i < oh; i++) {
+            uint32_t iy = (uint32_t)floorf((float)i * sh);
+            iy = iy < h - 1 ? iy : h - 1;
+            for (uint32_t j = 0; j < ow; j++) {
+                uint32_t ix = (uint32_t)floorf((float)j * sw);
+                ix = ix < w - 1 ? ix : w - 1;
+                y[((size_t)p * oh + i) * ow + j] = x[((size_t)p * h + iy) * w + ix];
+            }
+        }
+}
+
+void rv_ref_pad2d(float *y, const float *x, uint32_t planes, uint32_t h, uint32_t w, uint32_t oh, uint32_t ow,
+                  uint32_t top, uint32_t left)
+{
+    for (uint32_t p = 0; p < planes; p++)
+        for (uint32_t i = 0; i < oh; i++)
+            for (uint32_t j = 0; j < ow; j++) {
+                int64_t iy = (int64_t)i - top, ix = (int64_t)j - left;
+                bool in = iy >= 0 && ix >= 0 && iy < h && ix < w;
+                y[((size_t)p * oh + i) * ow + j] = in ? x[((size_t)p * h + (size_t)iy) * w + (size_t)ix] : 0.0f;
+            }
+}
+
+void rv_ref_softmax(float *y, const float *x, uint32_t rows, uint32_t n, float scale)
+{
+    for (uint32_t r = 0; r < rows; r++) {
+        const float *xr = x + (size_t)r * n;
+        double m = -INFINITY, s = 0;
+        for (uint32_t i = 0; i < n; i++)
+            m = fmax(m, (double)xr[i] * scale);
+        for (uint32_t i = 0; i < n; i++)
+            s += exp((double)xr[i] * scale - m);
+        for (uint32_t i = 0; i < n; i++)
+            y[(size_t)r * n + i] = (float)(exp((double)xr[i] * scale - m) / s);
+    }
+}

@@ -32,5 +32,13 @@ void rv_ref_concat(float *out, const float *a, const float *b, uint32_t batch, u
 void rv_ref_timestep_embedding(float *out, const float *t, uint32_t batch, uint32_t dim, bool flip, float shift,
                                float scale, float max_period);
 void rv_ref_to_rgba8(uint32_t *out, const float *x, uint32_t batch, uint32_t h, uint32_t w, float scale, float bias);
+/* ids are float32 holding integers; rows with ids outside [first, first+table_rows) are left as they are. */
+void rv_ref_embedding(float *out, const float *ids, const float *table, uint32_t rows, uint32_t dim, uint32_t first,
+                      uint32_t table_rows);
+void rv_ref_resize_nearest(float *y, const float *x, uint32_t planes, uint32_t h, uint32_t w, uint32_t oh,
+                           uint32_t ow);
+void rv_ref_pad2d(float *y, const float *x, uint32_t planes, uint32_t h, uint32_t w, uint32_t oh, uint32_t ow,
+                  uint32_t top, uint32_t left);
+void rv_ref_softmax(float *y, const float *x, uint32_t rows, uint32_t n, float scale);
 
 #endif
