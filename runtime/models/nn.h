@@ -85,7 +85,7 @@ void nn_resnet_init(rv_params *p, rv_resnet *r, uint32_t cin, uint32_t cout, uin
 
 /* ---- activation slots ---- */
 
-#define RV_MAX_SLOTS 64
+#define RV_MAX_SLOTS 128
 
 typedef struct rv_slots {
     int n;

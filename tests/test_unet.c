@@ -1,0 +1,122 @@
+/* Golden tests of the UNet on both fixtures (tiny-sd15: conv projections,
+ * one head count, 2 layers per block; tiny-sd21: linear projections, heads
+ * per block): every UNet golden case (batch 1 and 2, per-sample timesteps,
+ * 8x8, 8x12 and the odd 7x5 latent), in fp32 and fp16 storage.
+ * Usage: test_unet [case-or-fixture-substring] */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "gpu/rv_gpu.h"
+#include "models/unet.h"
+#include "rv_golden.h"
+#include "rv_test.h"
+
+static void run_case(golden *g, rv_gpu *gpu, rv_cmd *cmd, rv_unet *u, const char *cname, const char *tag,
+                     double limit)
+{
+    char name[160], label[400];
+    const rv_st_tensor *si = NULL, *ci = NULL, *ti = NULL;
+    snprintf(name, sizeof(name), "%s.sample", cname);
+    float *sample = golden_get(g, name, &si);
+    snprintf(name, sizeof(name), "%s.encoder_hidden_states", cname);
+    float *ctx = golden_get(g, name, &ci);
+    snprintf(name, sizeof(name), "%s.timestep", cname);
+    float *ts = golden_get(g, name, &ti);
+    if (!sample || !ctx || !ts) {
+        free(sample);
+        free(ctx);
+        free(ts);
+        return;
+    }
+    uint32_t B = (uint32_t)si->shape[0], C = (uint32_t)si->shape[1], H = (uint32_t)si->shape[2],
+             W = (uint32_t)si->shape[3], S = (uint32_t)ci->shape[1];
+    float tsb[8];
+    for (uint32_t b = 0; b < B && b < 8; b++) /* a 0-d or [1] timestep applies to the whole batch */
+        tsb[b] = ts[ti->numel == B ? b : 0];
+    rv_error err = {0};
+    rv_dtype dt = rv_gpu_dtype(gpu);
+    rv_tensor tsample = golden_upload(gpu, dt, sample, si->numel);
+    rv_tensor tctx = golden_upload(gpu, dt, ctx, ci->numel);
+    rv_tensor tts = golden_upload(gpu, RV_F32, tsb, B);
+    rv_tensor out = golden_upload(gpu, dt, NULL, (uint64_t)B * u->cfg.out_channels * H * W);
+    rv_unet_plan *plan = NULL;
+    CHECK(rv_unet_plan_create(u, gpu, B, H, W, S, &plan, &err) == RV_OK, "plan: %s", err.msg);
+    (void)C;
+    if (plan) {
+        rv_unet_args a = {.sample = &tsample, .timesteps = &tts, .context = &tctx};
+        rv_cmd_begin(cmd, &err);
+        rv_unet_forward(cmd, u, plan, &out, &a);
+        rv_status st = rv_cmd_run(cmd, &err);
+        CHECK(st == RV_OK && rv_gpu_error(gpu)->code == RV_OK, "run: %s %s", err.msg, rv_gpu_error(gpu)->msg);
+        rv_gpu_clear_error(gpu);
+        snprintf(name, sizeof(name), "%s.out", cname);
+        snprintf(label, sizeof(label), "%s %s", strrchr(g->dir, '/') + 1, name);
+        golden_check(g, gpu, tag, label, &out, name, limit);
+        rv_unet_plan_destroy(plan);
+    }
+    rv_tensor_free(gpu, &tsample);
+    rv_tensor_free(gpu, &tctx);
+    rv_tensor_free(gpu, &tts);
+    rv_tensor_free(gpu, &out);
+    free(sample);
+    free(ctx);
+    free(ts);
+}
+
+int main(int argc, char **argv)
+{
+    const char *filter = argc > 1 ? argv[1] : NULL;
+    static const char *const fixtures[] = {"tiny-sd15", "tiny-sd21"};
+    for (int prec = 0; prec < 2; prec++) {
+        rv_error err = {0};
+        rv_gpu *gpu = NULL;
+        rv_gpu_desc desc = {.validation = true, .precision = prec ? RV_PRECISION_F16 : RV_PRECISION_F32};
+        if (rv_gpu_create(&gpu, &desc, &err)) {
+            if (prec && err.code == RV_ERR_UNSUPPORTED) {
+                printf("fp16: skipped (%s)\n", err.msg);
+                continue;
+            }
+            fprintf(stderr, "test_unet: %s\n", err.msg);
+            return 1;
+        }
+        rv_cmd *cmd = NULL;
+        rv_cmd_create(gpu, &cmd, &err);
+        const char *tag = prec ? "f16" : "f32";
+        double limit = prec ? GOLDEN_NMSE_F16 : GOLDEN_NMSE_F32;
+        for (int f = 0; f < 2; f++) {
+            golden g;
+            CHECK(golden_open(&g, fixtures[f]), "fixture %s", fixtures[f]);
+            char dir[600];
+            snprintf(dir, sizeof(dir), "%s/unet", g.dir);
+            rv_unet *u = NULL;
+            rv_bind_report rep = {0};
+            rv_status s = rv_unet_load(&u, gpu, dir, NULL, &rep, &err);
+            CHECK(s == RV_OK, "load %s: %s\n%s", dir, err.msg, rep.text ? rep.text : "");
+            rv_bind_report_free(&rep);
+            if (s == RV_OK) {
+                printf("%s %s: UNet2DConditionModel %d blocks, %s projections, %llu parameters\n", tag, fixtures[f],
+                       u->cfg.nblocks, u->cfg.use_linear_projection ? "linear" : "conv",
+                       (unsigned long long)rv_params_numel(&u->params));
+                const cJSON *cases = cJSON_GetObjectItemCaseSensitive(g.json, "cases");
+                for (const cJSON *c = cases ? cases->child : NULL; c; c = c->next) {
+                    const cJSON *comp = cJSON_GetObjectItemCaseSensitive(c, "component");
+                    if (!cJSON_IsString(comp) || strcmp(comp->valuestring, "unet") != 0)
+                        continue;
+                    char full[200];
+                    snprintf(full, sizeof(full), "%s/%s", fixtures[f], c->string);
+                    if (filter && !strstr(full, filter))
+                        continue;
+                    run_case(&g, gpu, cmd, u, c->string, tag, limit);
+                }
+            }
+            rv_unet_destroy(u);
+            golden_close(&g);
+        }
+        CHECK(rv_gpu_validation_count(gpu) == 0, "validation layer reported %d message(s)",
+              rv_gpu_validation_count(gpu));
+        rv_cmd_destroy(cmd);
+        rv_gpu_destroy(gpu);
+    }
+    return rv_test_finish("test_unet");
+}
