@@ -125,7 +125,21 @@ static rv_status load_vulkan(rv_error *err)
     return RV_OK;
 }
 
-static rv_status create_instance(VkInstance *out, bool validation, rv_error *err)
+static VkDebugUtilsMessengerCreateInfoEXT messenger_info(rv_gpu *gpu)
+{
+    return (VkDebugUtilsMessengerCreateInfoEXT){
+        .sType = VK_STRUCTURE_TYPE_DEBUG_UTILS_MESSENGER_CREATE_INFO_EXT,
+        .messageSeverity = VK_DEBUG_UTILS_MESSAGE_SEVERITY_WARNING_BIT_EXT | VK_DEBUG_UTILS_MESSAGE_SEVERITY_ERROR_BIT_EXT,
+        .messageType = VK_DEBUG_UTILS_MESSAGE_TYPE_GENERAL_BIT_EXT | VK_DEBUG_UTILS_MESSAGE_TYPE_VALIDATION_BIT_EXT |
+                       VK_DEBUG_UTILS_MESSAGE_TYPE_PERFORMANCE_BIT_EXT,
+        .pfnUserCallback = debug_cb,
+        .pUserData = gpu,
+    };
+}
+
+/* With validation, `gpu` receives the messages of instance creation and
+ * destruction too (the messenger is chained into the create info). */
+static rv_status create_instance(VkInstance *out, bool validation, rv_gpu *gpu, rv_error *err)
 {
     VkApplicationInfo app = {
         .sType = VK_STRUCTURE_TYPE_APPLICATION_INFO,
@@ -150,6 +164,9 @@ static rv_status create_instance(VkInstance *out, bool validation, rv_error *err
         ci.enabledExtensionCount = 1;
         ci.ppEnabledExtensionNames = exts;
     }
+    VkDebugUtilsMessengerCreateInfoEXT mci = messenger_info(gpu);
+    if (validation && gpu)
+        ci.pNext = &mci;
     VkResult r = vkCreateInstance(&ci, NULL, out);
     if (r != VK_SUCCESS)
         return rv_error_set(err, r == VK_ERROR_INCOMPATIBLE_DRIVER ? RV_ERR_NO_DEVICE : rv_vk_status(r),
@@ -293,7 +310,7 @@ rv_status rv_gpu_enumerate(rv_device_info *out, int cap, int *count, rv_error *e
     if (st)
         return st;
     VkInstance inst = VK_NULL_HANDLE;
-    st = create_instance(&inst, false, err);
+    st = create_instance(&inst, false, NULL, err);
     if (st)
         return st;
     VkPhysicalDevice *pds = NULL;
@@ -384,18 +401,11 @@ rv_status rv_gpu_create(rv_gpu **out, const rv_gpu_desc *desc, rv_error *err)
     const char *venv = getenv("RV_VALIDATION");
     bool validation = (desc && desc->validation) || (venv && *venv && strcmp(venv, "0") != 0);
 
-    st = create_instance(&gpu->instance, validation, err);
+    st = create_instance(&gpu->instance, validation, gpu, err);
     if (st)
         goto fail;
     if (validation) {
-        VkDebugUtilsMessengerCreateInfoEXT mci = {
-            .sType = VK_STRUCTURE_TYPE_DEBUG_UTILS_MESSENGER_CREATE_INFO_EXT,
-            .messageSeverity = VK_DEBUG_UTILS_MESSAGE_SEVERITY_WARNING_BIT_EXT | VK_DEBUG_UTILS_MESSAGE_SEVERITY_ERROR_BIT_EXT,
-            .messageType = VK_DEBUG_UTILS_MESSAGE_TYPE_GENERAL_BIT_EXT | VK_DEBUG_UTILS_MESSAGE_TYPE_VALIDATION_BIT_EXT |
-                           VK_DEBUG_UTILS_MESSAGE_TYPE_PERFORMANCE_BIT_EXT,
-            .pfnUserCallback = debug_cb,
-            .pUserData = gpu,
-        };
+        VkDebugUtilsMessengerCreateInfoEXT mci = messenger_info(gpu);
         VK_CHECK_GOTO(vkCreateDebugUtilsMessengerEXT(gpu->instance, &mci, NULL, &gpu->messenger), err, st);
     }
     st = list_devices(gpu->instance, &pds, &n, err);
