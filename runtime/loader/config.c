@@ -75,6 +75,15 @@ rv_status rv_cfg_parse(rv_cfg *c, const char *text, const char *name, rv_error *
         rv_cfg_free(c);
         return RV_ERR_FORMAT;
     }
+    /* Python's json keeps the last of duplicate keys, cJSON finds the first:
+     * refuse rather than read a different config than the reference does */
+    for (const cJSON *a = c->root->child; a; a = a->next)
+        for (const cJSON *b = a->next; b; b = b->next)
+            if (a->string && b->string && strcmp(a->string, b->string) == 0) {
+                rv_cfg_fail(c, a->string, "appears more than once");
+                rv_cfg_free(c);
+                return RV_ERR_FORMAT;
+            }
     return RV_OK;
 }
 
@@ -157,7 +166,7 @@ static bool integer(rv_cfg *c, const char *key, const cJSON *v, double lo, doubl
         return false;
     }
     if (d < lo || d > hi) {
-        rv_cfg_fail(c, key, "%g is out of range [%g, %g]", d, lo, hi);
+        rv_cfg_fail(c, key, "%.17g is out of range [%.0f, %.0f]", d, lo, hi);
         return false;
     }
     *out = (int64_t)d;
