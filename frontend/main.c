@@ -10,6 +10,7 @@ static const rv_cli_cmd commands[] = {
     {"devices", "list Vulkan devices and the features Reverie uses", rv_cmd_devices_main},
     {"demo", "run a small compute graph on the GPU, check it against the CPU, write a PNG", rv_cmd_demo_main},
     {"bench", "benchmarks: `reverie bench ops` measures GFLOP/s and GB/s per op", rv_cmd_bench_main},
+    {"inspect", "describe a diffusers folder: architectures, parameters, dtypes, device memory", rv_cmd_inspect_main},
 };
 
 const char rv_cli_gpu_help[] =

@@ -276,8 +276,10 @@ static rv_status write_param(rv_params *p, rv_gpu *gpu, const rv_param *e, const
     return RV_OK;
 }
 
-rv_status rv_params_bind(rv_params *p, rv_gpu *gpu, const rv_safetensors *st, const char *where,
-                         rv_bind_report *report, rv_error *err)
+/* Matches checkpoint tensors to the registered names; *match_out (malloc'd,
+ * one entry per param) receives the match when everything fits. */
+static rv_status check(rv_params *p, const rv_safetensors *st, const char *where, rv_bind_report *report,
+                       rv_error *err, const rv_st_tensor ***match_out)
 {
     if (report)
         memset(report, 0, sizeof(*report));
@@ -355,7 +357,32 @@ rv_status rv_params_bind(rv_params *p, rv_gpu *gpu, const rv_safetensors *st, co
                               more ? " (and more: see the report)" : "");
         r.text = tb.s;
         tb.s = NULL;
-    } else {
+    }
+    free(tb.s);
+    free(order);
+    if (report)
+        *report = r;
+    else
+        free(r.text);
+    if (status == RV_OK && match_out)
+        *match_out = match;
+    else
+        free(match);
+    return status;
+}
+
+rv_status rv_params_check(rv_params *p, const rv_safetensors *st, const char *where, rv_bind_report *report,
+                          rv_error *err)
+{
+    return check(p, st, where, report, err, NULL);
+}
+
+rv_status rv_params_bind(rv_params *p, rv_gpu *gpu, const rv_safetensors *st, const char *where,
+                         rv_bind_report *report, rv_error *err)
+{
+    const rv_st_tensor **match = NULL;
+    rv_status status = check(p, st, where, report, err, &match);
+    if (status == RV_OK) {
         status = alloc_stores(p, gpu, err);
         bool f16 = rv_gpu_dtype(gpu) == RV_F16;
         void *buf = NULL;
@@ -385,13 +412,7 @@ rv_status rv_params_bind(rv_params *p, rv_gpu *gpu, const rv_safetensors *st, co
             p->allocated = false;
         }
     }
-    free(tb.s);
-    free(order);
     free(match);
-    if (report)
-        *report = r;
-    else
-        free(r.text);
     return status;
 }
 

@@ -73,6 +73,10 @@ void rv_bind_report_free(rv_bind_report *r);
  * component in messages. */
 rv_status rv_params_bind(rv_params *p, rv_gpu *gpu, const rv_safetensors *st, const char *where,
                          rv_bind_report *report, rv_error *err);
+/* The checks alone, without a device (what `reverie inspect` reports);
+ * fills file_numel. */
+rv_status rv_params_check(rv_params *p, const rv_safetensors *st, const char *where, rv_bind_report *report,
+                          rv_error *err);
 /* Allocates and fills with seeded random values instead (real-size
  * architecture tests): 1-D weights 1, biases 0, others uniform with
  * variance 1/fan_in. */

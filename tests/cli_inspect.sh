@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# `reverie inspect`: architectures, parameter counts, checkpoint checks and
+# memory of the fixtures and the real SD configs; bad folders give a clear
+# error and exit status 1.
+set -u
+bin="$1"
+src="${RV_SOURCE_DIR:-..}"
+shared="${RV_SHARED_DIR:-../../shared}"
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+pass=0
+fail=0
+expect() { # expect NAME CODE PATTERN -- command...
+  local name=$1 code=$2 pat=$3
+  shift 4
+  "$@" > "$tmp/out" 2> "$tmp/err"
+  local rc=$?
+  if [ "$rc" -eq "$code" ] && grep -qiE "$pat" "$tmp/out" "$tmp/err"; then
+    pass=$((pass + 1))
+  else
+    fail=$((fail + 1))
+    echo "FAIL $name: exit $rc (want $code), pattern '$pat'"
+    sed 's/^/  | /' "$tmp/out" "$tmp/err" | head -30
+  fi
+}
+expect "help" 0 "usage: reverie inspect" -- "$bin" inspect --help
+expect "no folder" 1 "usage: reverie inspect" -- "$bin" inspect
+expect "bad option" 1 "unknown option" -- "$bin" inspect --frob "$tmp"
+expect "empty folder" 1 "neither model_index.json nor config.json" -- "$bin" inspect "$tmp"
+expect "tiny-sd15" 0 "parameters: 546,676" -- "$bin" inspect "$src/tests/fixtures/tiny-sd15"
+expect "tiny-sd15 checkpoints" 0 "every tensor matches; F32 798,352" -- "$bin" inspect "$src/tests/fixtures/tiny-sd15"
+expect "tiny-sd21 sharded" 0 "model.safetensors.index.json \(3 files\)" -- "$bin" inspect "$src/tests/fixtures/tiny-sd21"
+expect "component" 0 "BF16 17,351" -- "$bin" inspect "$src/tests/fixtures/tiny-sd21/vae_tiny" --variant bf16
+expect "f32 memory" 0 "weights 2.1 MiB in f32" -- "$bin" inspect "$src/tests/fixtures/tiny-sd15/unet" --precision f32
+expect "sd15 counts" 1 "parameters: 859,520,964" -- "$bin" inspect "$shared/models/sd15"
+expect "sd21 counts" 1 "parameters: 340,387,840" -- "$bin" inspect "$shared/models/sd21-base"
+expect "no weights" 1 "no safetensors weights" -- "$bin" inspect "$shared/models/sd15"
+mkdir -p "$tmp/bad"
+printf '{"_class_name": "UNet2DConditionModel", "block_out_channels": [16, 32], "wobble": 1}' > "$tmp/bad/config.json"
+expect "bad config" 1 "key \"wobble\": unknown option" -- "$bin" inspect "$tmp/bad"
+printf '{"unet": ["diffusers", "UNet2DConditionModel"], "vae": ["diffusers"]}' > "$tmp/model_index.json"
+expect "bad index" 1 "key \"vae\"" -- "$bin" inspect "$tmp"
+echo "cli_inspect: $pass passed, $fail failed"
+[ "$fail" -eq 0 ]
