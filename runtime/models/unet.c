@@ -311,7 +311,7 @@ static void forward(rv_nn *nn, const rv_unet *u, const rv_unet_plan *plan, const
     uint32_t B = plan->batch, h = plan->h, w = plan->w, C0 = c->block_out_channels[0];
     uint32_t T = c->time_embedding_dim;
     dims d = {.B = B, .S = plan->seq, .ctx = a->context};
-    char stage[32];
+    char stage[64]; /* stage names are cut at 31 characters; these stay below */
 
     /* time embedding */
     nn_stage(nn, "unet.time_embedding");

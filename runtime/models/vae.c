@@ -234,7 +234,7 @@ static void encode(rv_nn *nn, const rv_vae *v, rv_vae_plan *p, const rv_tensor *
 {
     const rv_vae_config *c = &v->cfg;
     uint32_t B = p->batch, h = p->h, w = p->w, L = c->latent_channels;
-    char stage[32];
+    char stage[64]; /* stage names are cut at 31 characters; these stay below */
     nn_stage(nn, "vae.encoder.conv_in");
     rv_tensor x = nn_slot(nn, S_X0, (uint64_t)B * c->block_out_channels[0] * h * w);
     nn_conv(nn, &x, in, &v->enc_conv_in, NULL, B, h, w, NULL, NULL);
@@ -299,7 +299,7 @@ static void decode(rv_nn *nn, const rv_vae *v, rv_vae_plan *p, const rv_tensor *
     const rv_vae_config *c = &v->cfg;
     uint32_t B = p->batch, h = p->h, w = p->w, L = c->latent_channels;
     const uint32_t *ch = c->block_out_channels;
-    char stage[32];
+    char stage[64]; /* stage names are cut at 31 characters; these stay below */
     nn_stage(nn, "vae.decoder.conv_in");
     rv_tensor z = nn_slot(nn, S_IN, (uint64_t)B * L * h * w);
     nn_unary(nn, &z, in, RV_UNARY_SCALE, 1.0f / c->scaling_factor, c->shift_factor);
