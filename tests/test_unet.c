@@ -45,10 +45,21 @@ static void run_case(golden *g, rv_gpu *gpu, rv_cmd *cmd, rv_unet *u, const char
     (void)C;
     if (plan) {
         rv_unet_args a = {.sample = &tsample, .timesteps = &tts, .context = &tctx};
+        rv_mem_stats m0, m1;
+        rv_gpu_mem_stats(gpu, &m0);
         rv_cmd_begin(cmd, &err);
         rv_unet_forward(cmd, u, plan, &out, &a);
         rv_status st = rv_cmd_run(cmd, &err);
+        rv_gpu_mem_stats(gpu, &m1);
         CHECK(st == RV_OK && rv_gpu_error(gpu)->code == RV_OK, "run: %s %s", err.msg, rv_gpu_error(gpu)->msg);
+        CHECK(m1.allocations == m0.allocations, "the forward allocated device memory");
+        /* one command buffer, a timing stage per block */
+        rv_stage_time times[64];
+        int nt = rv_cmd_timings(cmd, times, 64);
+        int blocks = 0;
+        for (int i = 0; i < nt; i++)
+            blocks += strncmp(times[i].name, "unet.", 5) == 0;
+        CHECK(nt == 0 || blocks == 2 * u->cfg.nblocks + 4, "%d unet stages of %d", blocks, nt);
         rv_gpu_clear_error(gpu);
         snprintf(name, sizeof(name), "%s.out", cname);
         snprintf(label, sizeof(label), "%s %s", strrchr(g->dir, '/') + 1, name);

@@ -270,9 +270,10 @@ static void explicit_attention(rv_nn *nn, const rv_tensor *out, const rv_tensor 
             rv_tensor vv = rv_tensor_view(v, (uint64_t)b * Lk * D, (uint64_t)Lk * D);
             rv_tensor ov = rv_tensor_view(out, ((uint64_t)b * Lq + r0) * D, (uint64_t)n * D);
             rv_tensor sv = rv_tensor_view(&s, 0, (uint64_t)n * Lk);
-            rv_gemm_desc g1 = {.M = n, .N = Lk, .K = D, .trans_b = true};
+            /* scaled before storing, so fp16 scores keep their range */
+            rv_gemm_desc g1 = {.M = n, .N = Lk, .K = D, .trans_b = true, .alpha = scale};
             rv_op_gemm(nn->cmd, &sv, &qv, &kv, NULL, NULL, &g1);
-            rv_op_softmax(nn->cmd, &sv, &sv, n, Lk, scale);
+            rv_op_softmax(nn->cmd, &sv, &sv, n, Lk, 1.0f);
             rv_gemm_desc g2 = {.M = n, .N = D, .K = Lk};
             rv_op_gemm(nn->cmd, &ov, &sv, &vv, NULL, NULL, &g2);
         }
