@@ -1,5 +1,6 @@
 /* Parameter registry and weight binder (see params.h). Checkpoint-dialect
  * name conversion lives here and only here (legacy_name). Not the layers. */
+#include <assert.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -200,20 +201,24 @@ static void shape_str(char *out, size_t cap, int ndim, const uint64_t *shape)
         snprintf(out + n, cap - n, "]");
 }
 
-static const rv_params *sort_ctx;
+typedef struct name_ref {
+    const char *name;
+    int index;
+} name_ref;
+
 static int by_name(const void *a, const void *b)
 {
-    return strcmp(sort_ctx->p[*(const int *)a].name, sort_ctx->p[*(const int *)b].name);
+    return strcmp(((const name_ref *)a)->name, ((const name_ref *)b)->name);
 }
 
-static int find_param(const rv_params *p, const int *order, const char *name)
+static int find_param(const rv_params *p, const name_ref *order, const char *name)
 {
     int lo = 0, hi = p->n - 1;
     while (lo <= hi) {
         int mid = (lo + hi) / 2;
-        int c = strcmp(p->p[order[mid]].name, name);
+        int c = strcmp(order[mid].name, name);
         if (c == 0)
-            return order[mid];
+            return order[mid].index;
         if (c < 0)
             lo = mid + 1;
         else
@@ -285,7 +290,7 @@ static rv_status check(rv_params *p, const rv_safetensors *st, const char *where
         memset(report, 0, sizeof(*report));
     if (p->oom)
         return rv_error_set(err, RV_ERR_HOST_MEMORY, "LOAD: %s: out of memory building the module tree", where);
-    int *order = malloc((size_t)(p->n ? p->n : 1) * sizeof(int));
+    name_ref *order = malloc((size_t)(p->n ? p->n : 1) * sizeof(*order));
     const rv_st_tensor **match = calloc((size_t)(p->n ? p->n : 1), sizeof(*match));
     if (!order || !match) {
         free(order);
@@ -293,9 +298,10 @@ static rv_status check(rv_params *p, const rv_safetensors *st, const char *where
         return rv_error_set(err, RV_ERR_HOST_MEMORY, "LOAD: %s: out of memory", where);
     }
     for (int i = 0; i < p->n; i++)
-        order[i] = i;
-    sort_ctx = p;
-    qsort(order, (size_t)p->n, sizeof(int), by_name);
+        order[i] = (name_ref){p->p[i].name, i};
+    qsort(order, (size_t)p->n, sizeof(*order), by_name);
+    for (int i = 1; i < p->n; i++)
+        assert(strcmp(order[i - 1].name, order[i].name) != 0 && "a module tree registered a name twice");
 
     rv_bind_report r = {0};
     text_buf tb = {0};
@@ -341,7 +347,7 @@ static rv_status check(rv_params *p, const rv_safetensors *st, const char *where
         p->file_numel[t->dtype] += t->numel;
     }
     for (int j = 0; j < p->n; j++) {
-        int k = order[j];
+        int k = order[j].index;
         if (!match[k]) {
             char want[96];
             shape_str(want, sizeof(want), p->p[k].ndim, p->p[k].shape);
