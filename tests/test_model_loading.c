@@ -282,7 +282,7 @@ static void checkpoints(void)
     char src[700], cdir[700];
     snprintf(cdir, sizeof(cdir), "%s/vae", g.dir);
     snprintf(src, sizeof(src), "%s/vae/diffusion_pytorch_model.safetensors", g.dir);
-    rv_vae_config cfg;
+    rv_vae_config cfg = {0};
     CHECK(rv_vae_config_load(&cfg, cdir, &err) == RV_OK, "%s", err.msg);
     char tmp[] = "/tmp/rv_ckpt_XXXXXX";
     CHECK(mkdtemp(tmp) != NULL, "mkdtemp");
