@@ -163,7 +163,8 @@ static void forward(rv_nn *nn, const rv_clip_text *te, uint32_t B, uint32_t S, c
         rv_op_binary(nn->cmd, &x[0], &x[0], &te->position_embedding, RV_BINARY_ADD, ne, sa, sb, 1.0f);
     }
     nn_stage(nn, "clip.layers");
-    uint32_t layers = c->num_hidden_layers - a->clip_skip;
+    uint32_t skip = a->clip_skip < c->num_hidden_layers ? a->clip_skip : c->num_hidden_layers;
+    uint32_t layers = c->num_hidden_layers - skip;
     int act = c->hidden_act == RV_ACT_QUICK_GELU ? RV_UNARY_GELU_QUICK : RV_UNARY_GELU;
     for (uint32_t l = 0; l < layers; l++) {
         const rv_clip_layer *L = &te->layers[l];
