@@ -63,13 +63,14 @@ int rv_cmd_devices_main(int argc, char **argv)
             printf("  {\"index\": %d, \"chosen\": %s, \"name\": \"%s\", \"type\": \"%s\", \"vulkan\": \"%u.%u.%u\", "
                    "\"vendor_id\": %u, \"device_id\": %u, \"storage16\": %s, \"float16\": %s, \"int8\": %s, "
                    "\"subgroup_size\": %u, \"subgroup_min\": %u, \"subgroup_max\": %u, \"subgroup_size_control\": %s, "
+                   "\"subgroup_arithmetic\": %s, "
                    "\"cooperative_matrix\": %s, \"push_descriptor\": %s, \"timestamps\": %s, "
                    "\"max_shared_bytes\": %u, \"max_workgroup_invocations\": %u, \"max_storage_range\": %llu, "
                    "\"max_allocation\": %llu, \"device_local_bytes\": %llu}%s\n",
                    i, i == chosen ? "true" : "false", d->name, d->type, maj, min, pat, d->vendor_id, d->device_id,
                    d->storage16 ? "true" : "false", d->float16 ? "true" : "false", d->int8 ? "true" : "false",
                    d->subgroup_size, d->subgroup_min, d->subgroup_max, d->subgroup_size_control ? "true" : "false",
-                   d->coopmat ? "true" : "false", d->push_descriptor ? "true" : "false",
+                   d->subgroup_arith ? "true" : "false", d->coopmat ? "true" : "false", d->push_descriptor ? "true" : "false",
                    d->timestamps ? "true" : "false", d->max_shared_bytes, d->max_wg_invocations,
                    (unsigned long long)d->max_storage_range, (unsigned long long)d->max_alloc,
                    (unsigned long long)d->device_local_bytes, i + 1 < n ? "," : "");
@@ -79,8 +80,9 @@ int rv_cmd_devices_main(int argc, char **argv)
         printf("    driver: %s\n", d->driver);
         printf("    fp16 storage: %s, shaderFloat16: %s, int8: %s, cooperative matrix: %s\n", yn(d->storage16),
                yn(d->float16), yn(d->int8), yn(d->coopmat));
-        printf("    subgroup: %u (min %u, max %u, size control %s), push descriptors: %s, timestamps: %s\n",
-               d->subgroup_size, d->subgroup_min, d->subgroup_max, yn(d->subgroup_size_control),
+        printf("    subgroup: %u (min %u, max %u, size control %s, arithmetic %s), push descriptors: %s, "
+               "timestamps: %s\n",
+               d->subgroup_size, d->subgroup_min, d->subgroup_max, yn(d->subgroup_size_control), yn(d->subgroup_arith),
                yn(d->push_descriptor), yn(d->timestamps));
         printf("    shared memory: %u B, workgroup: %u invocations, storage binding: %llu MiB, "
                "allocation: %llu MiB, device-local: %llu MiB\n",

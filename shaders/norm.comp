@@ -1,9 +1,10 @@
 #version 450
 #extension GL_GOOGLE_include_directive : require
-// Group norm (G > 0) over [b][C][HW], optionally fused with SiLU, and layer
-// norm (G = 0) over rows of C. Either way a workgroup normalises one
-// contiguous segment: mean first, then the variance about it (two passes,
-// so large means do not cancel).
+#extension GL_KHR_shader_subgroup_arithmetic : require
+// Group norm (G > 0) over [b][C][HW], optionally fused with SiLU: a
+// workgroup normalises one group's contiguous segment. Layer norm (G = 0)
+// over rows of C: a subgroup per row. Mean first, then the variance about
+// it (two passes, so large means do not cancel).
 #include "common.glsl"
 
 layout(local_size_x_id = 0) in;
@@ -15,38 +16,59 @@ layout(push_constant) uniform PC { uint boff[RV_PC_BINDINGS]; rv_pc_norm p; } pc
 
 shared float red[gl_WorkGroupSize.x];
 
+// Subgroup sums first, then one shared-memory step across subgroups: two
+// barriers per reduction, none when the workgroup is a single subgroup (the
+// choice on CPU devices, where barriers are expensive).
 float reduce_sum(float v)
 {
-    const uint tid = gl_LocalInvocationID.x;
-    red[tid] = v;
+    v = subgroupAdd(v);
+    if (gl_NumSubgroups == 1u)
+        return v;
+    if (subgroupElect())
+        red[gl_SubgroupID] = v;
     barrier();
-    for (uint s = gl_WorkGroupSize.x / 2; s > 0; s >>= 1) {
-        if (tid < s)
-            red[tid] += red[tid + s];
-        barrier();
-    }
-    float r = red[0];
+    float r = 0.0;
+    for (uint i = 0; i < gl_NumSubgroups; i++)
+        r += red[i];
     barrier();
     return r;
 }
 
+// Layer norm: one subgroup per row, so the reductions need no barrier.
+void layer_norm_rows()
+{
+    const uint row = flat_group() * gl_NumSubgroups + gl_SubgroupID;
+    if (row >= pc.p.rows)
+        return;
+    const uint C = pc.p.C, lane = gl_SubgroupInvocationID, SGS = gl_SubgroupSize;
+    const uint base = pc.boff[0] + row * C;
+    float s = 0.0;
+    for (uint i = lane; i < C; i += SGS)
+        s += float(x[base + i]);
+    float mean = subgroupAdd(s) / float(C);
+    float s2 = 0.0;
+    for (uint i = lane; i < C; i += SGS) {
+        float d = float(x[base + i]) - mean;
+        s2 += d * d;
+    }
+    float rstd = inversesqrt(subgroupAdd(s2) / float(C) + pc.p.eps);
+    for (uint i = lane; i < C; i += SGS) {
+        float v = (float(x[base + i]) - mean) * rstd;
+        y[pc.boff[3] + row * C + i] = T(v * float(gamma[pc.boff[1] + i]) + float(beta[pc.boff[2] + i]));
+    }
+}
+
 void main()
 {
+    if (pc.p.G == 0u) {
+        layer_norm_rows();
+        return;
+    }
     const uint seg = flat_group();
     if (seg >= pc.p.rows)
         return;
     const uint tid = gl_LocalInvocationID.x, WG = gl_WorkGroupSize.x;
-    uint len, c0, hw;
-    if (pc.p.G > 0u) {
-        uint cpg = pc.p.C / pc.p.G;
-        len = cpg * pc.p.HW;
-        c0 = (seg % pc.p.G) * cpg;
-        hw = pc.p.HW;
-    } else {
-        len = pc.p.C;
-        c0 = 0u;
-        hw = 1u;
-    }
+    const uint cpg = pc.p.C / pc.p.G, len = cpg * pc.p.HW, c0 = (seg % pc.p.G) * cpg, hw = pc.p.HW;
     const uint base = seg * len;
     float s = 0.0;
     for (uint i = tid; i < len; i += WG)

@@ -216,8 +216,15 @@ static void norm(rv_cmd *cmd, rv_op op, const rv_tensor *y, const rv_tensor *x, 
         return;
     struct rv_pc_norm pc = {.rows = rows, .C = C, .HW = HW, .G = G, .silu = silu, .eps = eps};
     rv_binding bind[4] = {{x, false}, {gamma, false}, {beta, false}, {y, true}};
+    /* group norm: a workgroup per group; layer norm: a subgroup per row, and
+     * at least reduce_wg / subgroup_max subgroups in each workgroup */
+    const rv_device_info *info = &cmd->gpu->info;
+    uint32_t per_wg = 1;
+    if (!G && info->subgroup_max)
+        per_wg = cmd->gpu->tiles.reduce_wg / info->subgroup_max;
+    per_wg = per_wg ? per_wg : 1;
     uint32_t gx, gy;
-    grid1d(rows, 1, &gx, &gy);
+    grid1d(rows, per_wg, &gx, &gy);
     rv_cmd_dispatch(cmd, pick(t, RV_PIPE_NORM_F32, RV_PIPE_NORM_F16), bind, 4, &pc, sizeof(pc), gx, gy, 1);
 }
 

@@ -152,6 +152,9 @@ static rv_status create_pipeline(rv_gpu *gpu, int id, rv_pipeline *p, rv_error *
                             gpu->info.max_shared_bytes);
 
     const char *spirv = d->spirv;
+    if (d->spec == RV_SPEC_REDUCE && !gpu->info.subgroup_arith)
+        return rv_error_set(err, RV_ERR_UNSUPPORTED, "VK: pipeline %s needs subgroup arithmetic, which \"%s\" lacks",
+                            d->name, gpu->info.name);
     if (gpu->shader_dir[0]) {
         if ((st = read_spirv_file(gpu->shader_dir, spirv, &owned, &bytes, err)))
             return st;
