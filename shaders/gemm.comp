@@ -19,15 +19,16 @@ layout(binding = 3) readonly buffer R_ { T res[]; };
 layout(binding = 4) writeonly buffer C_ { T c[]; };
 layout(push_constant) uniform PC { uint boff[RV_PC_BINDINGS]; rv_pc_gemm p; } pc;
 
-shared float As[BK * BM];
-shared float Bs[BK * BN];
+// Tiles are read in vec4 pieces: on CPU devices every shared-memory load is a
+// per-lane operation, so four floats per load matter (TM, TN multiples of 4).
+shared vec4 As[BK * BM / 4];
+shared vec4 Bs[BK * BN / 4];
 
 void main()
 {
     const uint WG = gl_WorkGroupSize.x;
     const uint tid = gl_LocalInvocationID.x;
     const uint CT = BN / TN; // threads along n
-    const uint RT = BM / TM; // threads along m
     const uint tn = tid % CT, tm = tid / CT;
     const uint n0 = gl_WorkGroupID.x * BN, m0 = gl_WorkGroupID.y * BM, bz = gl_WorkGroupID.z;
     const uint M = pc.p.M, N = pc.p.N, K = pc.p.K;
@@ -51,7 +52,7 @@ void main()
             float v = 0.0;
             if (gm < M && gk < K)
                 v = float(a[abase + gm * pc.p.sam + gk * pc.p.sak]);
-            As[kk * BM + mm] = v;
+            As[(kk * BM + mm) / 4][mm % 4] = v;
         }
         for (uint i = tid; i < BK * BN; i += WG) {
             uint nn = i % BN, kk = i / BN;
@@ -70,29 +71,29 @@ void main()
                 v = float(b[bbase + gk * pc.p.sbk + gn * pc.p.sbn]);
 #endif
             }
-            Bs[kk * BN + nn] = v;
+            Bs[(kk * BN + nn) / 4][nn % 4] = v;
         }
         barrier();
         for (uint kk = 0; kk < BK; kk++) {
-            float ra[TM], rb[TN];
-            for (uint i = 0; i < TM; i++)
-                ra[i] = As[kk * BM + tm + i * RT];
-            for (uint j = 0; j < TN; j++)
-                rb[j] = Bs[kk * BN + tn + j * CT];
+            vec4 ra[TM / 4], rb[TN / 4];
+            for (uint i = 0; i < TM / 4; i++)
+                ra[i] = As[(kk * BM + tm * TM) / 4 + i];
+            for (uint j = 0; j < TN / 4; j++)
+                rb[j] = Bs[(kk * BN + tn * TN) / 4 + j];
             for (uint i = 0; i < TM; i++)
                 for (uint j = 0; j < TN; j++)
-                    acc[i * TN + j] = fma(ra[i], rb[j], acc[i * TN + j]);
+                    acc[i * TN + j] = fma(ra[i / 4][i % 4], rb[j / 4][j % 4], acc[i * TN + j]);
         }
         barrier();
     }
 
     const uint cbase = bz * pc.p.scb;
     for (uint i = 0; i < TM; i++) {
-        uint gm = m0 + tm + i * RT;
+        uint gm = m0 + tm * TM + i;
         if (gm >= M)
             continue;
         for (uint j = 0; j < TN; j++) {
-            uint gn = n0 + tn + j * CT;
+            uint gn = n0 + tn * TN + j;
             if (gn >= N)
                 continue;
             float v = acc[i * TN + j] * pc.p.alpha;

@@ -33,10 +33,11 @@ void rv_tiles_choose(rv_gpu *gpu)
         t->gemm_tm = 8;
         t->gemm_tn = 8;
     }
-    /* tuning knob: RV_GEMM_TILES=BM,BN,BK,TM,TN (ignored unless consistent) */
+    /* tuning knob: RV_GEMM_TILES=BM,BN,BK,TM,TN (ignored unless consistent; TM, TN multiples of 4) */
     const char *ov = getenv("RV_GEMM_TILES");
     unsigned v[5];
-    if (ov && sscanf(ov, "%u,%u,%u,%u,%u", &v[0], &v[1], &v[2], &v[3], &v[4]) == 5 && v[2] && v[3] && v[4] &&
+    if (ov && sscanf(ov, "%u,%u,%u,%u,%u", &v[0], &v[1], &v[2], &v[3], &v[4]) == 5 && v[2] && v[3] % 4 == 0 && v[3] &&
+        v[4] % 4 == 0 && v[4] &&
         v[0] % v[3] == 0 && v[1] % v[4] == 0 && v[0] / v[3] * (v[1] / v[4]) > 0 && v[0] <= 256 && v[1] <= 256 &&
         v[2] <= 64) {
         t->gemm_bm = v[0];
