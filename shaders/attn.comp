@@ -17,9 +17,14 @@ layout(binding = 2) readonly buffer V_ { T v[]; };
 layout(binding = 3) writeonly buffer O_ { T o[]; };
 layout(push_constant) uniform PC { uint boff[RV_PC_BINDINGS]; rv_pc_attn p; } pc;
 
-shared float Qs[BR * DMAX];
-shared float Ks[BC * DMAX];
-shared float Vs[BC * DMAX];
+// Q, K, V tiles are read back as vec4 (DMAX is a multiple of 16): on CPU
+// devices every shared-memory load is a per-lane operation. Thread j of a
+// row owns the output columns [j*DMAX/4, (j+1)*DMAX/4).
+const uint DQ = DMAX / 4;  // vec4s per tile row
+const uint DT = DQ / TPR;  // vec4s of output per thread
+shared vec4 Qs[BR * DQ];
+shared vec4 Ks[BC * DQ];
+shared vec4 Vs[BC * DQ];
 shared float S[BR * BC];
 
 const float NEG = -1.0e30;
@@ -38,33 +43,36 @@ void main()
     const uint vbase = pc.boff[2] + bz * pc.p.sv_b + h * D;
     const uint obase = pc.boff[3] + bz * pc.p.so_b + h * D;
 
-    for (uint i = tid; i < BR * D; i += WG) {
-        uint rr = i / D, d = i % D;
+    // whole rows of DMAX columns: the padding past D is zero, so whole-vec4
+    // dot products and accumulations are exact
+    for (uint i = tid; i < BR * DMAX; i += WG) {
+        uint rr = i / DMAX, d = i % DMAX;
         uint qi = q0 + rr;
-        Qs[rr * DMAX + d] = qi < Lq ? float(q[qbase + qi * pc.p.sq_tok + d]) * pc.p.scale : 0.0;
+        Qs[rr * DQ + d / 4][d % 4] = (qi < Lq && d < D) ? float(q[qbase + qi * pc.p.sq_tok + d]) * pc.p.scale : 0.0;
     }
 
-    float acc[DMAX / TPR];
-    for (uint i = 0; i < DMAX / TPR; i++)
-        acc[i] = 0.0;
+    vec4 acc[DT];
+    for (uint i = 0; i < DT; i++)
+        acc[i] = vec4(0.0);
     float m = NEG, l = 0.0;
     const uint qrow = q0 + r;
     uint kend = causal ? min(Lk, q0 + BR) : Lk;
 
     for (uint k0 = 0; k0 < kend; k0 += BC) {
         barrier(); // previous tile fully consumed (and Qs written, first time)
-        for (uint i = tid; i < BC * D; i += WG) {
-            uint cc = i / D, d = i % D;
+        for (uint i = tid; i < BC * DMAX; i += WG) {
+            uint cc = i / DMAX, d = i % DMAX;
             uint ki = k0 + cc;
-            bool ok = ki < Lk;
-            Ks[cc * DMAX + d] = ok ? float(k[kbase + ki * pc.p.sk_tok + d]) : 0.0;
-            Vs[cc * DMAX + d] = ok ? float(v[vbase + ki * pc.p.sv_tok + d]) : 0.0;
+            bool ok = ki < Lk && d < D;
+            Ks[cc * DQ + d / 4][d % 4] = ok ? float(k[kbase + ki * pc.p.sk_tok + d]) : 0.0;
+            Vs[cc * DQ + d / 4][d % 4] = ok ? float(v[vbase + ki * pc.p.sv_tok + d]) : 0.0;
         }
         barrier();
         for (uint cc = j; cc < BC; cc += TPR) {
             float s = 0.0;
-            for (uint d = 0; d < D; d++)
-                s = fma(Qs[r * DMAX + d], Ks[cc * DMAX + d], s);
+            const uint D4 = (D + 3u) / 4u;
+            for (uint d4 = 0; d4 < D4; d4++)
+                s += dot(Qs[r * DQ + d4], Ks[cc * DQ + d4]);
             uint ki = k0 + cc;
             bool ok = ki < Lk && (!causal || ki <= qrow);
             S[r * BC + cc] = ok ? s : NEG;
@@ -82,24 +90,22 @@ void main()
         float corr = exp(m - mx);
         m = mx;
         l *= corr;
-        for (uint i = 0; i < DMAX / TPR; i++)
+        for (uint i = 0; i < DT; i++)
             acc[i] *= corr;
         for (uint cc = 0; cc < BC; cc++) {
             float pr = S[r * BC + cc];
             l += pr;
-            for (uint i = 0; i < DMAX / TPR; i++) {
-                uint d = j + i * TPR;
-                if (d < D)
-                    acc[i] = fma(pr, Vs[cc * DMAX + d], acc[i]);
-            }
+            for (uint i = 0; i < DT; i++)
+                acc[i] = fma(vec4(pr), Vs[cc * DQ + j * DT + i], acc[i]);
         }
     }
     if (qrow < Lq) {
         float inv = l > 0.0 ? 1.0 / l : 0.0;
-        for (uint i = 0; i < DMAX / TPR; i++) {
-            uint d = j + i * TPR;
-            if (d < D)
-                o[obase + qrow * pc.p.so_tok + d] = T(acc[i] * inv);
-        }
+        for (uint i = 0; i < DT; i++)
+            for (uint c = 0; c < 4u; c++) {
+                uint d = (j * DT + i) * 4u + c;
+                if (d < D)
+                    o[obase + qrow * pc.p.so_tok + d] = T(acc[i][c] * inv);
+            }
     }
 }
