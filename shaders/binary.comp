@@ -8,12 +8,23 @@ layout(local_size_x_id = 0) in;
 layout(binding = 0) readonly buffer A_ { T a[]; };
 layout(binding = 1) readonly buffer B_ { T b[]; };
 layout(binding = 2) writeonly buffer O_ { T o[]; };
+layout(binding = 0) readonly buffer A4_ { T4 a4[]; };
+layout(binding = 1) readonly buffer B4_ { T4 b4[]; };
+layout(binding = 2) writeonly buffer O4_ { T4 o4[]; };
 layout(push_constant) uniform PC { uint boff[RV_PC_BINDINGS]; rv_pc_binary p; } pc;
 
 void main()
 {
     uint i = flat_group() * gl_WorkGroupSize.x + gl_LocalInvocationID.x;
     uint n = pc.p.ne0 * pc.p.ne1 * pc.p.ne2 * pc.p.ne3;
+    if (pc.p.vec != 0u) { // same-shape contiguous operands, four elements at a time
+        if (i * 4u >= n)
+            return;
+        vec4 va = vec4(a4[pc.boff[0] / 4u + i]), vb = vec4(b4[pc.boff[1] / 4u + i]);
+        vec4 v = pc.p.op == RV_BINARY_ADD ? va + vb : pc.p.op == RV_BINARY_SUB ? va - vb : va * vb;
+        o4[pc.boff[2] / 4u + i] = T4(v * pc.p.alpha);
+        return;
+    }
     if (i >= n)
         return;
     uint i3 = i % pc.p.ne3, r = i / pc.p.ne3;

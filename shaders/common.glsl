@@ -4,8 +4,10 @@
 #ifdef RV_F16
 #extension GL_EXT_shader_16bit_storage : require
 #define T float16_t
+#define T4 f16vec4
 #else
 #define T float
+#define T4 vec4
 #endif
 #include "rv_pc.h"
 

@@ -67,10 +67,12 @@ struct rv_pc_norm {
     float eps;
 };
 
-/* Bindings: 0 x, 1 y. */
+/* Bindings: 0 x, 1 y. vec: n % 4 == 0 and both offsets 4-aligned, so an
+ * invocation handles four elements with vec4 loads. */
 struct rv_pc_unary {
     uint n, op;
     float alpha, beta;
+    uint vec;
 };
 
 /* out[i0][i1][i2][i3] = a[...] op b[...]; broadcasting by zero strides.
@@ -81,6 +83,7 @@ struct rv_pc_binary {
     uint sb0, sb1, sb2, sb3;
     uint op;
     float alpha;             /* out = (a op b) * alpha */
+    uint vec;                /* all contiguous, 4-aligned, count % 4 == 0: vec4 path */
 };
 
 /* GEGLU: x [rows][2F] -> y [rows][F], y = x[:, :F] * gelu(x[:, F:]).

@@ -66,6 +66,10 @@ static bool check(rv_cmd *cmd, rv_op op, bool ok, const char *what)
 
 static int pick(rv_dtype t, int f32, int f16) { return t == RV_F16 ? f16 : f32; }
 
+/* The element offset inside the shader's binding is a multiple of 4 (the
+ * binding base is aligned to at least 16 bytes, i.e. 4 or 8 elements). */
+static bool aligned4(const rv_tensor *t) { return (t->offset / rv_dtype_size(t->dtype)) % 4 == 0; }
+
 static uint32_t div_up(uint64_t a, uint64_t b) { return (uint32_t)((a + b - 1) / b); }
 
 /* A 1D range of n items in groups of wg, folded into 2D past 65535 groups
@@ -250,10 +254,11 @@ void rv_op_unary(rv_cmd *cmd, const rv_tensor *y, const rv_tensor *x, int uop, f
         !check(cmd, op, uop >= 0 && uop < RV_UNARY_COUNT, "unknown unary op") ||
         !need(cmd, op, x, y->dtype, x->count, "x") || !need(cmd, op, y, y->dtype, x->count, "y"))
         return;
-    struct rv_pc_unary pc = {.n = (uint32_t)x->count, .op = (uint32_t)uop, .alpha = alpha, .beta = beta};
+    bool vec = x->count % 4 == 0 && aligned4(x) && aligned4(y);
+    struct rv_pc_unary pc = {.n = (uint32_t)x->count, .op = (uint32_t)uop, .alpha = alpha, .beta = beta, .vec = vec};
     rv_binding bind[2] = {{x, false}, {y, true}};
     uint32_t gx, gy;
-    grid1d(x->count, cmd->gpu->tiles.elem_wg, &gx, &gy);
+    grid1d(vec ? x->count / 4 : x->count, cmd->gpu->tiles.elem_wg, &gx, &gy);
     rv_cmd_dispatch(cmd, pick(y->dtype, RV_PIPE_UNARY_F32, RV_PIPE_UNARY_F16), bind, 2, &pc, sizeof(pc), gx, gy, 1);
 }
 
@@ -280,9 +285,17 @@ void rv_op_binary(rv_cmd *cmd, const rv_tensor *out, const rv_tensor *a, const r
         .sb0 = sb[0], .sb1 = sb[1], .sb2 = sb[2], .sb3 = sb[3],
         .op = (uint32_t)bop, .alpha = alpha != 0.0f ? alpha : 1.0f,
     };
+    /* contiguous same-shape operands: the vec4 path */
+    bool dense = n % 4 == 0 && aligned4(a) && aligned4(b) && aligned4(out);
+    uint64_t expect = 1;
+    for (int i = 3; i >= 0 && dense; i--) {
+        dense = ne[i] == 1 || (sa[i] == expect && sb[i] == expect);
+        expect *= ne[i];
+    }
+    pc.vec = dense;
     rv_binding bind[3] = {{a, false}, {b, false}, {out, true}};
     uint32_t gx, gy;
-    grid1d(n, cmd->gpu->tiles.elem_wg, &gx, &gy);
+    grid1d(dense ? n / 4 : n, cmd->gpu->tiles.elem_wg, &gx, &gy);
     rv_cmd_dispatch(cmd, pick(t, RV_PIPE_BINARY_F32, RV_PIPE_BINARY_F16), bind, 3, &pc, sizeof(pc), gx, gy, 1);
 }
 
