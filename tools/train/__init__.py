@@ -1,0 +1,1 @@
+"""Training of reverie-tiny, the model that ships with Reverie (see tools/train/README.md)."""

@@ -1,0 +1,92 @@
+"""Plumbing shared by the training scripts: paths, threads, atomic
+checkpoints that survive a kill at any moment, JSON-lines logs, PNG grids,
+image shard reading. Not models or losses.
+"""
+
+import glob
+import json
+import os
+import sys
+import time
+
+import numpy as np
+import torch
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+TOOLS = os.path.dirname(HERE)
+REPO = os.path.dirname(TOOLS)
+if TOOLS not in sys.path:
+    sys.path.insert(0, TOOLS)
+
+RUNS = os.environ.get("REVERIE_RUNS", "/work/train-runs")
+
+
+def setup(threads=None, seed=0):
+    torch.set_num_threads(threads or int(os.environ.get("REVERIE_THREADS", "2")))
+    torch.manual_seed(seed)
+    np.random.seed(seed)
+
+
+def save_checkpoint(path, obj):
+    """Write to a temporary name then rename: a kill leaves the old file or the new one."""
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    tmp = path + ".tmp"
+    torch.save(obj, tmp)
+    os.replace(tmp, path)
+
+
+def load_checkpoint(path):
+    if not os.path.exists(path):
+        return None
+    return torch.load(path, map_location="cpu")
+
+
+class Log:
+    """Appends one JSON object per line; prints a short human line too."""
+
+    def __init__(self, path):
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        self.path = path
+        self.t0 = time.time()
+
+    def __call__(self, **rec):
+        rec.setdefault("time", round(time.time(), 1))
+        with open(self.path, "a") as f:
+            f.write(json.dumps(rec) + "\n")
+        print(" ".join(f"{k}={v:.5g}" if isinstance(v, float) else f"{k}={v}" for k, v in rec.items()
+                       if k != "time"), flush=True)
+
+
+def to_uint8(x):
+    """[B,3,H,W] in [-1,1] -> [B,H,W,3] uint8."""
+    return ((x.detach().float().clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8).permute(0, 2, 3, 1).numpy()
+
+
+def to_tensor(images):
+    """uint8 [B,H,W,3] -> float [B,3,H,W] in [-1,1]."""
+    return torch.from_numpy(np.ascontiguousarray(images)).permute(0, 3, 1, 2).float().div(127.5).sub(1)
+
+
+def save_grid(path, images, cols=8):
+    import scenegen as sg
+    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+    sg.save_png(path, sg.contact_sheet(images, cols=cols))
+
+
+class ImageShards:
+    """Random access over scenegen .npy image shards (memory-mapped)."""
+
+    def __init__(self, folder):
+        self.images = [np.load(p, mmap_mode="r") for p in sorted(glob.glob(os.path.join(folder, "shard_*.images.npy")))]
+        if not self.images:
+            raise FileNotFoundError(f"{folder}: no shard_*.images.npy")
+        self.sizes = np.array([len(a) for a in self.images])
+        self.offsets = np.concatenate([[0], np.cumsum(self.sizes)])
+        self.n = int(self.offsets[-1])
+
+    def get(self, idx):
+        s = int(np.searchsorted(self.offsets, idx, side="right") - 1)
+        return self.images[s][idx - self.offsets[s]]
+
+    def batch(self, idxs):
+        return np.stack([self.get(int(i)) for i in idxs])

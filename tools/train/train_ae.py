@@ -1,0 +1,156 @@
+#!/usr/bin/python3
+"""Trains reverie-tiny's AutoencoderTiny (TAESD layout, tools/train/arch.py)
+on scenegen images: random 128x128 crops of 256x256 renders plus whole
+128x128 renders, so it codes both scales. Loss: L1 + MSE + an L1 on image
+gradients (keeps edges, hatching and rain sharp; no perceptual network), a
+penalty on latents outside TAESD's soft clamp (|z| > 2.5), and decoder
+training on slightly noised latents half the time, since diffusion outputs
+are never exact. Resumes from RUN/ckpt.pt. Not the latent encoding.
+
+    /usr/bin/python3 tools/train/train_ae.py --run /work/train-runs/ae --steps 6000
+"""
+
+import argparse
+import math
+import os
+import sys
+import time
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from reverie_ref import AutoencoderTiny  # noqa: E402
+from train import arch  # noqa: E402
+from train.common import RUNS, ImageShards, Log, load_checkpoint, save_checkpoint, save_grid, setup, to_tensor, to_uint8  # noqa: E402,E501
+
+
+def grad_l1(a, b):
+    dxa, dxb = a[..., :, 1:] - a[..., :, :-1], b[..., :, 1:] - b[..., :, :-1]
+    dya, dyb = a[..., 1:, :] - a[..., :-1, :], b[..., 1:, :] - b[..., :-1, :]
+    return (dxa - dxb).abs().mean() + (dya - dyb).abs().mean()
+
+
+def ae_loss(ae, x, dec_noise=0.05):
+    z = ae.encode(x)
+    # half the batch decodes slightly noised latents
+    b = x.shape[0]
+    mask = (torch.arange(b) < b // 2).float()[:, None, None, None]
+    zin = z + dec_noise * mask * torch.randn_like(z)
+    y = ae.decode(zin)
+    l1 = (y - x).abs().mean()
+    mse = (y - x).pow(2).mean()
+    edge = grad_l1(y, x)
+    zpen = F.relu(z.abs() - 2.5).pow(2).mean()
+    loss = l1 + mse + 0.5 * edge + 0.1 * zpen
+    return loss, {"l1": l1.item(), "mse": mse.item(), "edge": edge.item(), "zpen": zpen.item(),
+                  "zstd": z.std().item(), "zmax": z.abs().max().item()}
+
+
+class Batches:
+    def __init__(self, d256, d128, crop, val=8, seed=0):
+        self.a = ImageShards(d256)
+        self.b = ImageShards(d128) if d128 else None
+        self.crop = crop
+        self.val = val
+        self.rng = np.random.default_rng(seed)
+
+    def val_images(self):
+        return self.a.batch(range(self.a.n - self.val, self.a.n))
+
+    def __call__(self, batch):
+        out = []
+        n_b = 0 if self.b is None else batch * 2 // 5
+        for i in self.rng.integers(0, self.a.n - self.val, batch - n_b):
+            img = self.a.get(int(i))
+            h, w = img.shape[:2]
+            y, x = self.rng.integers(0, h - self.crop + 1), self.rng.integers(0, w - self.crop + 1)
+            out.append(img[y:y + self.crop, x:x + self.crop])
+        if n_b:
+            for i in self.rng.integers(0, self.b.n, n_b):
+                img = self.b.get(int(i))
+                h, w = img.shape[:2]
+                c = min(self.crop, h)
+                y, x = self.rng.integers(0, h - c + 1), self.rng.integers(0, w - c + 1)
+                img = img[y:y + c, x:x + c]
+                if c != self.crop:
+                    continue
+                out.append(img)
+        arr = np.stack(out)
+        flip = self.rng.random(len(arr)) < 0.5
+        arr[flip] = arr[flip, :, ::-1]
+        return to_tensor(arr)
+
+
+def lr_at(step, total, peak, warm=200):
+    if step < warm:
+        return peak * (step + 1) / warm
+    p = min(1.0, (step - warm) / max(1, total - warm))
+    return peak * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * p)))
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--run", default=os.path.join(RUNS, "ae"))
+    ap.add_argument("--data256", default=os.path.join(RUNS, "data", "ae256"))
+    ap.add_argument("--data128", default=os.path.join(RUNS, "data", "ae128"))
+    ap.add_argument("--steps", type=int, default=6000)
+    ap.add_argument("--batch", type=int, default=16)
+    ap.add_argument("--crop", type=int, default=128)
+    ap.add_argument("--lr", type=float, default=1e-3)
+    ap.add_argument("--every", type=int, default=250, help="checkpoint and sample period")
+    args = ap.parse_args(argv)
+    setup(seed=1)
+    os.makedirs(args.run, exist_ok=True)
+    log = Log(os.path.join(args.run, "log.jsonl"))
+    ae = AutoencoderTiny(arch.vae_config())
+    opt = torch.optim.AdamW(ae.parameters(), lr=args.lr, weight_decay=0.0, betas=(0.9, 0.99))
+    data = Batches(args.data256, args.data128, args.crop)
+    step = 0
+    ck = load_checkpoint(os.path.join(args.run, "ckpt.pt"))
+    if ck:
+        ae.load_state_dict(ck["model"])
+        opt.load_state_dict(ck["opt"])
+        step = ck["step"]
+        data.rng = np.random.default_rng([1, step])
+        torch.manual_seed(step)
+        print(f"resumed at step {step}", flush=True)
+    val = to_tensor(data.val_images())
+    t0, seen, acc = time.time(), 0, {}
+    while step < args.steps:
+        for g in opt.param_groups:
+            g["lr"] = lr_at(step, args.steps, args.lr)
+        x = data(args.batch)
+        loss, parts = ae_loss(ae, x)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(ae.parameters(), 1.0)
+        opt.step()
+        step += 1
+        seen += x.shape[0]
+        for k, v in dict(parts, loss=loss.item()).items():
+            acc[k] = acc.get(k, 0.0) + v
+        if step % 50 == 0:
+            log(step=step, **{k: v / 50 for k, v in acc.items()}, lr=opt.param_groups[0]["lr"],
+                img_per_s=round(seen / (time.time() - t0), 2))
+            acc, seen, t0 = {}, 0, time.time()
+        if step % args.every == 0 or step == args.steps:
+            save_checkpoint(os.path.join(args.run, "ckpt.pt"),
+                            {"model": ae.state_dict(), "opt": opt.state_dict(), "step": step,
+                             "config": arch.vae_config()})
+            with torch.no_grad():
+                ae.eval()
+                rec = ae.decode(ae.encode(val))
+                vl1 = (rec - val).abs().mean().item()
+                ae.train()
+            log(step=step, val_l1=vl1)
+            save_grid(os.path.join(args.run, "recon.png"),
+                      np.concatenate([to_uint8(val[:4]), to_uint8(rec[:4]), to_uint8(val[4:]), to_uint8(rec[4:])]),
+                      cols=4)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
