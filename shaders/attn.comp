@@ -51,6 +51,12 @@ void main()
         Qs[rr * DQ + d / 4][d % 4] = (qi < Lq && d < D) ? float(q[qbase + qi * pc.p.sq_tok + d]) * pc.p.scale : 0.0;
     }
 
+    barrier();
+    // this thread's query row stays in registers for every key tile
+    vec4 qreg[DQ];
+    for (uint d4 = 0; d4 < DQ; d4++)
+        qreg[d4] = Qs[r * DQ + d4];
+
     vec4 acc[DT];
     for (uint i = 0; i < DT; i++)
         acc[i] = vec4(0.0);
@@ -59,7 +65,7 @@ void main()
     uint kend = causal ? min(Lk, q0 + BR) : Lk;
 
     for (uint k0 = 0; k0 < kend; k0 += BC) {
-        barrier(); // previous tile fully consumed (and Qs written, first time)
+        barrier(); // previous tile fully consumed
         for (uint i = tid; i < BC * DMAX; i += WG) {
             uint cc = i / DMAX, d = i % DMAX;
             uint ki = k0 + cc;
@@ -70,9 +76,8 @@ void main()
         barrier();
         for (uint cc = j; cc < BC; cc += TPR) {
             float s = 0.0;
-            const uint D4 = (D + 3u) / 4u;
-            for (uint d4 = 0; d4 < D4; d4++)
-                s += dot(Qs[r * DQ + d4], Ks[cc * DQ + d4]);
+            for (uint d4 = 0; d4 < DQ; d4++) // the padding past D is zero
+                s += dot(qreg[d4], Ks[cc * DQ + d4]);
             uint ki = k0 + cc;
             bool ok = ki < Lk && (!causal || ki <= qrow);
             S[r * BC + cc] = ok ? s : NEG;
