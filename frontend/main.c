@@ -18,7 +18,8 @@ const char rv_cli_gpu_help[] =
     "  --device N|NAME   device by index or case-insensitive name substring\n"
     "                    (default: discrete > integrated > CPU; env RV_DEVICE)\n"
     "  --precision P     auto (fp16 storage where supported), f32 or f16 (env RV_PRECISION)\n"
-    "  --validation      enable the Khronos validation layer (env RV_VALIDATION=1)\n";
+    "  --validation      enable the Khronos validation layer (env RV_VALIDATION=1)\n"
+    "  --max-memory MIB  cap the device memory Reverie takes (env RV_MAX_MEMORY_MB)\n";
 
 bool rv_cli_is_help(const char *arg)
 {
@@ -30,6 +31,17 @@ int rv_cli_gpu_option(int argc, char **argv, int *i, rv_gpu_desc *desc)
     const char *a = argv[*i];
     if (strcmp(a, "--validation") == 0) {
         desc->validation = true;
+        return 1;
+    }
+    if (strcmp(a, "--max-memory") == 0) {
+        char *end = NULL;
+        unsigned long long mb = *i + 1 < argc ? strtoull(argv[*i + 1], &end, 10) : 0;
+        if (!end || *end || mb == 0 || mb > (1ull << 30)) {
+            fprintf(stderr, "reverie: --max-memory needs a positive number of MiB\n");
+            return -1;
+        }
+        ++*i;
+        desc->memory_limit = mb << 20;
         return 1;
     }
     if (strcmp(a, "--device") == 0 || strcmp(a, "--precision") == 0) {

@@ -31,7 +31,10 @@ expect "bad precision" 1 "precision must be" -- "$bin" demo --precision f8
 expect "no device" 2 "no Vulkan device" -- env VK_ICD_FILENAMES=/nonexistent/icd.json "$bin" devices
 expect "no device demo" 2 "no Vulkan device" -- env VK_ICD_FILENAMES=/nonexistent/icd.json "$bin" demo -o "$tmp/x.png"
 expect "bad device name" 2 "no device name contains" -- "$bin" demo --device no-such-gpu -o "$tmp/x.png"
-expect "oversized" 2 "out of device memory.*exceeds" -- "$bin" demo --size 8192 -o "$tmp/x.png"
+expect "size range" 1 "from 4 to 256" -- "$bin" demo --size 8192 -o "$tmp/x.png"
+expect "memory exhausted" 2 "out of device memory.*budget exhausted" -- "$bin" demo --max-memory 1 -o "$tmp/x.png"
+expect "memory exhausted env" 2 "out of device memory.*budget exhausted" -- env RV_MAX_MEMORY_MB=1 "$bin" demo -o "$tmp/x.png"
+expect "bad memory option" 1 "max-memory needs" -- "$bin" demo --max-memory lots
 mkdir -p "$tmp/shaders"
 printf 'not spir-v at all' > "$tmp/shaders/conv_f16.spv"
 cp "$tmp/shaders/conv_f16.spv" "$tmp/shaders/conv_f32.spv"

@@ -70,6 +70,14 @@ static void test_oversized(rv_gpu *g)
     CHECK(strstr(err.msg, "exceeds") != NULL, "message: %s", err.msg);
     printf("  oversized tensor: %s\n", err.msg);
 
+    /* a memory budget: the first block already exceeds 1 MiB */
+    rv_gpu_desc d = {.memory_limit = 1u << 20};
+    rv_gpu *g2 = make(&d);
+    rv_error e2 = {0};
+    st = rv_tensor_alloc(g2, &t, RV_F32, 16, &e2);
+    CHECK(st == RV_ERR_DEVICE_MEMORY && strstr(e2.msg, "budget"), "budget: %s", e2.msg);
+    rv_gpu_destroy(g2);
+
 }
 
 static void test_sticky_error(rv_gpu *g)

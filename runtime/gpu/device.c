@@ -490,6 +490,18 @@ rv_status rv_gpu_create(rv_gpu **out, const rv_gpu_desc *desc, rv_error *err)
     gpu->block_size = desc && desc->block_size ? desc->block_size : (256ull << 20);
     if (gpu->info.max_alloc && gpu->block_size > gpu->info.max_alloc)
         gpu->block_size = gpu->info.max_alloc;
+    gpu->memory_limit = desc ? desc->memory_limit : 0;
+    const char *menv = getenv("RV_MAX_MEMORY_MB");
+    if (!gpu->memory_limit && menv && *menv) {
+        char *end = NULL;
+        unsigned long long mb = strtoull(menv, &end, 10);
+        if (!end || *end || mb == 0) {
+            st = rv_error_set(err, RV_ERR_INVALID, "VK: RV_MAX_MEMORY_MB must be a positive number of MiB, not \"%s\"",
+                              menv);
+            goto fail;
+        }
+        gpu->memory_limit = mb << 20;
+    }
     gpu->device_type_index = rv_find_memory_type(gpu, ~0u, VK_MEMORY_PROPERTY_DEVICE_LOCAL_BIT, 0);
     gpu->host_type_index = rv_find_memory_type(gpu, ~0u,
         VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT | VK_MEMORY_PROPERTY_HOST_COHERENT_BIT | VK_MEMORY_PROPERTY_HOST_CACHED_BIT, 0);

@@ -95,6 +95,16 @@ static rv_status add_block(rv_gpu *gpu, uint64_t size, uint32_t *index, rv_error
         gpu->blocks = nb;
         gpu->capblocks = cap;
     }
+    uint64_t taken = 0;
+    for (int i = 0; i < gpu->nblocks; i++)
+        taken += gpu->blocks[i].size;
+    if (gpu->memory_limit && taken + size > gpu->memory_limit) {
+        char hs[32], ht[32], hl[32];
+        return rv_error_set(err, RV_ERR_DEVICE_MEMORY,
+                            "VK: device memory budget exhausted: a %s block on top of %s exceeds the limit of %s",
+                            human(size, hs, sizeof(hs)), human(taken, ht, sizeof(ht)),
+                            human(gpu->memory_limit, hl, sizeof(hl)));
+    }
     rv_block b = {0};
     rv_status st = create_buffer(gpu, size, gpu->device_type_index,
                                  VK_BUFFER_USAGE_STORAGE_BUFFER_BIT | VK_BUFFER_USAGE_TRANSFER_SRC_BIT |

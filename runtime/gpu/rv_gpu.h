@@ -32,6 +32,7 @@ typedef struct rv_gpu_desc {
     bool validation;           /* enable VK_LAYER_KHRONOS_validation + messenger */
     rv_precision precision;
     uint64_t block_size;       /* device memory block size; 0 = 256 MiB */
+    uint64_t memory_limit;     /* bytes of device memory Reverie may take; 0 = no limit (env RV_MAX_MEMORY_MB) */
 } rv_gpu_desc;
 
 typedef struct rv_device_info {

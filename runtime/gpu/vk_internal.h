@@ -67,6 +67,7 @@ struct rv_gpu {
     rv_block *blocks;
     int nblocks, capblocks;
     uint64_t block_size;
+    uint64_t memory_limit;           /* 0 = none */
     uint64_t used_bytes, peak_bytes, allocations;
 
     /* staging buffer for uploads and readbacks, grown on demand */

@@ -2,6 +2,7 @@
  * exactness (double accumulation), never for speed. */
 #include <math.h>
 #include <stddef.h>
+#include <stdlib.h>
 
 #include "rv_pc.h"
 #include "rv_ref.h"
@@ -78,7 +79,9 @@ void rv_ref_attention(float *out, const float *q, const float *k, const float *v
     uint32_t sq = q_stride ? q_stride : row, sk = k_stride ? k_stride : row;
     uint32_t sv = v_stride ? v_stride : row, so = o_stride ? o_stride : row;
     double sc = scale != 0.0f ? scale : 1.0 / sqrt((double)dim);
-    double p[lk > 0 ? lk : 1];
+    double *p = malloc((lk > 0 ? lk : 1) * sizeof(double));
+    if (!p)
+        return; /* a test harness reference: the caller's comparison fails */
     for (uint32_t z = 0; z < batch; z++)
         for (uint32_t hh = 0; hh < heads; hh++)
             for (uint32_t i = 0; i < lq; i++) {
@@ -109,6 +112,7 @@ void rv_ref_attention(float *out, const float *q, const float *k, const float *v
                     oi[d] = (float)(s / sum);
                 }
             }
+    free(p);
 }
 
 static void normalize_segment(float *y, const float *x, const float *gamma, const float *beta, size_t len,
