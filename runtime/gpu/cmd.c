@@ -14,6 +14,7 @@
 rv_gpu *rv_cmd_gpu(rv_cmd *cmd) { return cmd->gpu; }
 int rv_cmd_dispatch_count(const rv_cmd *cmd) { return cmd->dispatches; }
 int rv_cmd_barrier_count(const rv_cmd *cmd) { return cmd->barriers; }
+int rv_cmd_stage_room(const rv_cmd *cmd) { return RV_MAX_STAGES - cmd->nstages; }
 
 rv_status rv_cmd_create(rv_gpu *gpu, rv_cmd **out, rv_error *err)
 {

@@ -112,6 +112,9 @@ void rv_cmd_destroy(rv_cmd *cmd);
 rv_status rv_cmd_begin(rv_cmd *cmd, rv_error *err);
 /* Named GPU timing stages; nesting is not allowed. */
 void rv_cmd_stage(rv_cmd *cmd, const char *name);
+/* Stages this recording can still time (later ones are not timed
+ * separately): a caller with more stages splits its work across submissions. */
+int rv_cmd_stage_room(const rv_cmd *cmd);
 rv_status rv_cmd_submit(rv_cmd *cmd, rv_error *err);
 rv_status rv_cmd_wait(rv_cmd *cmd, rv_error *err);
 /* begin..submit..wait for one-shot work. */

@@ -1,0 +1,145 @@
+/* Text-to-image (and image-to-image from latents) as diffusers'
+ * StableDiffusionPipeline computes it, on the GPU: tokenizer -> CLIP text
+ * encoder (embeddings cached per prompt on the device) -> UNet steps with
+ * optional classifier-free guidance (batch [negative, prompt]) -> scheduler
+ * step (GPU ops whose coefficients the CPU decides) -> decoder (TAESD or the
+ * full VAE) -> RGBA8. A plan holds every buffer one (size, guidance, steps,
+ * decoder) needs, so a run allocates nothing; a run is recorded into one
+ * command buffer (more only when its timing stages overflow one) with a
+ * timing stage per part. Not the story frame loop, not image encoding. */
+#ifndef RV_GEN_H
+#define RV_GEN_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "engine/scheduler.h"
+#include "gpu/rv_gpu.h"
+#include "loader/diffusers.h"
+#include "models/clip_text.h"
+#include "models/taesd.h"
+#include "models/tokenizer.h"
+#include "models/unet.h"
+#include "models/vae.h"
+
+typedef enum rv_decoder_kind {
+    RV_DECODER_AUTO = 0,   /* TAESD when the model has one, else the VAE */
+    RV_DECODER_TINY = 1,   /* AutoencoderTiny */
+    RV_DECODER_VAE = 2,    /* AutoencoderKL */
+} rv_decoder_kind;
+
+const char *rv_decoder_kind_name(rv_decoder_kind k); /* "auto", "tiny", "vae" */
+
+typedef struct rv_gen_desc {
+    const char *model_dir;     /* a diffusers folder */
+    const char *scheduler;     /* class override ("euler", "lcm", or a class name); NULL = the config's */
+    const char *variant;       /* weight files like *.fp16.safetensors (UNet, VAE, TAESD); NULL = none */
+    bool vae, tiny;            /* decoders to load; neither = the AUTO one */
+} rv_gen_desc;
+
+#define RV_GEN_TEXT_CACHE 8    /* prompt embeddings kept on the device */
+
+typedef struct rv_gen_text_entry {
+    char *prompt;              /* malloc'd; NULL = free entry */
+    uint32_t clip_skip;
+    rv_tensor emb;             /* [77][hidden] */
+    uint64_t used;             /* LRU clock */
+    bool valid;                /* computed by a finished run */
+} rv_gen_text_entry;
+
+typedef struct rv_gen {
+    rv_gpu *gpu;
+    char dir[512];
+    rv_model_index index;
+    rv_tokenizer *tok;
+    rv_clip_text *te;
+    rv_unet *unet;
+    rv_vae *vae;               /* NULL unless loaded */
+    rv_taesd *taesd;           /* NULL unless loaded */
+    rv_scheduler sched;
+    uint32_t factor;           /* pixels per latent along each axis */
+    uint32_t latent_channels;
+    rv_clip_text_plan *te_plan;   /* batch 1, 77 tokens */
+    rv_tensor ids;                /* float32 [2][77] */
+    rv_gen_text_entry cache[RV_GEN_TEXT_CACHE];
+    uint64_t clock;
+    rv_cmd *cmd;
+} rv_gen;
+
+/* Loads every component on `gpu`. Errors name the component folder and
+ * file (missing folder, malformed config or scheduler config, unsupported
+ * scheduler, checkpoint problems). */
+rv_status rv_gen_load(rv_gen **out, rv_gpu *gpu, const rv_gen_desc *desc, rv_error *err);
+void rv_gen_unload(rv_gen *g);
+
+/* Whether guidance `scale` batches [negative, prompt] (diffusers: scale > 1
+ * and a UNet without time_cond_proj_dim). */
+bool rv_gen_uses_cfg(const rv_gen *g, float scale);
+
+typedef struct rv_gen_plan_desc {
+    uint32_t width, height;    /* pixels; multiples of the decoder's factor */
+    int steps;                 /* the most steps a run takes */
+    bool cfg;                  /* classifier-free guidance (batch 2) */
+    rv_decoder_kind decoder;
+} rv_gen_plan_desc;
+
+typedef struct rv_gen_plan {
+    rv_gen_plan_desc d;
+    rv_gpu *gpu;
+    uint32_t lh, lw;           /* latent size */
+    uint32_t batch;            /* UNet batch: 2 with cfg */
+    uint64_t nlat;             /* latent_channels * lh * lw */
+    rv_decoder_kind decoder;   /* resolved */
+    rv_unet_plan *unet;
+    rv_vae_plan *vae;
+    rv_taesd_plan *taesd;
+    rv_tensor noise;           /* [C][lh][lw] initial noise */
+    rv_tensor init;            /* img2img start latents */
+    rv_tensor step_noise;      /* LCM: [steps-1][C][lh][lw] */
+    rv_tensor lat[2];          /* ping-pong latents */
+    rv_tensor model_in, model_out;   /* [batch][C][lh][lw] */
+    rv_tensor guided, tmp, tmp2;     /* [C][lh][lw] */
+    rv_tensor context;         /* cfg: [2][77][hidden] */
+    rv_tensor timesteps;       /* float32 [steps][batch] */
+    rv_tensor tcond;           /* [batch][time_cond_proj_dim] when the UNet has one */
+    rv_tensor image;           /* [3][height][width] raw decoder output */
+    rv_tensor rgba;            /* RGBA8 [height][width] */
+    int final;                 /* which lat[] holds the result of the last run */
+    float *host;               /* scratch: (steps + 1) latents */
+} rv_gen_plan;
+
+/* Checks the size (RV_ERR_INVALID with the rule) and allocates everything. */
+rv_status rv_gen_plan_create(rv_gen *g, const rv_gen_plan_desc *d, rv_gen_plan **out, rv_error *err);
+void rv_gen_plan_destroy(rv_gen_plan *p);
+
+typedef struct rv_gen_params {
+    const char *prompt;
+    const char *negative;      /* NULL = "" (with cfg) */
+    int steps;                 /* <= the plan's */
+    float guidance;            /* must agree with the plan's cfg (rv_gen_uses_cfg) */
+    uint32_t clip_skip;        /* diffusers' clip_skip (the negative prompt is encoded without) */
+    uint64_t seed;             /* noise streams (noise.h) for what is not given below */
+    const float *noise;        /* optional [C][lh][lw] standard normal initial noise */
+    const float *step_noise;   /* optional LCM: one latent per step run but the last */
+    const float *init_latents; /* optional img2img start (pipeline latents), with strength */
+    float strength;            /* img2img: (0, 1] */
+} rv_gen_params;
+
+#define RV_GEN_MAX_STAGES 256
+
+typedef struct rv_gen_result {
+    int n_tokens;              /* the prompt's tokens with BOS/EOS before truncation (> 77: cut) */
+    int first_step;            /* img2img: the first schedule index run */
+    int submissions;           /* command buffers the run took */
+    int nstages, ndetail;
+    rv_stage_time stages[64];                /* per part: text, init, step<i>, sched<i>, decode, rgba */
+    rv_stage_time detail[RV_GEN_MAX_STAGES]; /* every model stage */
+} rv_gen_result;
+
+/* Runs the whole generation; the plan's lat[final], image and rgba hold the
+ * result. Host copies: rv_gen_read_latents / rv_gen_read_rgba. */
+rv_status rv_gen_run(rv_gen *g, rv_gen_plan *p, const rv_gen_params *prm, rv_gen_result *res, rv_error *err);
+rv_status rv_gen_read_latents(rv_gen *g, const rv_gen_plan *p, float *out, rv_error *err);
+rv_status rv_gen_read_rgba(rv_gen *g, const rv_gen_plan *p, uint32_t *out, rv_error *err);
+
+#endif
