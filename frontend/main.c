@@ -11,6 +11,8 @@ static const rv_cli_cmd commands[] = {
     {"demo", "run a small compute graph on the GPU, check it against the CPU, write a PNG", rv_cmd_demo_main},
     {"bench", "benchmarks: `reverie bench ops` measures GFLOP/s and GB/s per op", rv_cmd_bench_main},
     {"inspect", "describe a diffusers folder: architectures, parameters, dtypes, device memory", rv_cmd_inspect_main},
+    {"gen", "generate an image from a prompt with a diffusers folder, to PNG", rv_cmd_gen_main},
+    {"tokenize", "a prompt's CLIP token ids and how many of the 77 it uses", rv_cmd_tokenize_main},
 };
 
 const char rv_cli_gpu_help[] =

@@ -1,6 +1,7 @@
 /* PNG writer on libpng; see rv_png.h. */
 #include <errno.h>
 #include <png.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,9 +38,15 @@ rv_status rv_png_write(const char *path, const uint32_t *rgba, uint32_t w, uint3
     png_set_IHDR(png, info, w, h, 8, PNG_COLOR_TYPE_RGB_ALPHA, PNG_INTERLACE_NONE, PNG_COMPRESSION_TYPE_DEFAULT,
                  PNG_FILTER_TYPE_DEFAULT);
     for (int i = 0; i < ntext; i++) {
-        chunks[i].compression = PNG_TEXT_COMPRESSION_NONE;
+        /* tEXt is Latin-1: text with other bytes (a UTF-8 prompt) goes in an iTXt chunk */
+        bool ascii = true;
+        for (const unsigned char *c = (const unsigned char *)text[i].value; *c && ascii; c++)
+            ascii = *c < 0x80;
+        chunks[i].compression = ascii ? PNG_TEXT_COMPRESSION_NONE : PNG_ITXT_COMPRESSION_NONE;
         chunks[i].key = (png_charp)text[i].key;
         chunks[i].text = (png_charp)text[i].value;
+        chunks[i].lang = ascii ? NULL : (png_charp) "";
+        chunks[i].lang_key = ascii ? NULL : (png_charp) "";
     }
     if (ntext > 0)
         png_set_text(png, info, chunks, ntext);

@@ -12,7 +12,8 @@ typedef struct rv_png_text {
     const char *value;
 } rv_png_text;
 
-/* rgba: h rows of w packed RGBA8 pixels (R in the low byte). */
+/* rgba: h rows of w packed RGBA8 pixels (R in the low byte). Text values
+ * that are plain ASCII become tEXt chunks, others (UTF-8) iTXt chunks. */
 rv_status rv_png_write(const char *path, const uint32_t *rgba, uint32_t w, uint32_t h, const rv_png_text *text,
                        int ntext, rv_error *err);
 
