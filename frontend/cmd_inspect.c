@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "engine/scheduler.h"
 #include "loader/config.h"
 #include "loader/diffusers.h"
 #include "loader/safetensors.h"
@@ -274,7 +275,28 @@ static bool inspect_component(const char *dir, const char *name, const char *cls
         return true;
     }
     if (strstr(cls, "Scheduler")) {
-        printf("  scheduler config (scheduler_config.json)\n");
+        /* what `reverie gen` would run: the class itself, or Euler for another class's config */
+        rv_scheduler s;
+        rv_error err = {0};
+        bool native = rv_scheduler_load(&s, dir, NULL, &err) == RV_OK;
+        if (!native) {
+            printf("  scheduler: %s\n", err.msg);
+            rv_error_clear(&err);
+            if (rv_scheduler_load(&s, dir, "euler", &err) != RV_OK) {
+                printf("  not usable as EulerDiscreteScheduler either\n");
+                return false;
+            }
+        }
+        static const char *const spacing[] = {"linspace", "leading", "trailing"};
+        static const char *const pred[] = {"epsilon", "v_prediction", "sample"};
+        printf("  %s%s: %u training timesteps, %s spacing (steps_offset %d), %s prediction", native ? "" : "as ",
+               rv_sched_kind_name(s.kind), s.num_train_timesteps, spacing[s.spacing], s.steps_offset,
+               pred[s.prediction]);
+        if (s.kind == RV_SCHED_LCM)
+            printf(", original_inference_steps %u, timestep_scaling %g", s.original_steps,
+                   (double)s.timestep_scaling);
+        printf("%s\n", native ? "" : " (reverie gen --scheduler euler)");
+        rv_scheduler_free(&s);
         return true;
     }
     printf("  not used by Reverie\n");
