@@ -3,7 +3,8 @@
  * storage: gen_1step, gen_1step_cfg, gen_2step and img2img with the golden
  * noise, through both decoders: prompt embeddings, final latents, the raw
  * decoded image and its RGBA8 bytes. Also: a run allocates nothing, fits one
- * command buffer and times every part; the same seed gives bit-identical
+ * command buffer and times every part (a long one is split across
+ * submissions and still timed); the same seed gives bit-identical
  * latents and pixels; bad plans and parameters are refused.
  * Usage: test_gen [fixture-or-case-substring] */
 #include <math.h>
@@ -191,6 +192,40 @@ static void determinism(rv_gen *gen, const char *fx, const char *tag)
     rv_gen_plan_destroy(plan);
 }
 
+/* More steps than one command buffer can time: the run is split across
+ * submissions and every part is still timed. */
+static void many_steps(rv_gen *gen, const char *fx)
+{
+    if (filter && !strstr(fx, filter))
+        return;
+    rv_error err = {0};
+    const int steps = 6;
+    rv_gen_plan_desc pd = {.width = 4 * gen->factor, .height = 4 * gen->factor, .steps = steps};
+    rv_gen_plan *plan = NULL;
+    CHECK(rv_gen_plan_create(gen, &pd, &plan, &err) == RV_OK, "plan: %s", err.msg);
+    if (!plan)
+        return;
+    rv_gen_params prm = {.prompt = "a red lighthouse", .steps = steps, .seed = 5};
+    rv_gen_result res;
+    CHECK(rv_gen_run(gen, plan, &prm, &res, &err) == RV_OK, "%d steps: %s", steps, err.msg);
+    int parts = 0;
+    for (int i = 0; i < res.nstages; i++)
+        parts += strncmp(res.stages[i].name, "step", 4) == 0 || strncmp(res.stages[i].name, "sched", 5) == 0;
+    printf("  %s %d steps: %d command buffers, %d timed parts, %d stages\n", fx, steps, res.submissions,
+           res.nstages, res.ndetail);
+    CHECK(res.submissions >= 2, "%d steps fit %d command buffer(s)", steps, res.submissions);
+    CHECK(parts == 2 * steps && strcmp(res.stages[res.nstages - 1].name, "rgba") == 0, "%d step parts of %d", parts,
+          2 * steps);
+    float *lat = malloc(plan->nlat * sizeof(float));
+    CHECK(rv_gen_read_latents(gen, plan, lat, &err) == RV_OK, "%s", err.msg);
+    bool finite = true;
+    for (uint64_t i = 0; i < plan->nlat; i++)
+        finite = finite && isfinite(lat[i]);
+    CHECK(finite, "%d steps: non-finite latents", steps);
+    free(lat);
+    rv_gen_plan_destroy(plan);
+}
+
 static void bad_input(rv_gen *gen)
 {
     rv_error err = {0};
@@ -263,6 +298,8 @@ int main(int argc, char **argv)
                 determinism(gen, fixtures[f], tag);
                 if (prec == 0 && (!filter || strstr(fixtures[f], filter)))
                     bad_input(gen);
+                if (prec == 0 && f == 1)
+                    many_steps(gen, fixtures[f]);
             }
             rv_gen_unload(gen);
             golden_close(&g);

@@ -5,9 +5,10 @@
  * k is a pure function of (k, s, i): the same on every run and device, and
  * independent of the tensor's size or of how many values are drawn. Drawn
  * on the CPU (a few thousand values per frame), so no GPU's transcendental
- * functions enter; only the C library's log/sin/cos do (glibc's are
- * correctly rounded in practice). Not torch.randn: diffusers' noise for a
- * seed cannot be reproduced; give it with --noise-file instead. */
+ * functions enter; only the C library's double log/sin/cos do, before the
+ * rounding to float32 (another libm could change the last bit of a rare
+ * value). Not torch.randn: diffusers' noise for a seed cannot be
+ * reproduced; give it with --noise-file instead. */
 #ifndef RV_NOISE_H
 #define RV_NOISE_H
 

@@ -47,8 +47,8 @@ bool rv_sched_kind_parse(const char *name, rv_sched_kind *out)
  * or end - step*(n-1-idx) (second half), the compiler fusing a*b+c into FMAs
  * except for lane 1 (base + step) and lane 7 (base + 7*step, not fused);
  * the tail element by element. Reproduces torch bit for bit for the
- * 1000-entry schedules every Stable Diffusion config uses (and within an
- * ulp elsewhere). */
+ * 1000-entry schedules every Stable Diffusion config uses (other lengths
+ * can differ in the last bit of a few entries). */
 static void torch_linspace(float start, float end, uint32_t n, float *out)
 {
     if (n == 1) {
