@@ -2,7 +2,7 @@
  * module trees built from the real configs must have the true parameter
  * counts and names/shapes, and plans must size without a device. With
  * REVERIE_SLOW_TESTS=1, random-weight real-size evaluations on the device
- * too (SD 1.5 UNet on an 8x8 latent, SD 2.1 text encoder with its 202 MB fp32
+ * too (SD 1.5 and SD 2.1 UNets on an 8x8 latent, SD 2.1 text encoder with its 202 MB fp32
  * token table split under lavapipe's 128 MiB binding limit, SD VAE decode of
  * an 8x8 latent through the explicit 512-wide attention path): finite,
  * deterministic outputs. */
@@ -139,35 +139,38 @@ static double summarize(rv_gpu *gpu, const rv_tensor *t, const char *what)
     return sum + sq;
 }
 
-static void slow_unet(rv_gpu *gpu, rv_cmd *cmd)
+/* One real-size UNet forward with random weights on an 8x8 latent. */
+static void slow_unet(rv_gpu *gpu, rv_cmd *cmd, const char *model)
 {
-    char dir[600], sub[700];
-    rv_test_shared("models/sd15", dir, sizeof(dir));
+    char dir[600], sub[700], name[64];
+    snprintf(name, sizeof(name), "%s unet", model);
+    snprintf(sub, sizeof(sub), "models/%s", model);
+    rv_test_shared(sub, dir, sizeof(dir));
     snprintf(sub, sizeof(sub), "%s/unet", dir);
     rv_error err = {0};
     rv_unet_config uc;
     rv_unet *u = NULL;
     double t0 = now();
     if (rv_unet_config_load(&uc, sub, &err) || rv_unet_create(&u, &uc, &err) ||
-        rv_unet_bind(u, gpu, NULL, 1234, "sd15 unet", NULL, &err)) {
-        CHECK(0, "sd15 unet: %s", err.msg);
+        rv_unet_bind(u, gpu, NULL, 1234, name, NULL, &err)) {
+        CHECK(0, "%s: %s", name, err.msg);
         rv_unet_destroy(u);
         return;
     }
     double t1 = now();
     rv_dtype dt = rv_gpu_dtype(gpu);
-    uint32_t B = 1, H = 8, W = 8, S = 77;
-    float *sample = malloc(sizeof(float) * 4 * H * W), *ctx = malloc(sizeof(float) * S * 768), ts = 999.0f;
+    uint32_t B = 1, H = 8, W = 8, S = 77, E = uc.cross_attention_dim[0];
+    float *sample = malloc(sizeof(float) * 4 * H * W), *ctx = malloc(sizeof(float) * S * E), ts = 999.0f;
     for (uint32_t i = 0; i < 4 * H * W; i++)
         sample[i] = sinf((float)i * 0.37f);
-    for (uint32_t i = 0; i < S * 768; i++)
+    for (uint32_t i = 0; i < S * E; i++)
         ctx[i] = cosf((float)i * 0.011f);
     rv_tensor ts_t, s_t, c_t, o_t;
     rv_tensor_alloc(gpu, &ts_t, RV_F32, 1, &err);
     rv_tensor_upload(gpu, &ts_t, &ts, &err);
     rv_tensor_alloc(gpu, &s_t, dt, 4 * H * W, &err);
     rv_tensor_upload(gpu, &s_t, sample, &err);
-    rv_tensor_alloc(gpu, &c_t, dt, S * 768, &err);
+    rv_tensor_alloc(gpu, &c_t, dt, S * E, &err);
     rv_tensor_upload(gpu, &c_t, ctx, &err);
     rv_tensor_alloc(gpu, &o_t, dt, 4 * H * W, &err);
     rv_unet_plan *plan = NULL;
@@ -180,7 +183,7 @@ static void slow_unet(rv_gpu *gpu, rv_cmd *cmd)
         rv_unet_forward(cmd, u, plan, &o_t, &a);
         CHECK(rv_cmd_run(cmd, &err) == RV_OK && !rv_gpu_error(gpu)->code, "run: %s %s", err.msg,
               rv_gpu_error(gpu)->msg);
-        printf("sd15 unet %s random weights, 8x8 latent: load %.1f s, forward %.2f s (%d dispatches)\n",
+        printf("%s %s random weights, 8x8 latent: load %.1f s, forward %.2f s (%d dispatches)\n", name,
                rv_dtype_name(dt), t1 - t0, now() - r0, rv_cmd_dispatch_count(cmd));
         sums[rep] = summarize(gpu, &o_t, "unet out");
     }
@@ -290,7 +293,8 @@ int main(void)
             rv_cmd_create(gpu, &cmd, &err);
             slow_text(gpu, cmd);
             slow_vae(gpu, cmd);
-            slow_unet(gpu, cmd);
+            slow_unet(gpu, cmd, "sd15");
+            slow_unet(gpu, cmd, "sd21-base");
             CHECK(rv_gpu_validation_count(gpu) == 0, "validation layer reported %d message(s)",
                   rv_gpu_validation_count(gpu));
             rv_cmd_destroy(cmd);
