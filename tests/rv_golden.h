@@ -26,6 +26,24 @@ typedef struct golden {
     cJSON *json;
 } golden;
 
+/* Creates the device for one precision pass of a golden test (prec 0: fp32,
+ * 1: fp16) with the validation layer on. Returns 1 when ready, 0 when the
+ * device has no fp16 path (the pass is skipped), -1 on any other failure. */
+static inline int golden_gpu(int prec, const char *suite, rv_gpu **gpu)
+{
+    rv_error err = {0};
+    rv_gpu_desc desc = {.validation = true, .precision = prec ? RV_PRECISION_F16 : RV_PRECISION_F32};
+    *gpu = NULL;
+    if (rv_gpu_create(gpu, &desc, &err) == RV_OK)
+        return 1;
+    if (prec && err.code == RV_ERR_UNSUPPORTED) {
+        printf("fp16: skipped (%s)\n", err.msg);
+        return 0;
+    }
+    fprintf(stderr, "%s: %s\n", suite, err.msg);
+    return -1;
+}
+
 static inline const char *golden_fixture_dir(const char *name, char *buf, size_t cap)
 {
     const char *src = getenv("RV_SOURCE_DIR");

@@ -145,15 +145,11 @@ int main(int argc, char **argv)
     for (int prec = 0; prec < 2; prec++) {
         rv_error err = {0};
         rv_gpu *gpu = NULL;
-        rv_gpu_desc desc = {.validation = true, .precision = prec ? RV_PRECISION_F16 : RV_PRECISION_F32};
-        if (rv_gpu_create(&gpu, &desc, &err)) {
-            if (prec && err.code == RV_ERR_UNSUPPORTED) {
-                printf("fp16: skipped (%s)\n", err.msg);
-                continue;
-            }
-            fprintf(stderr, "test_autoencoders: %s\n", err.msg);
+        int ready = golden_gpu(prec, "test_autoencoders", &gpu);
+        if (ready < 0)
             return 1;
-        }
+        if (ready == 0)
+            continue;
         rv_cmd *cmd = NULL;
         rv_cmd_create(gpu, &cmd, &err);
         const char *tag = prec ? "f16" : "f32";

@@ -272,15 +272,11 @@ int main(int argc, char **argv)
     for (int prec = 0; prec < 2; prec++) {
         rv_error err = {0};
         rv_gpu *gpu = NULL;
-        rv_gpu_desc desc = {.validation = true, .precision = prec ? RV_PRECISION_F16 : RV_PRECISION_F32};
-        if (rv_gpu_create(&gpu, &desc, &err)) {
-            if (prec && err.code == RV_ERR_UNSUPPORTED) {
-                printf("fp16: skipped (%s)\n", err.msg);
-                continue;
-            }
-            fprintf(stderr, "test_gen: %s\n", err.msg);
+        int ready = golden_gpu(prec, "test_gen", &gpu);
+        if (ready < 0)
             return 1;
-        }
+        if (ready == 0)
+            continue;
         const char *tag = prec ? "f16" : "f32";
         double limit = prec ? GOLDEN_NMSE_F16 : GOLDEN_NMSE_F32;
         for (int f = 0; f < 2; f++) {
