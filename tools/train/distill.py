@@ -1,0 +1,267 @@
+#!/usr/bin/python3
+"""Distils the teacher's UNet into a 1-4 step student for SD-Turbo's
+scheduler (Euler, trailing spacing). Method: knowledge distillation in the
+manner of Luhman & Luhman 2021 ("Knowledge distillation in iterative
+generative models for improved sampling speed"): the teacher maps noise z to
+a sample x0*(z) with a deterministic many-step sampler (Euler, 25 steps,
+classifier-free guidance), and the student learns that map directly. The
+one-step method is extended to Euler's few-step schedules by training the
+student on the straight path between the pair, x_t = sqrt(a_t) x0* +
+sqrt(1-a_t) z, as rectified flow's k-step distillation does (Liu et al. 2022):
+if the student returns x0* from any point of that path, Euler's update
+x_next = x0 + sigma_next * (x - x0) / sigma lands on the same path again
+(its implied noise is z), so 1, 2 and 4 steps all reproduce the teacher's
+sample, and a frame re-noised with the noise that made it is a fixed point
+(stable video). Loss: MSE in x0 space at the trailing-schedule timesteps
+(999, 749, 666, 499, 332, 249) and, a third of the time, anywhere in 0..999.
+
+    distill.py pairs --teacher RUNS/teacher32/ckpt.pt --out RUNS/pairs32 -n 20000
+    distill.py train --teacher RUNS/teacher32/ckpt.pt --pairs RUNS/pairs32 --run RUNS/student32
+
+Both resume. Not the teacher training, not the export.
+"""
+
+import os
+
+# several torch processes share 2 cores here: spinning OpenMP threads waste
+# them (measured 5x slower), so waiting threads sleep (before torch loads)
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+import argparse  # noqa: E402
+import copy
+import glob
+import json
+import math
+import sys
+import time
+
+import numpy as np
+import torch
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+import scenegen as sg  # noqa: E402
+from reverie_ref import CLIPTextModel, UNet2DConditionModel  # noqa: E402
+from train import arch  # noqa: E402
+from train.common import RUNS, Log, load_checkpoint, save_checkpoint, save_grid, setup, to_uint8  # noqa: E402
+from train.encode_latents import load_ae  # noqa: E402
+from train.latents import Captioner, alphas_cumprod  # noqa: E402
+from train.sampling import generate, noise_for, preview_scenes  # noqa: E402
+from train.train_teacher import ema_update  # noqa: E402
+
+# Euler trailing timesteps of 1, 2, 3 and 4 steps
+TRAILING = (999, 749, 666, 499, 332, 249)
+
+
+def load_teacher(path):
+    ck = load_checkpoint(path)
+    if ck is None:
+        raise FileNotFoundError(path)
+    te = CLIPTextModel(ck["te_config"])
+    te.load_state_dict(ck["ema_te"])
+    unet = UNet2DConditionModel(ck["unet_config"])
+    unet.load_state_dict(ck["ema_unet"])
+    return te.eval(), unet.eval(), ck
+
+
+# ---- pairs ----
+
+@torch.no_grad()
+def cmd_pairs(args):
+    setup(seed=6)
+    te, unet, ck = load_teacher(args.teacher)
+    cap = Captioner(args.tokenizer)
+    for p in list(te.parameters()) + list(unet.parameters()):
+        p.requires_grad_(False)
+    h = w = args.size // arch.LATENT_FACTOR
+    shape = (arch.LATENT_CHANNELS, h, w)
+    os.makedirs(args.out, exist_ok=True)
+    meta = {"count": args.n, "size": args.size, "steps": args.steps, "guidance": args.guidance,
+            "teacher": os.path.abspath(args.teacher), "teacher_step": ck["step"],
+            "scaling_factor": ck["scaling_factor"], "seed": args.seed}
+    with open(os.path.join(args.out, "meta.json"), "w") as f:
+        json.dump(meta, f, indent=1)
+    neg_all = cap.ids([""] * args.batch)
+    for shard, start in enumerate(range(0, args.n, args.shard_size)):
+        stem = os.path.join(args.out, f"shard_{shard:05d}")
+        if os.path.exists(stem + ".jsonl"):
+            continue
+        t0 = time.time()
+        count = min(args.shard_size, args.n - start)
+        zs, xs, recs = [], [], []
+        for b0 in range(0, count, args.batch):
+            idx = list(range(start + b0, start + min(count, b0 + args.batch)))
+            scenes = [sg.sample_scene(sg.item_seed(args.seed, i), "train") for i in idx]
+            cap.rng = np.random.default_rng([args.seed, idx[0], 0xCA9])
+            texts = cap.captions(scenes)
+            z = noise_for([args.seed * 1000003 + i for i in idx], shape)
+            out = generate(unet, te, None, cap.ids(texts), z, args.steps, args.guidance,
+                           negative_ids=neg_all[:len(idx)])
+            zs.append(z.half().numpy())
+            xs.append(out["latents"].half().numpy())
+            recs.extend(json.dumps({"index": i, "caption": c, "scene": s}, sort_keys=True)
+                        for i, c, s in zip(idx, texts, scenes))
+        np.save(stem + ".z.npy", np.concatenate(zs))
+        np.save(stem + ".x0.npy", np.concatenate(xs))
+        with open(stem + ".jsonl.tmp", "w") as f:
+            f.write("\n".join(recs) + "\n")
+        os.replace(stem + ".jsonl.tmp", stem + ".jsonl")  # the shard's completion mark
+        print(f"PAIRS: shard {shard} ({count}) in {time.time() - t0:.0f}s", flush=True)
+    return 0
+
+
+class Pairs:
+    def __init__(self, folder):
+        zs, xs, caps = [], [], []
+        for p in sorted(glob.glob(os.path.join(folder, "shard_*.jsonl"))):
+            stem = p[:-len(".jsonl")]
+            zs.append(np.load(stem + ".z.npy"))
+            xs.append(np.load(stem + ".x0.npy"))
+            with open(p) as f:
+                caps.extend(json.loads(line)["caption"] for line in f if line.strip())
+        if not zs:
+            raise FileNotFoundError(f"{folder}: no finished pair shards")
+        self.z, self.x0, self.captions = np.concatenate(zs), np.concatenate(xs), caps
+        self.n = len(self.z)
+        with open(os.path.join(folder, "meta.json")) as f:
+            self.meta = json.load(f)
+
+
+# ---- student ----
+
+def student_loss(unet, ctx, z, x0, ac, rng, trailing_frac=2 / 3):
+    b = z.shape[0]
+    t = torch.from_numpy(np.where(rng.random(b) < trailing_frac, rng.choice(TRAILING, b),
+                                  rng.integers(0, 1000, b))).long()
+    a = ac[t].view(b, 1, 1, 1)
+    xt = a.sqrt() * x0 + (1 - a).sqrt() * z
+    v = unet(xt, t.float(), ctx)
+    x0_hat = a.sqrt() * xt - (1 - a).sqrt() * v
+    per = (x0_hat - x0).pow(2).mean(dim=(1, 2, 3))
+    return per.mean(), per.detach(), t
+
+
+def lr_at(step, total, peak, warm=200):
+    if step < warm:
+        return peak * (step + 1) / warm
+    p = min(1.0, (step - warm) / max(1, total - warm))
+    return peak * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * p)))
+
+
+def student_preview(path, unet, te, ae, cap, shape, steps=(1, 2, 4)):
+    scenes = preview_scenes()
+    texts = cap.captions(scenes)
+    ids = cap.ids(texts)
+    noise = noise_for(range(len(texts)), shape)
+    rows = []
+    unet.eval()
+    for n in steps:
+        rows.append(to_uint8(generate(unet, te, ae, ids, noise, n, 1.0)["image"]))
+    unet.train()
+    save_grid(path, np.concatenate(rows), cols=len(texts))
+    with open(path[:-4] + ".txt", "w") as f:
+        f.write(f"rows: {list(steps)} steps\n" + "\n".join(texts) + "\n")
+
+
+def cmd_train(args):
+    setup(seed=7)
+    te, teacher_unet, ck = load_teacher(args.teacher)
+    del teacher_unet
+    for p in te.parameters():
+        p.requires_grad_(False)
+    pairs = Pairs(args.pairs)
+    cap = Captioner(args.tokenizer, seed=8)
+    unet = UNet2DConditionModel(ck["unet_config"])
+    unet.load_state_dict(ck["ema_unet"])
+    ema = copy.deepcopy(unet)
+    opt = torch.optim.AdamW(unet.parameters(), lr=args.lr, weight_decay=0.0, betas=(0.9, 0.999))
+    step = 0
+    own = load_checkpoint(os.path.join(args.run, "ckpt.pt"))
+    if own:
+        unet.load_state_dict(own["unet"])
+        ema.load_state_dict(own["ema_unet"])
+        opt.load_state_dict(own["opt"])
+        step = own["step"]
+        print(f"resumed at step {step}", flush=True)
+    rng = np.random.default_rng([9, step])
+    torch.manual_seed(step)
+    log = Log(os.path.join(args.run, "log.jsonl"))
+    ae = load_ae(args.ae, ck["scaling_factor"])
+    ac = alphas_cumprod()
+    shape = tuple(pairs.z.shape[1:])
+    print(f"DISTILL: {pairs.n} pairs {shape} (teacher {pairs.meta['steps']} steps, w={pairs.meta['guidance']})",
+          flush=True)
+    t0, seen, acc, last_save = time.time(), 0, {}, time.time()
+    by_t = {}
+    while step < args.steps:
+        for g in opt.param_groups:
+            g["lr"] = lr_at(step, args.steps, args.lr)
+        idx = rng.integers(0, pairs.n, args.batch)
+        z = torch.from_numpy(pairs.z[idx].astype(np.float32))
+        x0 = torch.from_numpy(pairs.x0[idx].astype(np.float32))
+        with torch.no_grad():
+            ctx = te(cap.ids([pairs.captions[i] for i in idx]))["last_hidden_state"]
+        loss, per, t = student_loss(unet, ctx, z, x0, ac, rng)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        gn = torch.nn.utils.clip_grad_norm_(unet.parameters(), 1.0)
+        opt.step()
+        step += 1
+        ema_update(ema, unet, min(args.ema, (1 + step) / (10 + step)))
+        seen += args.batch
+        for k, v in (("loss", loss.item()), ("grad_norm", gn.item())):
+            acc[k] = acc.get(k, 0.0) + v
+        for tt, pp in zip(t.tolist(), per.tolist()):
+            if tt in (999, 499, 249):
+                s = by_t.setdefault(tt, [0.0, 0])
+                s[0] += pp
+                s[1] += 1
+        if step % 50 == 0:
+            log(step=step, **{k: v / 50 for k, v in acc.items()},
+                **{f"x0_mse_t{k}": v[0] / max(1, v[1]) for k, v in sorted(by_t.items())},
+                lr=opt.param_groups[0]["lr"], samples_per_s=round(seen / (time.time() - t0), 2))
+            acc, seen, t0, by_t = {}, 0, time.time(), {}
+        if step % args.every == 0 or step == args.steps or time.time() - last_save > 900:
+            save_checkpoint(os.path.join(args.run, "ckpt.pt"), {
+                "unet": unet.state_dict(), "ema_unet": ema.state_dict(), "opt": opt.state_dict(), "step": step,
+                "unet_config": ck["unet_config"], "te_config": ck["te_config"], "ema_te": ck["ema_te"],
+                "scaling_factor": ck["scaling_factor"], "teacher": os.path.abspath(args.teacher),
+                "pairs": pairs.meta})
+            last_save = time.time()
+        if step % args.preview_every == 0 or step == args.steps:
+            student_preview(os.path.join(args.run, f"preview_{step:06d}.png"), ema, te, ae, cap, shape)
+    return 0
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    p = sub.add_parser("pairs", help="teacher samples (noise, latents, caption)")
+    p.add_argument("--teacher", required=True)
+    p.add_argument("--out", required=True)
+    p.add_argument("--tokenizer", default=os.path.join(RUNS, "tokenizer"))
+    p.add_argument("-n", type=int, default=20000)
+    p.add_argument("--size", type=int, default=arch.IMAGE_SIZE)
+    p.add_argument("--steps", type=int, default=25)
+    p.add_argument("--guidance", type=float, default=4.0)
+    p.add_argument("--batch", type=int, default=64)
+    p.add_argument("--shard-size", type=int, default=512)
+    p.add_argument("--seed", type=int, default=11)
+    p = sub.add_parser("train", help="train the student")
+    p.add_argument("--teacher", required=True)
+    p.add_argument("--pairs", required=True)
+    p.add_argument("--run", required=True)
+    p.add_argument("--tokenizer", default=os.path.join(RUNS, "tokenizer"))
+    p.add_argument("--ae", default=os.path.join(RUNS, "ae", "ckpt.pt"))
+    p.add_argument("--steps", type=int, default=20000)
+    p.add_argument("--batch", type=int, default=32)
+    p.add_argument("--lr", type=float, default=1e-4)
+    p.add_argument("--ema", type=float, default=0.999)
+    p.add_argument("--every", type=int, default=500)
+    p.add_argument("--preview-every", type=int, default=2000)
+    args = ap.parse_args(argv)
+    return cmd_pairs(args) if args.cmd == "pairs" else cmd_train(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

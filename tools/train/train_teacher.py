@@ -1,0 +1,169 @@
+#!/usr/bin/python3
+"""Trains the teacher: reverie-tiny's CLIPTextModel (from scratch) and
+UNet2DConditionModel jointly, by the diffusion loss alone, on latent shards
+(encode_latents.py). v-prediction on SD's scaled_linear schedule, t uniform
+over 0..999, min-SNR-5 loss weights (Hang et al. 2023), 10% of captions
+dropped to "" for classifier-free guidance, a fresh caption phrasing per
+draw, EMA weights for sampling. Resumes from RUN/ckpt.pt; --init starts a
+new stage (e.g. 32x32 latents after 16x16) from another run's weights.
+Not the distillation.
+
+    /usr/bin/python3 tools/train/train_teacher.py --run RUNS/teacher16 --latents RUNS/data/lat128 --steps 30000
+"""
+
+import os
+
+# several torch processes share 2 cores here: spinning OpenMP threads waste
+# them (measured 5x slower), so waiting threads sleep (before torch loads)
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+import argparse  # noqa: E402
+import copy
+import math
+import sys
+import time
+
+import numpy as np
+import torch
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from reverie_ref import CLIPTextModel, UNet2DConditionModel  # noqa: E402
+from train import arch  # noqa: E402
+from train.common import RUNS, Log, load_checkpoint, save_checkpoint, save_grid, setup, to_uint8  # noqa: E402
+from train.encode_latents import load_ae  # noqa: E402
+from train.latents import Captioner, LatentSet, alphas_cumprod, v_target  # noqa: E402
+from train.sampling import generate, noise_for, preview_scenes  # noqa: E402
+
+
+def ema_update(ema, model, decay):
+    with torch.no_grad():
+        for e, p in zip(ema.parameters(), model.parameters()):
+            e.mul_(decay).add_(p.detach(), alpha=1 - decay)
+
+
+def lr_at(step, total, peak, warm=500):
+    if step < warm:
+        return peak * (step + 1) / warm
+    p = min(1.0, (step - warm) / max(1, total - warm))
+    return peak * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * p)))
+
+
+def diffusion_loss(unet, te, x0, ids, ac, snr_gamma=5.0):
+    b = x0.shape[0]
+    t = torch.randint(0, len(ac), (b,))
+    a = ac[t].view(b, 1, 1, 1)
+    eps = torch.randn_like(x0)
+    xt = a.sqrt() * x0 + (1 - a).sqrt() * eps
+    ctx = te(ids)["last_hidden_state"]
+    v = unet(xt, t.float(), ctx)
+    snr = a / (1 - a)
+    w = snr.clamp(max=snr_gamma) / (snr + 1)  # min-SNR weights in v-space
+    per = (v - v_target(x0, eps, a)).pow(2).mean(dim=(1, 2, 3))
+    return (w.view(b) * per).mean(), per.mean()
+
+
+def make_preview(path, unet, te, ae, cap, latent_shape, steps=20, guidance=4.0):
+    scenes = preview_scenes()
+    texts = [s for s in cap.captions(scenes)]
+    ids = cap.ids(texts)
+    neg = cap.ids([""] * len(texts))
+    noise = noise_for(range(len(texts)), latent_shape)
+    unet.eval(), te.eval()
+    out = generate(unet, te, ae, ids, noise, steps, guidance, negative_ids=neg)
+    unet.train(), te.train()
+    save_grid(path, to_uint8(out["image"]), cols=4)
+    with open(path[:-4] + ".txt", "w") as f:
+        f.write("\n".join(texts) + "\n")
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--run", default=os.path.join(RUNS, "teacher16"))
+    ap.add_argument("--latents", default=os.path.join(RUNS, "data", "lat128"))
+    ap.add_argument("--tokenizer", default=os.path.join(RUNS, "tokenizer"))
+    ap.add_argument("--ae", default=os.path.join(RUNS, "ae", "ckpt.pt"))
+    ap.add_argument("--init", default=None, help="start from this checkpoint's (EMA) weights")
+    ap.add_argument("--steps", type=int, default=30000)
+    ap.add_argument("--batch", type=int, default=64)
+    ap.add_argument("--lr", type=float, default=4e-4)
+    ap.add_argument("--ema", type=float, default=0.9995)
+    ap.add_argument("--drop", type=float, default=0.1, help="caption dropout (CFG)")
+    ap.add_argument("--every", type=int, default=500, help="checkpoint period in steps")
+    ap.add_argument("--preview-every", type=int, default=2000)
+    ap.add_argument("--limit", type=int, default=None, help="use only the first N latents")
+    args = ap.parse_args(argv)
+    setup(seed=2)
+    os.makedirs(args.run, exist_ok=True)
+    log = Log(os.path.join(args.run, "log.jsonl"))
+    data = LatentSet(args.latents, args.limit)
+    sf = data.meta["scaling_factor"]
+    cap = Captioner(args.tokenizer, seed=3)
+    vocab = len(cap.tok.encoder)
+    te = CLIPTextModel(arch.text_encoder_config(vocab))
+    unet = UNet2DConditionModel(arch.unet_config())
+    step = 0
+    ck = load_checkpoint(os.path.join(args.run, "ckpt.pt"))
+    if ck is None and args.init:
+        init = load_checkpoint(args.init)
+        te.load_state_dict(init["ema_te"])
+        unet.load_state_dict(init["ema_unet"])
+        print(f"initialised from {args.init} (step {init['step']})", flush=True)
+    ema_te, ema_unet = copy.deepcopy(te), copy.deepcopy(unet)
+    params = list(te.parameters()) + list(unet.parameters())
+    opt = torch.optim.AdamW(params, lr=args.lr, weight_decay=0.01, betas=(0.9, 0.999))
+    if ck:
+        te.load_state_dict(ck["te"])
+        unet.load_state_dict(ck["unet"])
+        ema_te.load_state_dict(ck["ema_te"])
+        ema_unet.load_state_dict(ck["ema_unet"])
+        opt.load_state_dict(ck["opt"])
+        step = ck["step"]
+        print(f"resumed at step {step}", flush=True)
+    rng = np.random.default_rng([4, step])
+    torch.manual_seed(step)
+    cap.rng = np.random.default_rng([5, step])
+    ae = load_ae(args.ae, sf)
+    ac = alphas_cumprod()
+    latent_shape = tuple(data.latents.shape[1:])
+    print(f"TEACHER: {data.n} latents {latent_shape}, scaling {sf}, vocab {vocab}, "
+          f"te {sum(p.numel() for p in te.parameters())} unet {sum(p.numel() for p in unet.parameters())} params",
+          flush=True)
+    t0, seen, acc, last_save = time.time(), 0, {}, time.time()
+    while step < args.steps:
+        for g in opt.param_groups:
+            g["lr"] = lr_at(step, args.steps, args.lr)
+        idx = rng.integers(0, data.n, args.batch)
+        x0 = torch.from_numpy(data.latents[idx].astype(np.float32)) * sf
+        flip = torch.from_numpy(rng.random(args.batch) < 0.5)
+        x0[flip] = x0[flip].flip(-1)  # captions never say left or right
+        ids, _ = cap.batch([data.scenes[i] for i in idx], drop=args.drop)
+        loss, mse = diffusion_loss(unet, te, x0, ids, ac)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        gn = torch.nn.utils.clip_grad_norm_(params, 1.0)
+        opt.step()
+        step += 1
+        ema_update(ema_te, te, min(args.ema, (1 + step) / (10 + step)))
+        ema_update(ema_unet, unet, min(args.ema, (1 + step) / (10 + step)))
+        seen += args.batch
+        for k, v in (("loss", loss.item()), ("v_mse", mse.item()), ("grad_norm", gn.item())):
+            acc[k] = acc.get(k, 0.0) + v
+        if step % 50 == 0:
+            log(step=step, **{k: v / 50 for k, v in acc.items()}, lr=opt.param_groups[0]["lr"],
+                samples_per_s=round(seen / (time.time() - t0), 2))
+            acc, seen, t0 = {}, 0, time.time()
+        if step % args.every == 0 or step == args.steps or time.time() - last_save > 900:
+            save_checkpoint(os.path.join(args.run, "ckpt.pt"), {
+                "te": te.state_dict(), "unet": unet.state_dict(), "ema_te": ema_te.state_dict(),
+                "ema_unet": ema_unet.state_dict(), "opt": opt.state_dict(), "step": step,
+                "te_config": arch.text_encoder_config(vocab), "unet_config": arch.unet_config(),
+                "scaling_factor": sf, "latents": args.latents})
+            last_save = time.time()
+        if step % args.preview_every == 0 or step == args.steps:
+            make_preview(os.path.join(args.run, f"preview_{step:06d}.png"), ema_unet, ema_te, ae, cap, latent_shape)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
