@@ -47,7 +47,7 @@ def word_counts(captions):
     return counts
 
 
-def learn_merges(counts, max_merges=4000, min_count=2):
+def learn_merges(counts, max_merges=4000, min_count=1):
     """Classic BPE: repeatedly merge the most frequent adjacent pair (ties:
     the lexicographically smallest) until every word is one symbol or no
     pair occurs min_count times."""
