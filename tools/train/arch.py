@@ -86,20 +86,16 @@ def unet_config():
     }
 
 
-def vae_config(scaling_factor=1.0):
-    """AutoencoderTiny (TAESD layout): 8x, 4 latent channels; encoder 32
-    wide, decoder 24 wide with [2, 2, 1, 0] blocks (no block at full
-    resolution: the 256x256 stage is TAESD's upsample conv and output conv
-    only, which is where a TAESD decoder spends its FLOPs)."""
+def _vae(decoder_width, decoder_blocks, scaling_factor):
     return {
         "_class_name": "AutoencoderTiny",
         "_diffusers_version": "0.27.0",
         "in_channels": 3,
         "out_channels": 3,
         "encoder_block_out_channels": [32, 32, 32, 32],
-        "decoder_block_out_channels": [24, 24, 24, 24],
+        "decoder_block_out_channels": [decoder_width] * 4,
         "num_encoder_blocks": [1, 1, 1, 1],
-        "num_decoder_blocks": [2, 2, 1, 0],
+        "num_decoder_blocks": list(decoder_blocks),
         "act_fn": "relu",
         "upsample_fn": "nearest",
         "upsampling_scaling_factor": 2,
@@ -110,6 +106,23 @@ def vae_config(scaling_factor=1.0):
         "scaling_factor": scaling_factor,
         "shift_factor": 0.0,
     }
+
+
+def vae_config(scaling_factor=1.0):
+    """The shipped AutoencoderTiny (TAESD layout): 8x, 4 latent channels;
+    encoder 32 wide with one block per level; decoder 16 wide with blocks
+    [3, 3, 2, 1]. A TAESD decoder spends its FLOPs at full resolution (a 3x3
+    conv of width c at 256x256 is 1.2 (c/32)^2 GFLOP), so it is narrow and
+    keeps one block there."""
+    return _vae(16, (3, 3, 2, 1), scaling_factor)
+
+
+def vae_config_joint(scaling_factor=1.0):
+    """The autoencoder of the first phase (encoder and decoder trained
+    together): the shipped encoder with a wider decoder, [2, 2, 1, 0] at
+    width 24. Its encoder defines the latent space; the shipped decoder is
+    then trained on the frozen encoder (train_ae.py --phase decoder)."""
+    return _vae(24, (2, 2, 1, 0), scaling_factor)
 
 
 def scheduler_config(class_name="EulerDiscreteScheduler"):

@@ -13,12 +13,12 @@ PY=${PY:-/usr/bin/python3}
 export OMP_WAIT_POLICY=PASSIVE
 if [ "${SMOKE:-0}" = 1 ]; then
   RUNS=${REVERIE_RUNS:-/tmp/reverie-smoke}; OUT=${OUT:-$RUNS/model}
-  : "${TOK_SCENES:=2000}" "${AE_N256:=256}" "${AE_N128:=256}" "${AE_STEPS:=40}" "${LAT128:=512}" "${LAT256:=256}"
+  : "${TOK_SCENES:=2000}" "${AE_N256:=256}" "${AE_N128:=256}" "${AE_STEPS:=40}" "${AEDEC_STEPS:=20}" "${LAT128:=512}" "${LAT256:=256}"
   : "${T16_STEPS:=40}" "${T32_STEPS:=20}" "${PAIRS:=64}" "${STUDENT_STEPS:=20}" "${CLS_N:=400}" "${CLS_STEPS:=40}"
   : "${EVAL_PER_COMBO:=1}" "${EVAL_TRAIN:=4}" "${CLS_VAL:=100}" "${BATCH16:=16}" "${BATCH32:=8}"
 else
   RUNS=${REVERIE_RUNS:-/work/train-runs}; OUT=${OUT:-models/reverie-tiny}
-  : "${TOK_SCENES:=20000}" "${AE_N256:=6144}" "${AE_N128:=4096}" "${AE_STEPS:=4000}" "${LAT128:=60000}"
+  : "${TOK_SCENES:=20000}" "${AE_N256:=6144}" "${AE_N128:=4096}" "${AE_STEPS:=4000}" "${AEDEC_STEPS:=3000}" "${LAT128:=60000}"
   : "${LAT256:=20480}" "${T16_STEPS:=8000}" "${T32_STEPS:=3000}" "${PAIRS:=8192}" "${STUDENT_STEPS:=6000}"
   : "${CLS_N:=16000}" "${CLS_STEPS:=4000}" "${EVAL_PER_COMBO:=8}" "${EVAL_TRAIN:=64}" "${CLS_VAL:=1000}" "${BATCH16:=64}" "${BATCH32:=32}"
 fi
@@ -37,6 +37,8 @@ $PY tools/make_scenes.py dataset "$RUNS/data/ae128" -n "$AE_N128" --size 128 --s
 
 stage autoencoder
 $PY $T/train_ae.py --run "$RUNS/ae" --steps "$AE_STEPS"
+stage shipped decoder on the frozen encoder
+$PY $T/train_ae.py --phase decoder --encoder "$RUNS/ae/ckpt.pt" --run "$RUNS/ae-decoder" --steps "$AEDEC_STEPS"
 
 stage latents
 $PY $T/encode_latents.py "$RUNS/data/lat128" --ae "$RUNS/ae/ckpt.pt" -n "$LAT128" --size 128 --seed 0
@@ -57,8 +59,8 @@ $PY $T/distill.py train --teacher "$RUNS/teacher32/ckpt.pt" --pairs "$RUNS/pairs
   --steps "$STUDENT_STEPS" --batch "$BATCH32"
 
 stage export
-$PY $T/export.py --unet "$RUNS/student32/ckpt.pt" --out "$OUT"
-$PY $T/export.py --unet "$RUNS/teacher32/ckpt.pt" --out "$RUNS/teacher-folder"
+$PY $T/export.py --unet "$RUNS/student32/ckpt.pt" --ae "$RUNS/ae-decoder/ckpt.pt" --out "$OUT"
+$PY $T/export.py --unet "$RUNS/teacher32/ckpt.pt" --ae "$RUNS/ae-decoder/ckpt.pt" --out "$RUNS/teacher-folder"
 
 stage attribute classifier
 $PY $T/attr_classifier.py data "$RUNS/data/cls" -n "$CLS_N"

@@ -5,9 +5,14 @@ on scenegen images: random 128x128 crops of 256x256 renders plus whole
 gradients (keeps edges, hatching and rain sharp; no perceptual network), a
 penalty on latents outside TAESD's soft clamp (|z| > 2.5), and decoder
 training on slightly noised latents half the time, since diffusion outputs
-are never exact. Resumes from RUN/ckpt.pt. Not the latent encoding.
+are never exact. Two phases: 'joint' trains the encoder with a wider
+decoder (arch.vae_config_joint) and so fixes the latent space; 'decoder'
+trains the shipped decoder (arch.vae_config) on that frozen encoder, so the
+decoder can be changed without touching the UNet. Resumes from RUN/ckpt.pt.
+Not the latent encoding.
 
-    /usr/bin/python3 tools/train/train_ae.py --run /work/train-runs/ae --steps 6000
+    train_ae.py --run RUNS/ae --steps 4000
+    train_ae.py --phase decoder --encoder RUNS/ae/ckpt.pt --run RUNS/ae-decoder --steps 3000
 """
 
 import os
@@ -106,12 +111,23 @@ def main(argv=None):
     ap.add_argument("--crop", type=int, default=128)
     ap.add_argument("--lr", type=float, default=1e-3)
     ap.add_argument("--every", type=int, default=250, help="checkpoint and sample period")
+    ap.add_argument("--phase", choices=("joint", "decoder"), default="joint",
+                    help="joint: encoder + wide decoder; decoder: the shipped decoder on the frozen encoder of --encoder")
+    ap.add_argument("--encoder", default=os.path.join(RUNS, "ae", "ckpt.pt"), help="phase 'decoder': its encoder")
     args = ap.parse_args(argv)
     setup(seed=1)
     os.makedirs(args.run, exist_ok=True)
     log = Log(os.path.join(args.run, "log.jsonl"))
-    ae = AutoencoderTiny(arch.vae_config())
-    opt = torch.optim.AdamW(ae.parameters(), lr=args.lr, weight_decay=0.0, betas=(0.9, 0.99))
+    config = arch.vae_config_joint() if args.phase == "joint" else arch.vae_config()
+    ae = AutoencoderTiny(config)
+    if args.phase == "decoder":
+        enc = load_checkpoint(args.encoder)
+        if enc is None:
+            raise FileNotFoundError(args.encoder)
+        ae.encoder.load_state_dict({k[len("encoder."):]: v for k, v in enc["model"].items() if k.startswith("encoder.")})
+        ae.encoder.requires_grad_(False)
+    opt = torch.optim.AdamW([p for p in ae.parameters() if p.requires_grad], lr=args.lr, weight_decay=0.0,
+                            betas=(0.9, 0.99))
     data = Batches(args.data256, args.data128, args.crop)
     step = 0
     ck = load_checkpoint(os.path.join(args.run, "ckpt.pt"))
@@ -144,7 +160,7 @@ def main(argv=None):
         if step % args.every == 0 or step == args.steps:
             save_checkpoint(os.path.join(args.run, "ckpt.pt"),
                             {"model": ae.state_dict(), "opt": opt.state_dict(), "step": step,
-                             "config": arch.vae_config()})
+                             "config": config, "phase": args.phase})
             with torch.no_grad():
                 ae.eval()
                 rec = ae.decode(ae.encode(val))
