@@ -43,7 +43,18 @@ def grad_l1(a, b):
     return (dxa - dxb).abs().mean() + (dya - dyb).abs().mean()
 
 
-def ae_loss(ae, x, dec_noise=0.05):
+def grad_energy_l1(a, b, pool=4):
+    """L1 between local averages of gradient magnitude: asks for texture
+    (rain, hatching, grain) of the right strength without asking for its
+    exact placement, which L1/MSE alone answer with a blur."""
+    def energy(x):
+        gx = (x[..., :, 1:] - x[..., :, :-1]).abs()[..., :-1, :]
+        gy = (x[..., 1:, :] - x[..., :-1, :]).abs()[..., :, :-1]
+        return F.avg_pool2d(gx + gy, pool)
+    return (energy(a) - energy(b)).abs().mean()
+
+
+def ae_loss(ae, x, dec_noise=0.05, texture=0.0):
     z = ae.encode(x)
     # half the batch decodes slightly noised latents
     b = x.shape[0]
@@ -54,8 +65,9 @@ def ae_loss(ae, x, dec_noise=0.05):
     mse = (y - x).pow(2).mean()
     edge = grad_l1(y, x)
     zpen = F.relu(z.abs() - 2.5).pow(2).mean()
-    loss = l1 + mse + 0.5 * edge + 0.1 * zpen
-    return loss, {"l1": l1.item(), "mse": mse.item(), "edge": edge.item(), "zpen": zpen.item(),
+    tex = grad_energy_l1(y, x)
+    loss = l1 + mse + 0.5 * edge + 0.1 * zpen + texture * tex
+    return loss, {"l1": l1.item(), "mse": mse.item(), "edge": edge.item(), "zpen": zpen.item(), "tex": tex.item(),
                   "zstd": z.std().item(), "zmax": z.abs().max().item()}
 
 
@@ -111,6 +123,7 @@ def main(argv=None):
     ap.add_argument("--crop", type=int, default=128)
     ap.add_argument("--lr", type=float, default=1e-3)
     ap.add_argument("--every", type=int, default=250, help="checkpoint and sample period")
+    ap.add_argument("--texture", type=float, default=1.0, help="weight of the gradient-energy term")
     ap.add_argument("--phase", choices=("joint", "decoder"), default="joint",
                     help="joint: encoder + wide decoder; decoder: the shipped decoder on the frozen encoder of --encoder")
     ap.add_argument("--encoder", default=os.path.join(RUNS, "ae", "ckpt.pt"), help="phase 'decoder': its encoder")
@@ -144,7 +157,7 @@ def main(argv=None):
         for g in opt.param_groups:
             g["lr"] = lr_at(step, args.steps, args.lr)
         x = data(args.batch)
-        loss, parts = ae_loss(ae, x)
+        loss, parts = ae_loss(ae, x, texture=args.texture)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(ae.parameters(), 1.0)
