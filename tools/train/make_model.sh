@@ -71,4 +71,5 @@ $PY $T/evaluate.py --model "$OUT" --teacher "$RUNS/teacher-folder" --cls "$RUNS/
   --per-combo "$EVAL_PER_COMBO" --train-scenes "$EVAL_TRAIN" --samples "$OUT/samples.png"
 cp "$RUNS/eval/eval.json" "$OUT/eval.json"
 $PY tools/flops.py "$OUT" --size 256 > "$OUT/flops.json"
+$PY $T/model_card.py --model "$OUT" --runs "$RUNS"
 stage done

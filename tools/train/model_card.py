@@ -1,0 +1,189 @@
+#!/usr/bin/python3
+"""Writes models/reverie-tiny/README.md, the model card, from the run's
+records: flops.json and eval.json in the model folder, the training logs and
+checkpoints under RUNS. Figures come from those files, never typed in.
+Not the evaluation itself.
+
+    model_card.py --model models/reverie-tiny --runs /work/train-runs
+"""
+
+import argparse
+import json
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+import scenegen as sg  # noqa: E402
+
+
+def read_log(path):
+    recs = []
+    if os.path.exists(path):
+        with open(path) as f:
+            for line in f:
+                try:
+                    recs.append(json.loads(line))
+                except json.JSONDecodeError:
+                    pass
+    return recs
+
+
+def run_summary(runs, name):
+    """(last step, hours between first and last record, last training record)."""
+    recs = [r for r in read_log(os.path.join(runs, name, "log.jsonl")) if "step" in r]
+    if not recs:
+        return None
+    times = [r["time"] for r in recs if "time" in r]
+    train = [r for r in recs if "loss" in r]
+    hours = 0.0
+    for a, b in zip(times, times[1:]):
+        hours += min(b - a, 1800) / 3600  # gaps over 30 min are pauses between sessions
+    return {"step": recs[-1]["step"], "hours": hours, "last": train[-1] if train else {}}
+
+
+def meta(path):
+    if os.path.exists(path):
+        with open(path) as f:
+            return json.load(f)
+    return {}
+
+
+def pct(x):
+    return f"{100 * x:.1f}%"
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--model", default="models/reverie-tiny")
+    ap.add_argument("--runs", default=os.environ.get("REVERIE_RUNS", "/work/train-runs"))
+    args = ap.parse_args(argv)
+    fl = meta(os.path.join(args.model, "flops.json"))
+    ev = meta(os.path.join(args.model, "eval.json"))
+    f = fl.get("flops", {})
+    p = fl.get("parameters", {})
+    g = {k: v["total"] / 1e9 for k, v in f.items()}
+    runs = {k: run_summary(args.runs, k) for k in ("ae", "ae-decoder", "teacher16", "teacher32", "student32", "cls")}
+    lat128 = meta(os.path.join(args.runs, "data", "lat128", "meta.json"))
+    lat256 = meta(os.path.join(args.runs, "data", "lat256", "meta.json"))
+    pairs = meta(os.path.join(args.runs, "pairs32", "meta.json"))
+    cls_val = meta(os.path.join(args.runs, "cls", "val.json"))
+    weights = sum(os.path.getsize(os.path.join(r, fn)) for r, _, fs in os.walk(args.model) for fn in fs
+                  if fn.endswith(".safetensors"))
+
+    def steps(name):
+        r = runs.get(name)
+        return f"{r['step']} steps, {r['hours']:.1f} h" if r else "not run"
+
+    L = []
+    w = L.append
+    w("# reverie-tiny\n")
+    w("Reverie's own text-to-image model: a few-step distilled latent diffusion model trained from scratch on")
+    w("procedural scenes (tools/scenegen) by Reverie's tools (tools/train), in the diffusers folder layout of")
+    w("SD-Turbo (CLIP tokenizer and text encoder, UNet2DConditionModel, AutoencoderTiny, Euler scheduler with")
+    w("trailing spacing), so the runtime loads it through the same code path as real checkpoints. It draws the")
+    w("scenes its captions describe — terrains, buildings, boats, weather, time of day, five drawing styles —")
+    w("at 256×256 in 1–4 steps; it knows nothing else.\n")
+    w("![samples](samples.png)\n")
+    w("`samples.png`: one column per prompt (held-out compositions), rows: the procedural render of the scene,")
+    w("the 25-step teacher, the shipped model at 1, 2 and 4 steps. Prompts are in the evaluation's "
+      "`samples.txt`.\n")
+    w("    reverie gen --model models/reverie-tiny \"a red lighthouse on a hill at sunset, watercolor\" --steps 2\n")
+    w("## Budget and architecture\n")
+    w(f"Weights: {weights / 1e6:.2f} MB (fp16 safetensors; budget 16 MB). One 256×256 frame, 1 UNet step + "
+      f"decoder: {fl.get('frame_1_step_gflop', float('nan')):.2f} GFLOP (budget 4), counted by `tools/flops.py` "
+      f"(conv, linear and attention multiply-adds ×2).\n")
+    w("| component | class | config | parameters | GFLOP at 256×256 |")
+    w("|---|---|---|---|---|")
+    w(f"| tokenizer | CLIPTokenizer | byte-level BPE fitted to the captions, CLIP rules, 77 tokens | — | — |")
+    w(f"| text_encoder | CLIPTextModel | 3 layers, width 128, 4 heads, MLP 512, gelu | {p.get('text_encoder', 0):,} "
+      f"| {g.get('text_encoder', 0):.2f} per prompt (cached) |")
+    w(f"| unet | UNet2DConditionModel | [32, 64, 128], 1 layer per block, cross-attention at 16×16, 8×8 and mid, "
+      f"heads of width 32, linear projections, v-prediction | {p.get('unet', 0):,} | {g.get('unet_step', 0):.2f} per step |")
+    w(f"| vae | AutoencoderTiny | 8×, 4 latent channels; encoder width 32 [1,1,1,1], decoder width 16 [3,3,2,1] "
+      f"| {p.get('vae', 0):,} | decoder {g.get('decoder', 0):.2f}, encoder {g.get('encoder', 0):.2f} |")
+    w(f"| scheduler | EulerDiscreteScheduler | SD's scaled_linear betas, trailing spacing, v_prediction | — | — |\n")
+    w("## Data\n")
+    w(f"Procedural scenes from tools/scenegen, train split only: {len(sg.heldout_combinations())} value pairs "
+      "(purple lighthouse, campfire by the sea, windmill in cartoon style, city in fog, ...) never appear in "
+      "training and are used for evaluation. Captions are redrawn with a new phrasing every time a scene is used.\n")
+    a256 = meta(os.path.join(args.runs, "data", "ae256", "meta.json")).get("count", 0)
+    a128 = meta(os.path.join(args.runs, "data", "ae128", "meta.json")).get("count", 0)
+    w(f"- autoencoder: {a256:,} renders at 256×256 (128×128 crops) and {a128:,} at 128×128")
+    w(f"- teacher: {lat128.get('count', 0):,} scenes at 128×128 (16×16 latents), then "
+      f"{lat256.get('count', 0):,} at 256×256 (32×32 latents); latent scaling_factor "
+      f"{lat256.get('scaling_factor', 'n/a')}")
+    w(f"- distillation: {pairs.get('count', 0):,} teacher samples (noise, latent) made with "
+      f"{pairs.get('steps', '?')} Euler steps at guidance {pairs.get('guidance', '?')}\n")
+    w("## Training\n")
+    w("All on 2 shared CPU cores (Debian's PyTorch 1.13, CPU), no GPU. Hours are wall-clock from the logs.\n")
+    w("| stage | what | run |")
+    w("|---|---|---|")
+    w(f"| autoencoder, phase 1 | encoder + a wider decoder: L1 + MSE + image-gradient L1 + gradient-energy "
+      f"texture term, latent range penalty | {steps('ae')} |")
+    w(f"| autoencoder, phase 2 | the shipped decoder on the frozen encoder | {steps('ae-decoder')} |")
+    w(f"| teacher, 16×16 | text encoder (from scratch) + UNet, v-prediction, min-SNR-5, 10% caption dropout, EMA "
+      f"| {steps('teacher16')} |")
+    w(f"| teacher, 32×32 | continued at the shipped resolution | {steps('teacher32')} |")
+    w(f"| distillation | student on the teacher's samples (below) | {steps('student32')} |\n")
+    w("## Distillation\n")
+    w("Knowledge distillation after Luhman & Luhman 2021: the teacher maps noise z to a sample x0*(z) with a")
+    w("deterministic many-step sampler and classifier-free guidance; the student, initialised from the teacher,")
+    w("learns that map. To serve Euler's 1–4-step trailing schedules the student is trained on the straight path")
+    w("x_t = sqrt(a_t) x0* + sqrt(1 − a_t) z (rectified flow's k-step distillation, Liu et al. 2022): if it")
+    w("returns x0* from any point of that path, Euler's update stays on it, so 1, 2 and 4 steps agree, and a")
+    w("frame re-noised with the noise that made it is a fixed point — what Reverie's frame loop does. Chosen over")
+    w("consistency distillation (two teacher calls and an EMA target per step) and progressive distillation")
+    w("(one training round per halving) because the teacher's samples are made once and reused, which is what")
+    w("two CPU cores afford. Guidance is baked in: run it with guidance 0 (one UNet call per step), like SD-Turbo.\n")
+    w("## Evaluation\n")
+    if ev:
+        rows = ev.get("rows", {})
+        cnt = next(iter(rows.values()), {}).get("counts", {})
+        w(f"An attribute classifier (tools/train/attr_classifier.py; validation accuracy on renders: "
+          + ", ".join(f"{k} {pct(v)}" for k, v in cls_val.items()) + ") reads what each image shows; "
+          f"{cnt.get('prompts', '?')} prompts ({cnt.get('heldout_prompts', '?')} stating a held-out composition, "
+          "the rest train-split scenes) are scored on the attributes they state. Pair accuracy: both values of "
+          "the held-out pair right.\n")
+        w("| images | attribute accuracy | held-out prompts | train-split prompts | held-out pair |")
+        w("|---|---|---|---|---|")
+        for k, r in rows.items():
+            w(f"| {k} | {pct(r['attribute_accuracy'])} | {pct(r['heldout_attribute_accuracy'])} | "
+              f"{pct(r['train_split_attribute_accuracy'])} | {pct(r['heldout_pair_accuracy'])} |")
+        w("")
+        facs = list(next(iter(rows.values()))["per_factor"])
+        w("| images | " + " | ".join(facs) + " |")
+        w("|---|" + "---|" * len(facs))
+        for k, r in rows.items():
+            w(f"| {k} | " + " | ".join(pct(r["per_factor"].get(x, 0)) for x in facs) + " |")
+        w("")
+        st = ev.get("stability", {})
+        if st:
+            w("Frame stability (16 held-out prompts; 10 rounds of re-noising the last latent to strength 0.5 and")
+            w("denoising with the last 2 steps of the 4-step schedule; mean absolute pixel change, 0–255):\n")
+            w("| noise each frame | change per frame | drift from the first frame after 10 |")
+            w("|---|---|---|")
+            for k, v in st.items():
+                w(f"| {k.replace('_', ' ')} | {v['mean_abs_change_per_frame']:.2f} | "
+                  f"{v['drift_from_first_after']:.2f} |")
+            w("")
+    else:
+        w("Not evaluated yet.\n")
+    w("## Limitations\n")
+    w("- It only knows scenegen's world: 12 terrains, 11 objects, 5 times of day, 6 weathers, 11 colours, 5 styles,")
+    w("  and the caption grammar (tokens outside the 116 caption words fall back to byte symbols the encoder has")
+    w("  never been trained on).")
+    w("- 256×256 is the trained size (32×32 latents); other sizes work convolutionally but were not trained.")
+    w("- The tiny autoencoder blurs fine detail (rain streaks, hatching, lit windows); its texture term gives")
+    w("  such regions texture of the right strength, not their exact lines.")
+    w("- The student reproduces its teacher's samples; it cannot be more diverse than the pairs it saw.")
+    w("- Guidance is baked in; guidance_scale > 1 or negative prompts are not meaningful for this UNet.\n")
+    w("## Reproduce\n")
+    w("    bash tools/train/make_model.sh     # resumable; see tools/train/README.md\n")
+    with open(os.path.join(args.model, "README.md"), "w") as fh:
+        fh.write("\n".join(L))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
