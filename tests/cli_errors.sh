@@ -3,23 +3,7 @@
 # broken shaders and bad arguments, and a good demo run that writes a PNG.
 set -u
 bin="$1"
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-pass=0
-fail=0
-expect() { # expect NAME CODE PATTERN -- command...
-  local name=$1 code=$2 pat=$3
-  shift 4
-  "$@" > "$tmp/out" 2> "$tmp/err"
-  local rc=$?
-  if [ "$rc" -eq "$code" ] && grep -qiE "$pat" "$tmp/out" "$tmp/err"; then
-    pass=$((pass + 1))
-  else
-    fail=$((fail + 1))
-    echo "FAIL $name: exit $rc (want $code), pattern '$pat'"
-    sed 's/^/  | /' "$tmp/out" "$tmp/err" | head -20
-  fi
-}
+. "$(dirname "$0")/expect.sh"
 expect "usage" 1 "usage: reverie" -- "$bin"
 expect "help" 0 "commands:" -- "$bin" --help
 expect "unknown command" 1 "unknown command" -- "$bin" frobnicate
@@ -42,11 +26,10 @@ expect "broken shader" 2 "pipeline error.*conv_f(16|32) is not SPIR-V" -- env RV
 expect "unwritable png" 2 "cannot create" -- "$bin" demo --size 16 -o /nonexistent-dir/x.png
 expect "demo" 0 "NMSE .* OK" -- "$bin" demo --size 24 --validation -o "$tmp/demo.png"
 if head -c 8 "$tmp/demo.png" | od -An -tx1 | grep -q "89 50 4e 47 0d 0a 1a 0a"; then
-  pass=$((pass + 1))
+  ok
 else
-  fail=$((fail + 1)); echo "FAIL demo png: not a PNG"
+  bad "demo png: not a PNG"
 fi
 expect "demo fp32" 0 "precision f32.*" -- "$bin" demo --size 20 --precision f32 -o "$tmp/demo32.png"
 expect "bench json" 0 '"gflops"' -- "$bin" bench ops --op silu --time 0.05
-echo "cli_errors: $pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+finish cli_errors

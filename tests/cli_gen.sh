@@ -9,24 +9,7 @@ set -u
 bin="$1"
 src="${RV_SOURCE_DIR:-..}"
 fx="$src/tests/fixtures"
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-pass=0
-fail=0
-ok() { pass=$((pass + 1)); }
-bad() { fail=$((fail + 1)); echo "FAIL $*"; }
-expect() { # expect NAME CODE PATTERN -- command...
-  local name=$1 code=$2 pat=$3
-  shift 4
-  "$@" > "$tmp/out" 2> "$tmp/err"
-  local rc=$?
-  if [ "$rc" -eq "$code" ] && grep -qiE -- "$pat" "$tmp/out" "$tmp/err"; then
-    ok
-  else
-    bad "$name: exit $rc (want $code), pattern '$pat'"
-    sed 's/^/  | /' "$tmp/out" "$tmp/err" | head -20
-  fi
-}
+. "$(dirname "$0")/expect.sh"
 
 # golden FILE NAME OUT: copies tensor NAME (F32) of a safetensors file to OUT.
 golden() {
@@ -161,5 +144,4 @@ expect "tokenize empty" 0 "^2/77 tokens" -- "$bin" tokenize --model "$m" ""
 expect "tokenize no model" 1 "vocab.json" -- "$bin" tokenize --model "$tmp/nope" "x"
 expect "tokenize usage" 1 "usage: reverie tokenize" -- "$bin" tokenize "x"
 
-echo "cli_gen: $pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+finish cli_gen

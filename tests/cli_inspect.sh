@@ -6,23 +6,7 @@ set -u
 bin="$1"
 src="${RV_SOURCE_DIR:-..}"
 shared="${RV_SHARED_DIR:-../../shared}"
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-pass=0
-fail=0
-expect() { # expect NAME CODE PATTERN -- command...
-  local name=$1 code=$2 pat=$3
-  shift 4
-  "$@" > "$tmp/out" 2> "$tmp/err"
-  local rc=$?
-  if [ "$rc" -eq "$code" ] && grep -qiE "$pat" "$tmp/out" "$tmp/err"; then
-    pass=$((pass + 1))
-  else
-    fail=$((fail + 1))
-    echo "FAIL $name: exit $rc (want $code), pattern '$pat'"
-    sed 's/^/  | /' "$tmp/out" "$tmp/err" | head -30
-  fi
-}
+. "$(dirname "$0")/expect.sh"
 expect "help" 0 "usage: reverie inspect" -- "$bin" inspect --help
 expect "no folder" 1 "usage: reverie inspect" -- "$bin" inspect
 expect "bad option" 1 "unknown option" -- "$bin" inspect --frob "$tmp"
@@ -42,5 +26,4 @@ printf '{"_class_name": "UNet2DConditionModel", "block_out_channels": [16, 32], 
 expect "bad config" 1 "key \"wobble\": unknown option" -- "$bin" inspect "$tmp/bad"
 printf '{"unet": ["diffusers", "UNet2DConditionModel"], "vae": ["diffusers"]}' > "$tmp/model_index.json"
 expect "bad index" 1 "key \"vae\"" -- "$bin" inspect "$tmp"
-echo "cli_inspect: $pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+finish cli_inspect
