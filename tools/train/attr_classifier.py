@@ -30,7 +30,7 @@ from torch import nn  # noqa: E402
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import scenegen as sg  # noqa: E402
-from train.common import RUNS, ImageShards, Log, load_checkpoint, save_checkpoint, setup, to_tensor  # noqa: E402
+from train.common import RUNS, ImageShards, generate_item, Log, load_checkpoint, save_checkpoint, setup, to_tensor  # noqa: E402
 
 FACTOR_NAMES = list(sg.FACTORS)            # time, weather, terrain, style, sky_color, object, object_color
 FACTOR_SIZES = [len(sg.FACTORS[k]) for k in FACTOR_NAMES]
@@ -51,7 +51,7 @@ def downsample(images):
 
 def _render(args):
     seed, idx, split = args
-    img, _, attrs = sg.generate(sg.item_seed(seed, idx), 256, split)
+    img, _, attrs = generate_item(seed, idx, 256, split)
     attrs.pop("scene")
     return idx, downsample(img[None])[0], sg.label_vector(attrs), sg.objects_multi_hot(attrs)
 

@@ -90,3 +90,16 @@ class ImageShards:
 
     def batch(self, idxs):
         return np.stack([self.get(int(i)) for i in idxs])
+
+
+def generate_item(base_seed, index, size, split):
+    """scenegen.generate for dataset item `index`; if scenegen fails on that
+    scene (rare layout corner cases raise), the item is redrawn from the next
+    seed stream, deterministically, so shards stay reproducible."""
+    import scenegen as sg
+    for k in range(8):
+        try:
+            return sg.generate(sg.item_seed(base_seed + 7777 * k, index), size, split)
+        except (IndexError, ValueError):
+            continue
+    raise RuntimeError(f"scenegen failed on item {index} of seed {base_seed} eight times")

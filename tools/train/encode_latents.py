@@ -33,12 +33,12 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import scenegen as sg  # noqa: E402
 from reverie_ref import AutoencoderTiny  # noqa: E402
-from train.common import load_checkpoint, setup, to_tensor  # noqa: E402
+from train.common import generate_item, load_checkpoint, setup, to_tensor  # noqa: E402
 
 
 def _render(args):
     seed, idx, size, split = args
-    img, cap, attrs = sg.generate(sg.item_seed(seed, idx), size, split)
+    img, cap, attrs = generate_item(seed, idx, size, split)
     scene = attrs.pop("scene")
     return (idx, img, sg.label_vector(attrs), sg.objects_multi_hot(attrs),
             json.dumps({"index": idx, "caption": cap, "attributes": attrs, "scene": scene}, sort_keys=True))

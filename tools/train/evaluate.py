@@ -63,9 +63,17 @@ def _stated_combo(scene, combo, tries=64):
     return None
 
 
+def _renders(scene):
+    try:
+        return sg.render_scene(scene, 256)
+    except (IndexError, ValueError):  # rare scenegen layout failures: the scene is skipped
+        return None
+
+
 def eval_prompts(per_combo=8, n_train=64):
-    """[(scene, caption, combo or None)]: held-out combinations first."""
-    out = []
+    """([(scene, caption, combo or None)], their renders at 256x256):
+    held-out combinations first."""
+    out, real = [], []
     for i, combo in enumerate(sg.heldout_combinations()):
         k = 0
         got = 0
@@ -73,13 +81,20 @@ def eval_prompts(per_combo=8, n_train=64):
             scene = sg.sample_scene(EVAL_SEED + 1000 * i + k, "heldout", **sg.fixed_for(combo))
             k += 1
             cap = _stated_combo(scene, combo)
-            if cap is not None:
+            img = _renders(scene) if cap is not None else None
+            if img is not None:
                 out.append((scene, cap, combo))
+                real.append(img)
                 got += 1
-    for k in range(n_train):
+    k, n_held = 0, len(out)
+    while len(out) < n_held + n_train and k < 2 * n_train + 10:
         scene = sg.sample_scene(EVAL_SEED + 500000 + k, "train")
-        out.append((scene, sg.make_caption(scene), None))
-    return out
+        k += 1
+        img = _renders(scene)
+        if img is not None:
+            out.append((scene, sg.make_caption(scene), None))
+            real.append(img)
+    return out, np.stack(real)
 
 
 def stated_truth(scene, caption):
@@ -193,12 +208,11 @@ def main(argv=None):
     setup()
     os.makedirs(args.out, exist_ok=True)
     net = load_classifier(args.cls)
-    prompts = eval_prompts(args.per_combo, args.train_scenes)
+    prompts, real = eval_prompts(args.per_combo, args.train_scenes)
     pipe = load_pipeline(args.model)
     res = {"model": args.model, "prompts": len(prompts), "rows": {}}
     grids = {}
     t0 = time.time()
-    real = np.stack([sg.render_scene(s, 256) for s, _, _ in prompts])
     grids["real"] = real
     res["rows"]["real"] = score(predict(net, real)[0], prompts)
     with torch.no_grad():
