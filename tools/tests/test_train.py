@@ -116,6 +116,30 @@ class Algebra(unittest.TestCase):
             self.assertLess((x - x0).abs().max().item(), 1e-6, n)
 
 
+class Scoring(unittest.TestCase):
+    def test_true_labels_score_perfectly(self):
+        import numpy as np
+        import scenegen as sg
+        from train import evaluate as ev
+        from train.attr_classifier import FACTOR_NAMES
+        prompts, real = ev.eval_prompts(per_combo=1, n_train=2)
+        self.assertEqual(len(prompts), len(real))
+        self.assertEqual(sum(1 for p in prompts if p[2]), len(sg.heldout_combinations()))
+        truth = np.array([sg.label_vector(sg.attributes(s)) for s, _, _ in prompts])
+        res = ev.score(truth, prompts)
+        self.assertEqual(res["attribute_accuracy"], 1.0)
+        self.assertEqual(res["heldout_pair_accuracy"], 1.0)
+        wrong = truth.copy()
+        wrong[:, FACTOR_NAMES.index("terrain")] = (wrong[:, FACTOR_NAMES.index("terrain")] + 1) % len(sg.TERRAINS)
+        self.assertEqual(ev.score(wrong, prompts)["per_factor"]["terrain"], 0.0)
+        # every held-out prompt states its combination
+        for scene, cap, combo in prompts:
+            if combo:
+                stated = ev.stated_truth(scene, cap)
+                for f in combo:
+                    self.assertIn("object_color" if f == "color" else f, stated)
+
+
 @unittest.skipUnless(os.path.exists(os.path.join(MODEL, "model_index.json")), "models/reverie-tiny not built yet")
 class ShippedModel(unittest.TestCase):
     def test_folder_loads_and_fits_budget(self):
