@@ -120,11 +120,11 @@ class CLIPTextModel(nn.Module):
         self.text_model = CLIPTextTransformer(cfg)
 
     @staticmethod
-    def causal_mask(n, dtype, attention_mask=None):
+    def causal_mask(n, dtype, attention_mask=None, device=None):
         """Additive mask [1 or B, 1, n, n]: dtype's lowest value above the
         diagonal (and on padded keys when attention_mask [B, n] is given)."""
         low = torch.finfo(dtype).min
-        mask = torch.triu(torch.full((n, n), low, dtype=dtype), diagonal=1)[None, None]
+        mask = torch.triu(torch.full((n, n), low, dtype=dtype, device=device), diagonal=1)[None, None]
         if attention_mask is not None:
             pad = (1.0 - attention_mask.to(dtype))[:, None, None, :] * low
             mask = (mask + pad).clamp(min=low)
@@ -134,7 +134,7 @@ class CLIPTextModel(nn.Module):
         """num_layers: run only the first num_layers encoder layers (clip skip)."""
         tm = self.text_model
         x = tm.embeddings(input_ids)
-        mask = self.causal_mask(input_ids.shape[-1], x.dtype, attention_mask)
+        mask = self.causal_mask(input_ids.shape[-1], x.dtype, attention_mask, x.device)
         hidden = [x]
         layers = tm.encoder.layers if num_layers is None else tm.encoder.layers[:num_layers]
         for layer in layers:
@@ -148,7 +148,7 @@ class CLIPTextModel(nn.Module):
             pos = ids.argmax(dim=-1)
         else:
             pos = (ids == self.config["eos_token_id"]).int().argmax(dim=-1)
-        pooled = last[torch.arange(last.shape[0]), pos]
+        pooled = last[torch.arange(last.shape[0], device=last.device), pos]
         return {"last_hidden_state": last, "pooler_output": pooled, "hidden_states": hidden}
 
     def encode(self, input_ids, clip_skip=None):

@@ -76,7 +76,7 @@ def timestep_embedding(timesteps, dim, flip_sin_to_cos, freq_shift, max_period=1
     float32 and then casts to the model dtype; dtype=torch.float64 is for the
     float64 cross-check."""
     half = dim // 2
-    exponent = -math.log(max_period) * torch.arange(half, dtype=dtype) / (half - freq_shift)
+    exponent = -math.log(max_period) * torch.arange(half, dtype=dtype, device=timesteps.device) / (half - freq_shift)
     args = timesteps.to(dtype)[:, None] * torch.exp(exponent)[None, :]
     emb = torch.cat([torch.sin(args), torch.cos(args)], dim=-1)
     if flip_sin_to_cos:
@@ -358,8 +358,9 @@ class UNet2DConditionModel(nn.Module):
         self.conv_act = get_activation(act)
         self.conv_out = nn.Conv2d(ch[0], cfg["out_channels"], k_out, padding=(k_out - 1) // 2)
 
-    def time_embed(self, timestep, batch, dtype, timestep_cond=None):
+    def time_embed(self, timestep, batch, dtype, timestep_cond=None, device=None):
         t = timestep if torch.is_tensor(timestep) else torch.tensor([timestep], dtype=torch.float64)
+        t = t.to(device) if device is not None else t
         t = t.reshape(-1) if t.ndim else t[None]
         t = t.expand(batch) if t.shape[0] == 1 else t
         if t.shape[0] != batch:
@@ -381,7 +382,7 @@ class UNet2DConditionModel(nn.Module):
             mask = ((1 - encoder_attention_mask.to(sample.dtype)) * -10000.0)[:, None, None, :]
         if self.config["center_input_sample"]:
             sample = 2 * sample - 1.0
-        emb = self.time_embed(timestep, sample.shape[0], sample.dtype, timestep_cond)
+        emb = self.time_embed(timestep, sample.shape[0], sample.dtype, timestep_cond, sample.device)
         x = self.conv_in(sample)
         skips = [x]
         for block in self.down_blocks:
@@ -405,7 +406,7 @@ def guidance_scale_embedding(w, embedding_dim=512, dtype=torch.float32):
     w = w * 1000.0
     half = embedding_dim // 2
     step = torch.log(torch.tensor(10000.0, dtype=dtype)) / (half - 1)
-    freqs = torch.exp(torch.arange(half, dtype=dtype) * -step)
+    freqs = torch.exp(torch.arange(half, dtype=dtype, device=w.device) * -step)
     args = w.to(dtype)[:, None] * freqs[None, :]
     emb = torch.cat([torch.sin(args), torch.cos(args)], dim=1)
     if embedding_dim % 2 == 1:

@@ -30,7 +30,8 @@ from torch import nn  # noqa: E402
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import scenegen as sg  # noqa: E402
-from train.common import RUNS, ImageShards, generate_item, Log, load_checkpoint, save_checkpoint, setup, to_tensor  # noqa: E402
+from train.common import (RUNS, ImageShards, generate_item, Log, device, load_checkpoint,  # noqa: E402
+                          save_checkpoint, setup, to_tensor)
 
 FACTOR_NAMES = list(sg.FACTORS)            # time, weather, terrain, style, sky_color, object, object_color
 FACTOR_SIZES = [len(sg.FACTORS[k]) for k in FACTOR_NAMES]
@@ -130,13 +131,13 @@ def augment(x, rng):
         s = rng.uniform(0, 1.2) if rng.random() < 0.7 else 0.0
         if s > 0.05:
             r = 2
-            k = torch.exp(-(torch.arange(-r, r + 1).float() ** 2) / (2 * s * s))
+            k = torch.exp(-(torch.arange(-r, r + 1, device=x.device).float() ** 2) / (2 * s * s))
             k = (k / k.sum()).view(1, 1, 1, -1).repeat(3, 1, 1, 1)
             y = F.conv2d(F.pad(out[i:i + 1], (r, r, 0, 0), mode="replicate"), k, groups=3)
             out[i:i + 1] = F.conv2d(F.pad(y, (0, 0, r, r), mode="replicate"), k.transpose(2, 3), groups=3)
         if rng.random() < 0.5:
             out[i] += rng.uniform(0, 0.06) * torch.randn_like(out[i])
-    flip = torch.from_numpy(rng.random(b) < 0.5)
+    flip = torch.from_numpy(rng.random(b) < 0.5).to(x.device)
     out[flip] = out[flip].flip(-1)
     return out.clamp(-1, 1)
 
@@ -147,19 +148,20 @@ def load_classifier(path):
         raise FileNotFoundError(path)
     net = AttrNet()
     net.load_state_dict(ck["model"])
-    return net.eval()
+    return net.to(device()).eval()
 
 
 @torch.no_grad()
 def predict(net, images, batch=128):
     """uint8 [B,H,W,3] -> (factor predictions [B,7] as class indices, object probabilities [B,11])."""
+    dev = next(net.parameters()).device
     facs, objs = [], []
     for i in range(0, len(images), batch):
-        x = to_tensor(downsample(images[i:i + batch]))
+        x = to_tensor(downsample(images[i:i + batch])).to(dev)
         logits, obj = net(x)
         facs.append(torch.stack([lg.argmax(1) for lg in logits], 1))
         objs.append(torch.sigmoid(obj))
-    return torch.cat(facs).numpy(), torch.cat(objs).numpy()
+    return torch.cat(facs).cpu().numpy(), torch.cat(objs).cpu().numpy()
 
 
 def cmd_train(args):
@@ -168,7 +170,8 @@ def cmd_train(args):
     labels = np.concatenate([np.load(p.filename.replace(".images.npy", ".labels.npy")) for p in data.images])
     objects = np.concatenate([np.load(p.filename.replace(".images.npy", ".objects.npy")) for p in data.images])
     n_val = args.val
-    net = AttrNet()
+    dev = device()
+    net = AttrNet().to(dev)
     opt = torch.optim.AdamW(net.parameters(), lr=args.lr, weight_decay=1e-4)
     step = 0
     ck = load_checkpoint(os.path.join(args.run, "ckpt.pt"))
@@ -185,8 +188,8 @@ def cmd_train(args):
         for g in opt.param_groups:
             g["lr"] = lr
         idx = np.sort(rng.integers(n_val, data.n, args.batch))
-        x = augment(to_tensor(data.batch(idx)), rng)
-        loss = cls_loss(net, x, torch.from_numpy(labels[idx]), torch.from_numpy(objects[idx]))
+        x = augment(to_tensor(data.batch(idx)).to(dev), rng)
+        loss = cls_loss(net, x, torch.from_numpy(labels[idx]).to(dev), torch.from_numpy(objects[idx]).to(dev))
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()

@@ -31,7 +31,6 @@ import argparse  # noqa: E402
 import copy
 import glob
 import json
-import math
 import sys
 import time
 
@@ -43,7 +42,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import scenegen as sg  # noqa: E402
 from reverie_ref import CLIPTextModel, UNet2DConditionModel  # noqa: E402
 from train import arch  # noqa: E402
-from train.common import RUNS, Log, load_checkpoint, save_checkpoint, save_grid, setup, to_uint8  # noqa: E402
+from train.common import RUNS, Clock, Log, cosine_lr, device, load_checkpoint, save_checkpoint, save_grid, setup, to_uint8  # noqa: E402,E501
 from train.encode_latents import load_ae  # noqa: E402
 from train.latents import Captioner, alphas_cumprod  # noqa: E402
 from train.sampling import generate, noise_for, preview_scenes  # noqa: E402
@@ -61,7 +60,7 @@ def load_teacher(path):
     te.load_state_dict(ck["ema_te"])
     unet = UNet2DConditionModel(ck["unet_config"])
     unet.load_state_dict(ck["ema_unet"])
-    return te.eval(), unet.eval(), ck
+    return te.to(device()).eval(), unet.to(device()).eval(), ck
 
 
 # ---- pairs ----
@@ -98,7 +97,7 @@ def cmd_pairs(args):
             out = generate(unet, te, None, cap.ids(texts), z, args.steps, args.guidance,
                            negative_ids=neg_all[:len(idx)])
             zs.append(z.half().numpy())
-            xs.append(out["latents"].half().numpy())
+            xs.append(out["latents"].half().cpu().numpy())
             recs.extend(json.dumps({"index": i, "caption": c, "scene": s}, sort_keys=True)
                         for i, c, s in zip(idx, texts, scenes))
         np.save(stem + ".z.npy", np.concatenate(zs))
@@ -132,20 +131,13 @@ class Pairs:
 def student_loss(unet, ctx, z, x0, ac, rng, trailing_frac=2 / 3):
     b = z.shape[0]
     t = torch.from_numpy(np.where(rng.random(b) < trailing_frac, rng.choice(TRAILING, b),
-                                  rng.integers(0, 1000, b))).long()
+                                  rng.integers(0, 1000, b))).long().to(z.device)
     a = ac[t].view(b, 1, 1, 1)
     xt = a.sqrt() * x0 + (1 - a).sqrt() * z
     v = unet(xt, t.float(), ctx)
     x0_hat = a.sqrt() * xt - (1 - a).sqrt() * v
     per = (x0_hat - x0).pow(2).mean(dim=(1, 2, 3))
     return per.mean(), per.detach(), t
-
-
-def lr_at(step, total, peak, warm=200):
-    if step < warm:
-        return peak * (step + 1) / warm
-    p = min(1.0, (step - warm) / max(1, total - warm))
-    return peak * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * p)))
 
 
 def student_preview(path, unet, te, ae, cap, shape, steps=(1, 2, 4)):
@@ -171,36 +163,39 @@ def cmd_train(args):
         p.requires_grad_(False)
     pairs = Pairs(args.pairs)
     cap = Captioner(args.tokenizer, seed=8)
+    dev = device()
     unet = UNet2DConditionModel(ck["unet_config"])
     unet.load_state_dict(ck["ema_unet"])
+    unet.to(dev)
     ema = copy.deepcopy(unet)
     opt = torch.optim.AdamW(unet.parameters(), lr=args.lr, weight_decay=0.0, betas=(0.9, 0.999))
-    step = 0
+    step, elapsed = 0, 0.0
     own = load_checkpoint(os.path.join(args.run, "ckpt.pt"))
     if own:
         unet.load_state_dict(own["unet"])
         ema.load_state_dict(own["ema_unet"])
         opt.load_state_dict(own["opt"])
-        step = own["step"]
+        step, elapsed = own["step"], own.get("elapsed", 0.0)
         print(f"resumed at step {step}", flush=True)
     rng = np.random.default_rng([9, step])
     torch.manual_seed(step)
     log = Log(os.path.join(args.run, "log.jsonl"))
-    ae = load_ae(args.ae, ck["scaling_factor"])
-    ac = alphas_cumprod()
+    ae = load_ae(args.ae, ck["scaling_factor"]).to(dev)
+    ac = alphas_cumprod().to(dev)
     shape = tuple(pairs.z.shape[1:])
-    print(f"DISTILL: {pairs.n} pairs {shape} (teacher {pairs.meta['steps']} steps, w={pairs.meta['guidance']})",
-          flush=True)
+    print(f"DISTILL: {pairs.n} pairs {shape} (teacher {pairs.meta['steps']} steps, w={pairs.meta['guidance']}) "
+          f"on {dev}", flush=True)
+    clock = Clock(args.steps, args.seconds, elapsed, warm=200)
     t0, seen, acc, last_save = time.time(), 0, {}, time.time()
-    by_t = {}
-    while step < args.steps:
+    per_t = []
+    while not clock.done(step):
         for g in opt.param_groups:
-            g["lr"] = lr_at(step, args.steps, args.lr)
+            g["lr"] = cosine_lr(step, clock.progress(step), args.lr, 200, 0.1)
         idx = rng.integers(0, pairs.n, args.batch)
-        z = torch.from_numpy(pairs.z[idx].astype(np.float32))
-        x0 = torch.from_numpy(pairs.x0[idx].astype(np.float32))
+        z = torch.from_numpy(pairs.z[idx].astype(np.float32)).to(dev, non_blocking=True)
+        x0 = torch.from_numpy(pairs.x0[idx].astype(np.float32)).to(dev, non_blocking=True)
         with torch.no_grad():
-            ctx = te(cap.ids([pairs.captions[i] for i in idx]))["last_hidden_state"]
+            ctx = te(cap.ids([pairs.captions[i] for i in idx]).to(dev))["last_hidden_state"]
         loss, per, t = student_loss(unet, ctx, z, x0, ac, rng)
         opt.zero_grad(set_to_none=True)
         loss.backward()
@@ -209,26 +204,29 @@ def cmd_train(args):
         step += 1
         ema_update(ema, unet, min(args.ema, (1 + step) / (10 + step)))
         seen += args.batch
-        for k, v in (("loss", loss.item()), ("grad_norm", gn.item())):
-            acc[k] = acc.get(k, 0.0) + v
-        for tt, pp in zip(t.tolist(), per.tolist()):
-            if tt in (999, 499, 249):
-                s = by_t.setdefault(tt, [0.0, 0])
-                s[0] += pp
-                s[1] += 1
+        for k, v in (("loss", loss), ("grad_norm", gn)):  # summed on the device: no sync per step
+            acc[k] = acc.get(k, 0.0) + v.detach()
+        per_t.append((t, per))
         if step % 50 == 0:
-            log(step=step, **{k: v / 50 for k, v in acc.items()},
-                **{f"x0_mse_t{k}": v[0] / max(1, v[1]) for k, v in sorted(by_t.items())},
+            ts, ps = torch.cat([a for a, _ in per_t]).tolist(), torch.cat([b for _, b in per_t]).tolist()
+            by_t = {}
+            for tt, pp in zip(ts, ps):
+                if tt in (999, 499, 249):
+                    by_t.setdefault(tt, []).append(pp)
+            log(step=step, **{k: v.item() / 50 for k, v in acc.items()},
+                **{f"x0_mse_t{k}": float(np.mean(v)) for k, v in sorted(by_t.items())},
                 lr=opt.param_groups[0]["lr"], samples_per_s=round(seen / (time.time() - t0), 2))
-            acc, seen, t0, by_t = {}, 0, time.time(), {}
-        if step % args.every == 0 or step == args.steps or time.time() - last_save > 900:
+            acc, seen, t0, per_t = {}, 0, time.time(), []
+        last = clock.done(step)
+        if step % args.every == 0 or last or time.time() - last_save > 900:
             save_checkpoint(os.path.join(args.run, "ckpt.pt"), {
                 "unet": unet.state_dict(), "ema_unet": ema.state_dict(), "opt": opt.state_dict(), "step": step,
+                "elapsed": clock.elapsed(),
                 "unet_config": ck["unet_config"], "te_config": ck["te_config"], "ema_te": ck["ema_te"],
                 "scaling_factor": ck["scaling_factor"], "teacher": os.path.abspath(args.teacher),
                 "pairs": pairs.meta})
             last_save = time.time()
-        if step % args.preview_every == 0 or step == args.steps:
+        if step % args.preview_every == 0 or last:
             student_preview(os.path.join(args.run, f"preview_{step:06d}.png"), ema, te, ae, cap, shape)
     return 0
 
@@ -254,6 +252,7 @@ def main(argv=None):
     p.add_argument("--tokenizer", default=os.path.join(RUNS, "tokenizer"))
     p.add_argument("--ae", default=os.path.join(RUNS, "ae", "ckpt.pt"))
     p.add_argument("--steps", type=int, default=20000)
+    p.add_argument("--seconds", type=float, default=None, help="or stop after this much training time")
     p.add_argument("--batch", type=int, default=32)
     p.add_argument("--lr", type=float, default=1e-4)
     p.add_argument("--ema", type=float, default=0.999)

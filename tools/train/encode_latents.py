@@ -33,7 +33,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import scenegen as sg  # noqa: E402
 from reverie_ref import AutoencoderTiny  # noqa: E402
-from train.common import generate_item, load_checkpoint, setup, to_tensor  # noqa: E402
+from train.common import device, generate_item, load_checkpoint, setup, to_tensor  # noqa: E402
 
 
 def _render(args):
@@ -60,9 +60,10 @@ def load_ae(path, scaling_factor=None):
 
 @torch.no_grad()
 def encode_images(ae, images, batch=64):
+    dev = next(ae.parameters()).device
     out = []
     for i in range(0, len(images), batch):
-        out.append(ae.encode(to_tensor(images[i:i + batch])).half().numpy())
+        out.append(ae.encode(to_tensor(images[i:i + batch]).to(dev)).half().cpu().numpy())
     return np.concatenate(out)
 
 
@@ -78,7 +79,7 @@ def main(argv=None):
     ap.add_argument("--workers", type=int, default=2)
     args = ap.parse_args(argv)
     setup()
-    ae = load_ae(args.ae)
+    ae = load_ae(args.ae).to(device())
     os.makedirs(args.out, exist_ok=True)
     meta = {"count": args.n, "size": args.size, "seed": args.seed, "split": args.split,
             "shard_size": args.shard_size, "factors": {k: list(v) for k, v in sg.FACTORS.items()},

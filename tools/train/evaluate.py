@@ -39,7 +39,7 @@ from reverie_ref.diffusers_folder import load_pipeline  # noqa: E402
 from reverie_ref.pipeline import image_to_image, text_to_image  # noqa: E402
 from reverie_ref.schedulers import make_scheduler  # noqa: E402
 from train.attr_classifier import COLOR_STYLES, FACTOR_NAMES, load_classifier, predict  # noqa: E402
-from train.common import RUNS, save_grid, setup, to_tensor, to_uint8  # noqa: E402
+from train.common import RUNS, device, save_grid, setup, to_tensor, to_uint8  # noqa: E402
 from train.sampling import noise_for  # noqa: E402
 
 EVAL_SEED = 900000
@@ -144,6 +144,14 @@ def _scheduler(pipe):
     return make_scheduler(pipe["scheduler_config"])
 
 
+def _load(folder):
+    """A diffusers folder through reverie_ref, its modules on the training device."""
+    pipe = load_pipeline(folder)
+    for k in ("unet", "text_encoder", "vae"):
+        pipe[k] = pipe[k].to(device())
+    return pipe
+
+
 @torch.no_grad()
 def generate_all(pipe, prompts, steps, guidance, batch=32, seed=0):
     tok, lat = pipe["tokenizer"], pipe["unet"].config["sample_size"]
@@ -151,9 +159,10 @@ def generate_all(pipe, prompts, steps, guidance, batch=32, seed=0):
     images, latents = [], []
     for b in range(0, len(prompts), batch):
         chunk = prompts[b:b + batch]
-        ids = torch.tensor([tok(c) for _, c, _ in chunk])
-        neg = torch.tensor([tok("")] * len(chunk))
-        noise = noise_for([seed * 100003 + b + i for i in range(len(chunk))], (ch, lat, lat))
+        dev = device()
+        ids = torch.tensor([tok(c) for _, c, _ in chunk], device=dev)
+        neg = torch.tensor([tok("")] * len(chunk), device=dev)
+        noise = noise_for([seed * 100003 + b + i for i in range(len(chunk))], (ch, lat, lat)).to(dev)
         out = text_to_image(pipe["unet"], pipe["text_encoder"], _scheduler(pipe), pipe["vae"], ids, noise, steps,
                             guidance_scale=guidance, negative_ids=neg)
         images.append(to_uint8(out["image"]))
@@ -167,8 +176,9 @@ def stability(pipe, prompts, frames=10, strength=0.5, schedule=4, first_steps=2)
     re-noise/denoise iterations, with the same noise each frame and with fresh noise."""
     tok, lat = pipe["tokenizer"], pipe["unet"].config["sample_size"]
     ch = pipe["unet"].config["in_channels"]
-    ids = torch.tensor([tok(c) for _, c, _ in prompts])
-    noise = noise_for(range(len(prompts)), (ch, lat, lat))
+    dev = device()
+    ids = torch.tensor([tok(c) for _, c, _ in prompts], device=dev)
+    noise = noise_for(range(len(prompts)), (ch, lat, lat)).to(dev)
     first = text_to_image(pipe["unet"], pipe["text_encoder"], _scheduler(pipe), pipe["vae"], ids, noise,
                           first_steps)
     out = {}
@@ -179,7 +189,7 @@ def stability(pipe, prompts, frames=10, strength=0.5, schedule=4, first_steps=2)
         strip = [to_uint8(first["image"][:1])[0]]
         for f in range(frames):
             z = noise if mode == "fixed_noise" else noise_for([10007 * (f + 1) + i for i in range(len(prompts))],
-                                                              (ch, lat, lat))
+                                                              (ch, lat, lat)).to(dev)
             r = image_to_image(pipe["unet"], pipe["text_encoder"], _scheduler(pipe), pipe["vae"], ids, latents, z,
                                schedule, strength)
             latents = r["latents"]
@@ -209,7 +219,7 @@ def main(argv=None):
     os.makedirs(args.out, exist_ok=True)
     net = load_classifier(args.cls)
     prompts, real = eval_prompts(args.per_combo, args.train_scenes)
-    pipe = load_pipeline(args.model)
+    pipe = _load(args.model)
     res = {"model": args.model, "prompts": len(prompts), "rows": {}}
     grids = {}
     t0 = time.time()
@@ -217,7 +227,7 @@ def main(argv=None):
     res["rows"]["real"] = score(predict(net, real)[0], prompts)
     with torch.no_grad():
         ae = pipe["vae"]
-        rec = np.concatenate([to_uint8(ae.decode(ae.encode(to_tensor(real[i:i + 32]))))
+        rec = np.concatenate([to_uint8(ae.decode(ae.encode(to_tensor(real[i:i + 32]).to(device()))))
                               for i in range(0, len(real), 32)])
     grids["autoencoder"] = rec
     res["rows"]["real_through_autoencoder"] = score(predict(net, rec)[0], prompts)
@@ -227,7 +237,7 @@ def main(argv=None):
         res["rows"][f"model_{n}_step"] = score(predict(net, imgs)[0], prompts)
         print(f"EVAL: {n} step(s): {res['rows'][f'model_{n}_step']['attribute_accuracy']:.3f}", flush=True)
     if args.teacher:
-        tpipe = load_pipeline(args.teacher)
+        tpipe = _load(args.teacher)
         imgs, _ = generate_all(tpipe, prompts, args.teacher_steps, args.teacher_guidance)
         grids["teacher"] = imgs
         res["rows"][f"teacher_{args.teacher_steps}_steps_cfg{args.teacher_guidance:g}"] = score(

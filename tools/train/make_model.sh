@@ -3,73 +3,169 @@
 # autoencoder, teacher (16x16 then 32x32 latents), distilled student, export,
 # attribute classifier and evaluation. Every stage resumes from its own
 # checkpoints and skips work already done, so after a kill just run it again.
-# Not a scheduler: stages run one after another (they share the CPU cores).
 #
-#   bash tools/train/make_model.sh            # everything (hours on 2 CPU cores)
+#   bash tools/train/make_model.sh            # everything
 #   SMOKE=1 bash tools/train/make_model.sh    # tiny sizes, minutes: checks the whole path
+#   FROM=pairs UNTIL=eval bash tools/train/make_model.sh   # a range of stages
+#
+# On a CUDA machine (PyTorch sees a GPU) the training stages run there and are
+# sized in seconds of training time (the *_SECONDS knobs) rather than steps,
+# rendering uses every core, and the shipped decoder and the attribute
+# classifier train beside the teacher. On CPUs it runs the stages one after
+# another by step counts (hours on 2 cores).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 PY=${PY:-/usr/bin/python3}
 export OMP_WAIT_POLICY=PASSIVE
+if [ -z "${GPU:-}" ]; then
+  GPU=$($PY -c 'import torch; print(int(torch.cuda.is_available()))' 2>/dev/null || echo 0)
+fi
+W=${WORKERS:-$([ "$GPU" = 1 ] && nproc || echo 2)}
 if [ "${SMOKE:-0}" = 1 ]; then
-  RUNS=${REVERIE_RUNS:-/tmp/reverie-smoke}; OUT=${OUT:-$RUNS/model}
+  RUNS=${REVERIE_RUNS:-/tmp/reverie-smoke}; OUT=${OUT_MODEL:-$RUNS/model}
   : "${TOK_SCENES:=2000}" "${AE_N256:=256}" "${AE_N128:=256}" "${AE_STEPS:=40}" "${AEDEC_STEPS:=20}" "${LAT128:=512}" "${LAT256:=256}"
   : "${T16_STEPS:=40}" "${T32_STEPS:=20}" "${PAIRS:=64}" "${STUDENT_STEPS:=20}" "${CLS_N:=400}" "${CLS_STEPS:=40}"
-  : "${EVAL_PER_COMBO:=1}" "${EVAL_TRAIN:=4}" "${CLS_VAL:=100}" "${BATCH16:=16}" "${BATCH32:=8}"
+  : "${EVAL_PER_COMBO:=1}" "${EVAL_TRAIN:=4}" "${CLS_VAL:=100}" "${BATCH16:=16}" "${BATCH32:=8}" "${PAIR_BATCH:=64}"
 else
-  RUNS=${REVERIE_RUNS:-/work/train-runs}; OUT=${OUT:-models/reverie-tiny}
-  : "${TOK_SCENES:=20000}" "${AE_N256:=6144}" "${AE_N128:=4096}" "${AE_STEPS:=4000}" "${AEDEC_STEPS:=3000}" "${LAT128:=60000}"
-  : "${LAT256:=20480}" "${T16_STEPS:=8000}" "${T32_STEPS:=3000}" "${PAIRS:=8192}" "${STUDENT_STEPS:=6000}"
-  : "${CLS_N:=16000}" "${CLS_STEPS:=4000}" "${EVAL_PER_COMBO:=8}" "${EVAL_TRAIN:=64}" "${CLS_VAL:=1000}" "${BATCH16:=64}" "${BATCH32:=32}"
+  RUNS=${REVERIE_RUNS:-/work/train-runs}; OUT=${OUT_MODEL:-models/reverie-tiny}
+  : "${TOK_SCENES:=20000}" "${AE_N256:=6144}" "${AE_N128:=4096}" "${AE_STEPS:=4000}" "${LAT128:=60000}" "${LAT256:=20480}"
+  : "${CLS_N:=16000}" "${EVAL_PER_COMBO:=8}" "${EVAL_TRAIN:=64}" "${CLS_VAL:=1000}"
+  if [ "$GPU" = 1 ]; then
+    # steps are caps; the *_SECONDS budgets end the runs and shape their learning-rate schedules
+    : "${AEDEC_STEPS:=1000000}" "${T16_STEPS:=1000000}" "${T32_STEPS:=1000000}" "${STUDENT_STEPS:=1000000}"
+    : "${AEDEC_SECONDS:=360}" "${T16_SECONDS:=240}" "${T32_SECONDS:=180}" "${STUDENT_SECONDS:=240}"
+    : "${PAIRS:=32768}" "${PAIR_BATCH:=1024}" "${CLS_STEPS:=6000}" "${BATCH16:=256}" "${BATCH32:=128}"
+    : "${AEDEC_BATCH:=32}" "${CLS_BATCH:=128}"
+  else
+    : "${AEDEC_STEPS:=3000}" "${T16_STEPS:=8000}" "${T32_STEPS:=3000}" "${STUDENT_STEPS:=6000}"
+    : "${PAIRS:=8192}" "${PAIR_BATCH:=64}" "${CLS_STEPS:=4000}" "${BATCH16:=64}" "${BATCH32:=32}"
+  fi
 fi
+: "${AEDEC_BATCH:=16}" "${CLS_BATCH:=64}"
+secs() { [ -n "${!1:-}" ] && echo "--seconds ${!1}" || true; }
 export REVERIE_RUNS=$RUNS
 T=tools/train
+STAGES="tokenizer aedata ae latents decoder clsdata cls teacher16 teacher32 pairs student export eval card"
+FROM=${FROM:-tokenizer}; UNTIL=${UNTIL:-card}
+case " $STAGES " in *" $FROM "*) ;; *) echo "make_model.sh: FROM=$FROM is not one of: $STAGES" >&2; exit 2;; esac
+case " $STAGES " in *" $UNTIL "*) ;; *) echo "make_model.sh: UNTIL=$UNTIL is not one of: $STAGES" >&2; exit 2;; esac
+on=0
+for s in $STAGES; do
+  [ "$s" = "$FROM" ] && on=1
+  [ $on = 1 ] && eval "RUN_$s=1"
+  [ "$s" = "$UNTIL" ] && on=0
+done
+want() { [ "$(eval echo "\${RUN_$1:-0}")" = 1 ]; }
 stage() { echo "== $* ($(date '+%F %T'))"; }
 
-stage tokenizer
-[ -f "$RUNS/tokenizer/merges.txt" ] || $PY $T/fit_tokenizer.py "$RUNS/tokenizer" --scenes "$TOK_SCENES"
+BG=()
+background() {  # name command...: runs beside the main chain on a GPU, inline on CPUs
+  local name=$1; shift
+  if [ "$GPU" = 1 ]; then
+    stage "$name (in the background, log $RUNS/$name.log)"
+    "$@" > "$RUNS/$name.log" 2>&1 &
+    BG+=("$!:$name")
+  else
+    stage "$name"
+    "$@"
+  fi
+}
+join_background() {  # [name]: waits for that background job, or for all
+  local failed=0 rest=()
+  for e in "${BG[@]+"${BG[@]}"}"; do
+    if [ -n "${1:-}" ] && [ "${e#*:}" != "$1" ]; then rest+=("$e"); continue; fi
+    if ! wait "${e%%:*}"; then echo "make_model.sh: ${e#*:} failed (log $RUNS/${e#*:}.log)" >&2; failed=1; fi
+  done
+  BG=("${rest[@]+"${rest[@]}"}")
+  return $failed
+}
+mkdir -p "$RUNS"
 
-stage autoencoder data
-$PY tools/make_scenes.py dataset "$RUNS/data/ae256" -n "$AE_N256" --size 256 --seed 101 --split train \
-  --workers 2 --shard-size 512
-$PY tools/make_scenes.py dataset "$RUNS/data/ae128" -n "$AE_N128" --size 128 --seed 102 --split train \
-  --workers 2 --shard-size 1024
+if want tokenizer; then
+  stage tokenizer
+  [ -f "$RUNS/tokenizer/merges.txt" ] || $PY $T/fit_tokenizer.py "$RUNS/tokenizer" --scenes "$TOK_SCENES"
+fi
 
-stage autoencoder
-$PY $T/train_ae.py --run "$RUNS/ae" --steps "$AE_STEPS"
-stage shipped decoder on the frozen encoder
-$PY $T/train_ae.py --phase decoder --encoder "$RUNS/ae/ckpt.pt" --run "$RUNS/ae-decoder" --steps "$AEDEC_STEPS"
+if want aedata; then
+  stage autoencoder data
+  $PY tools/make_scenes.py dataset "$RUNS/data/ae256" -n "$AE_N256" --size 256 --seed 101 --split train \
+    --workers "$W" --shard-size 512
+  $PY tools/make_scenes.py dataset "$RUNS/data/ae128" -n "$AE_N128" --size 128 --seed 102 --split train \
+    --workers "$W" --shard-size 1024
+fi
 
-stage latents
-$PY $T/encode_latents.py "$RUNS/data/lat128" --ae "$RUNS/ae/ckpt.pt" -n "$LAT128" --size 128 --seed 0
-$PY $T/encode_latents.py "$RUNS/data/lat256" --ae "$RUNS/ae/ckpt.pt" -n "$LAT256" --size 256 --seed 1 \
-  --shard-size 2048
+if want ae; then
+  stage autoencoder
+  $PY $T/train_ae.py --run "$RUNS/ae" --steps "$AE_STEPS"
+fi
 
-stage teacher at 16x16 latents
-$PY $T/train_teacher.py --run "$RUNS/teacher16" --latents "$RUNS/data/lat128" --steps "$T16_STEPS" \
-  --batch "$BATCH16"
-stage teacher at 32x32 latents
-$PY $T/train_teacher.py --run "$RUNS/teacher32" --latents "$RUNS/data/lat256" --init "$RUNS/teacher16/ckpt.pt" \
-  --steps "$T32_STEPS" --batch "$BATCH32" --lr 2e-4
+# beside the GPU jobs, rendering leaves cores to their Python threads
+BW=$(( W > 8 ? W / 2 : W ))
+if want latents; then
+  stage latents at 128x128
+  $PY $T/encode_latents.py "$RUNS/data/lat128" --ae "$RUNS/ae/ckpt.pt" -n "$LAT128" --size 128 --seed 0 \
+    --workers "$W"
+  background latents256 $PY $T/encode_latents.py "$RUNS/data/lat256" --ae "$RUNS/ae/ckpt.pt" -n "$LAT256" \
+    --size 256 --seed 1 --shard-size 2048 --workers "$BW"
+fi
 
-stage distillation pairs
-$PY $T/distill.py pairs --teacher "$RUNS/teacher32/ckpt.pt" --out "$RUNS/pairs32" -n "$PAIRS"
-stage distillation
-$PY $T/distill.py train --teacher "$RUNS/teacher32/ckpt.pt" --pairs "$RUNS/pairs32" --run "$RUNS/student32" \
-  --steps "$STUDENT_STEPS" --batch "$BATCH32"
+if want decoder; then
+  background ae-decoder $PY $T/train_ae.py --phase decoder --encoder "$RUNS/ae/ckpt.pt" --run "$RUNS/ae-decoder" \
+    --steps "$AEDEC_STEPS" $(secs AEDEC_SECONDS) --batch "$AEDEC_BATCH"
+fi
 
-stage export
-$PY $T/export.py --unet "$RUNS/student32/ckpt.pt" --ae "$RUNS/ae-decoder/ckpt.pt" --out "$OUT"
-$PY $T/export.py --unet "$RUNS/teacher32/ckpt.pt" --ae "$RUNS/ae-decoder/ckpt.pt" --out "$RUNS/teacher-folder"
+if want clsdata || want cls; then
+  cls_chain() {
+    if want clsdata; then $PY $T/attr_classifier.py data "$RUNS/data/cls" -n "$CLS_N" --workers "$(( BW > 4 ? BW / 2 : BW ))"; fi
+    if want cls; then
+      $PY $T/attr_classifier.py train --data "$RUNS/data/cls" --run "$RUNS/cls" --steps "$CLS_STEPS" \
+        --val "$CLS_VAL" --batch "$CLS_BATCH"
+    fi
+  }
+  background classifier cls_chain
+fi
 
-stage attribute classifier
-$PY $T/attr_classifier.py data "$RUNS/data/cls" -n "$CLS_N"
-$PY $T/attr_classifier.py train --data "$RUNS/data/cls" --run "$RUNS/cls" --steps "$CLS_STEPS" --val "$CLS_VAL"
+if want teacher16; then
+  stage teacher at 16x16 latents
+  $PY $T/train_teacher.py --run "$RUNS/teacher16" --latents "$RUNS/data/lat128" --steps "$T16_STEPS" \
+    $(secs T16_SECONDS) --batch "$BATCH16"
+fi
+if want teacher32; then
+  join_background latents256
+  stage teacher at 32x32 latents
+  $PY $T/train_teacher.py --run "$RUNS/teacher32" --latents "$RUNS/data/lat256" --init "$RUNS/teacher16/ckpt.pt" \
+    --steps "$T32_STEPS" $(secs T32_SECONDS) --batch "$BATCH32" --lr 2e-4
+fi
 
-stage evaluation
-$PY $T/evaluate.py --model "$OUT" --teacher "$RUNS/teacher-folder" --cls "$RUNS/cls/ckpt.pt" --out "$RUNS/eval" \
-  --per-combo "$EVAL_PER_COMBO" --train-scenes "$EVAL_TRAIN" --samples "$OUT/samples.png"
-cp "$RUNS/eval/eval.json" "$OUT/eval.json"
-$PY tools/flops.py "$OUT" --size 256 > "$OUT/flops.json"
-$PY $T/model_card.py --model "$OUT" --runs "$RUNS"
+if want pairs; then
+  stage distillation pairs
+  $PY $T/distill.py pairs --teacher "$RUNS/teacher32/ckpt.pt" --out "$RUNS/pairs32" -n "$PAIRS" --batch "$PAIR_BATCH" \
+    --shard-size "$(( PAIR_BATCH > 512 ? PAIR_BATCH * 4 : 512 ))"
+fi
+if want student; then
+  stage distillation
+  $PY $T/distill.py train --teacher "$RUNS/teacher32/ckpt.pt" --pairs "$RUNS/pairs32" --run "$RUNS/student32" \
+    --steps "$STUDENT_STEPS" $(secs STUDENT_SECONDS) --batch "$BATCH32"
+fi
+
+join_background
+
+if want export; then
+  stage export
+  $PY $T/export.py --unet "$RUNS/student32/ckpt.pt" --ae "$RUNS/ae-decoder/ckpt.pt" --out "$OUT"
+  $PY $T/export.py --unet "$RUNS/teacher32/ckpt.pt" --ae "$RUNS/ae-decoder/ckpt.pt" --out "$RUNS/teacher-folder"
+fi
+
+if want eval; then
+  stage evaluation
+  $PY $T/evaluate.py --model "$OUT" --teacher "$RUNS/teacher-folder" --cls "$RUNS/cls/ckpt.pt" --out "$RUNS/eval" \
+    --per-combo "$EVAL_PER_COMBO" --train-scenes "$EVAL_TRAIN" --samples "$OUT/samples.png"
+  cp "$RUNS/eval/eval.json" "$OUT/eval.json"
+fi
+
+if want card; then
+  stage model card
+  $PY tools/flops.py "$OUT" --size 256 > "$OUT/flops.json"
+  $PY $T/model_card.py --model "$OUT" --runs "$RUNS"
+fi
 stage done

@@ -29,6 +29,10 @@ def generate(unet, text_encoder, decoder, ids, noise, steps, guidance=1.0, sched
     sched = make_scheduler(arch.scheduler_config(scheduler_class))
     if guidance > 1 and negative_ids is None:
         raise ValueError("guidance needs negative_ids")
+    dev = next(unet.parameters()).device
+    ids, noise = ids.to(dev), noise.to(dev)
+    negative_ids = None if negative_ids is None else negative_ids.to(dev)
+    step_noises = None if step_noises is None else [z.to(dev) for z in step_noises]
     return text_to_image(unet, text_encoder, sched, decoder, ids, noise, steps, guidance_scale=guidance,
                          negative_ids=negative_ids, step_noises=step_noises)
 

@@ -22,7 +22,6 @@ import os
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import argparse  # noqa: E402
-import math
 import sys
 import time
 
@@ -34,7 +33,8 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from reverie_ref import AutoencoderTiny  # noqa: E402
 from train import arch  # noqa: E402
-from train.common import RUNS, ImageShards, Log, load_checkpoint, save_checkpoint, save_grid, setup, to_tensor, to_uint8  # noqa: E402,E501
+from train.common import (RUNS, Clock, ImageShards, Log, cosine_lr, device, load_checkpoint,  # noqa: E402
+                          save_checkpoint, save_grid, setup, to_tensor, to_uint8)
 
 
 def grad_l1(a, b):
@@ -58,7 +58,7 @@ def ae_loss(ae, x, dec_noise=0.05, texture=0.0):
     z = ae.encode(x)
     # half the batch decodes slightly noised latents
     b = x.shape[0]
-    mask = (torch.arange(b) < b // 2).float()[:, None, None, None]
+    mask = (torch.arange(b, device=x.device) < b // 2).float()[:, None, None, None]
     zin = z + dec_noise * mask * torch.randn_like(z)
     y = ae.decode(zin)
     l1 = (y - x).abs().mean()
@@ -67,8 +67,9 @@ def ae_loss(ae, x, dec_noise=0.05, texture=0.0):
     zpen = F.relu(z.abs() - 2.5).pow(2).mean()
     tex = grad_energy_l1(y, x)
     loss = l1 + mse + 0.5 * edge + 0.1 * zpen + texture * tex
-    return loss, {"l1": l1.item(), "mse": mse.item(), "edge": edge.item(), "zpen": zpen.item(), "tex": tex.item(),
-                  "zstd": z.std().item(), "zmax": z.abs().max().item()}
+    # kept on the device (no sync per step); the log reads them
+    return loss, {"l1": l1.detach(), "mse": mse.detach(), "edge": edge.detach(), "zpen": zpen.detach(),
+                  "tex": tex.detach(), "zstd": z.detach().std(), "zmax": z.detach().abs().max()}
 
 
 class Batches:
@@ -106,19 +107,13 @@ class Batches:
         return to_tensor(arr)
 
 
-def lr_at(step, total, peak, warm=200):
-    if step < warm:
-        return peak * (step + 1) / warm
-    p = min(1.0, (step - warm) / max(1, total - warm))
-    return peak * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * p)))
-
-
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--run", default=os.path.join(RUNS, "ae"))
     ap.add_argument("--data256", default=os.path.join(RUNS, "data", "ae256"))
     ap.add_argument("--data128", default=os.path.join(RUNS, "data", "ae128"))
     ap.add_argument("--steps", type=int, default=6000)
+    ap.add_argument("--seconds", type=float, default=None, help="or stop after this much training time")
     ap.add_argument("--batch", type=int, default=16)
     ap.add_argument("--crop", type=int, default=128)
     ap.add_argument("--lr", type=float, default=1e-3)
@@ -132,6 +127,7 @@ def main(argv=None):
     os.makedirs(args.run, exist_ok=True)
     log = Log(os.path.join(args.run, "log.jsonl"))
     config = arch.vae_config_joint() if args.phase == "joint" else arch.vae_config()
+    dev = device()
     ae = AutoencoderTiny(config)
     if args.phase == "decoder":
         enc = load_checkpoint(args.encoder)
@@ -139,24 +135,26 @@ def main(argv=None):
             raise FileNotFoundError(args.encoder)
         ae.encoder.load_state_dict({k[len("encoder."):]: v for k, v in enc["model"].items() if k.startswith("encoder.")})
         ae.encoder.requires_grad_(False)
+    ae.to(dev)
     opt = torch.optim.AdamW([p for p in ae.parameters() if p.requires_grad], lr=args.lr, weight_decay=0.0,
                             betas=(0.9, 0.99))
     data = Batches(args.data256, args.data128, args.crop)
-    step = 0
+    step, elapsed = 0, 0.0
     ck = load_checkpoint(os.path.join(args.run, "ckpt.pt"))
     if ck:
         ae.load_state_dict(ck["model"])
         opt.load_state_dict(ck["opt"])
-        step = ck["step"]
+        step, elapsed = ck["step"], ck.get("elapsed", 0.0)
         data.rng = np.random.default_rng([1, step])
         torch.manual_seed(step)
         print(f"resumed at step {step}", flush=True)
-    val = to_tensor(data.val_images())
+    val = to_tensor(data.val_images()).to(dev)
+    clock = Clock(args.steps, args.seconds, elapsed, warm=200)
     t0, seen, acc = time.time(), 0, {}
-    while step < args.steps:
+    while not clock.done(step):
         for g in opt.param_groups:
-            g["lr"] = lr_at(step, args.steps, args.lr)
-        x = data(args.batch)
+            g["lr"] = cosine_lr(step, clock.progress(step), args.lr, 200, 0.1)
+        x = data(args.batch).to(dev, non_blocking=True)
         loss, parts = ae_loss(ae, x, texture=args.texture)
         opt.zero_grad(set_to_none=True)
         loss.backward()
@@ -164,16 +162,17 @@ def main(argv=None):
         opt.step()
         step += 1
         seen += x.shape[0]
-        for k, v in dict(parts, loss=loss.item()).items():
+        for k, v in dict(parts, loss=loss.detach()).items():
             acc[k] = acc.get(k, 0.0) + v
         if step % 50 == 0:
-            log(step=step, **{k: v / 50 for k, v in acc.items()}, lr=opt.param_groups[0]["lr"],
+            log(step=step, **{k: v.item() / 50 for k, v in acc.items()}, lr=opt.param_groups[0]["lr"],
                 img_per_s=round(seen / (time.time() - t0), 2))
             acc, seen, t0 = {}, 0, time.time()
-        if step % args.every == 0 or step == args.steps:
+        last = clock.done(step)
+        if step % args.every == 0 or last:
             save_checkpoint(os.path.join(args.run, "ckpt.pt"),
                             {"model": ae.state_dict(), "opt": opt.state_dict(), "step": step,
-                             "config": config, "phase": args.phase})
+                             "elapsed": clock.elapsed(), "config": config, "phase": args.phase})
             with torch.no_grad():
                 ae.eval()
                 rec = ae.decode(ae.encode(val))

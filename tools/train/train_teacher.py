@@ -19,7 +19,6 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import argparse  # noqa: E402
 import copy
-import math
 import sys
 import time
 
@@ -30,7 +29,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from reverie_ref import CLIPTextModel, UNet2DConditionModel  # noqa: E402
 from train import arch  # noqa: E402
-from train.common import RUNS, Log, load_checkpoint, save_checkpoint, save_grid, setup, to_uint8  # noqa: E402
+from train.common import RUNS, Clock, Log, cosine_lr, device, load_checkpoint, save_checkpoint, save_grid, setup, to_uint8  # noqa: E402,E501
 from train.encode_latents import load_ae  # noqa: E402
 from train.latents import Captioner, LatentSet, alphas_cumprod, v_target  # noqa: E402
 from train.sampling import generate, noise_for, preview_scenes  # noqa: E402
@@ -38,20 +37,14 @@ from train.sampling import generate, noise_for, preview_scenes  # noqa: E402
 
 def ema_update(ema, model, decay):
     with torch.no_grad():
-        for e, p in zip(ema.parameters(), model.parameters()):
-            e.mul_(decay).add_(p.detach(), alpha=1 - decay)
-
-
-def lr_at(step, total, peak, warm=500):
-    if step < warm:
-        return peak * (step + 1) / warm
-    p = min(1.0, (step - warm) / max(1, total - warm))
-    return peak * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * p)))
+        e = list(ema.parameters())
+        torch._foreach_mul_(e, decay)
+        torch._foreach_add_(e, [p.detach() for p in model.parameters()], alpha=1 - decay)
 
 
 def diffusion_loss(unet, te, x0, ids, ac, snr_gamma=5.0):
     b = x0.shape[0]
-    t = torch.randint(0, len(ac), (b,))
+    t = torch.randint(0, len(ac), (b,), device=x0.device)
     a = ac[t].view(b, 1, 1, 1)
     eps = torch.randn_like(x0)
     xt = a.sqrt() * x0 + (1 - a).sqrt() * eps
@@ -85,6 +78,7 @@ def main(argv=None):
     ap.add_argument("--ae", default=os.path.join(RUNS, "ae", "ckpt.pt"))
     ap.add_argument("--init", default=None, help="start from this checkpoint's (EMA) weights")
     ap.add_argument("--steps", type=int, default=30000)
+    ap.add_argument("--seconds", type=float, default=None, help="or stop after this much training time")
     ap.add_argument("--batch", type=int, default=64)
     ap.add_argument("--lr", type=float, default=4e-4)
     ap.add_argument("--ema", type=float, default=0.9995)
@@ -100,9 +94,10 @@ def main(argv=None):
     sf = data.meta["scaling_factor"]
     cap = Captioner(args.tokenizer, seed=3)
     vocab = len(cap.tok.encoder)
-    te = CLIPTextModel(arch.text_encoder_config(vocab))
-    unet = UNet2DConditionModel(arch.unet_config())
-    step = 0
+    dev = device()
+    te = CLIPTextModel(arch.text_encoder_config(vocab)).to(dev)
+    unet = UNet2DConditionModel(arch.unet_config()).to(dev)
+    step, elapsed = 0, 0.0
     ck = load_checkpoint(os.path.join(args.run, "ckpt.pt"))
     if ck is None and args.init:
         init = load_checkpoint(args.init)
@@ -118,27 +113,29 @@ def main(argv=None):
         ema_te.load_state_dict(ck["ema_te"])
         ema_unet.load_state_dict(ck["ema_unet"])
         opt.load_state_dict(ck["opt"])
-        step = ck["step"]
+        step, elapsed = ck["step"], ck.get("elapsed", 0.0)
         print(f"resumed at step {step}", flush=True)
     rng = np.random.default_rng([4, step])
     torch.manual_seed(step)
     cap.rng = np.random.default_rng([5, step])
-    ae = load_ae(args.ae, sf)
-    ac = alphas_cumprod()
+    ae = load_ae(args.ae, sf).to(dev)
+    ac = alphas_cumprod().to(dev)
     latent_shape = tuple(data.latents.shape[1:])
     print(f"TEACHER: {data.n} latents {latent_shape}, scaling {sf}, vocab {vocab}, "
-          f"te {sum(p.numel() for p in te.parameters())} unet {sum(p.numel() for p in unet.parameters())} params",
-          flush=True)
+          f"te {sum(p.numel() for p in te.parameters())} unet {sum(p.numel() for p in unet.parameters())} params, "
+          f"on {dev}", flush=True)
+    clock = Clock(args.steps, args.seconds, elapsed, warm=500)
     t0, seen, acc, last_save = time.time(), 0, {}, time.time()
-    while step < args.steps:
+    while not clock.done(step):
         for g in opt.param_groups:
-            g["lr"] = lr_at(step, args.steps, args.lr)
+            g["lr"] = cosine_lr(step, clock.progress(step), args.lr, 500, 0.05)
         idx = rng.integers(0, data.n, args.batch)
-        x0 = torch.from_numpy(data.latents[idx].astype(np.float32)) * sf
-        flip = torch.from_numpy(rng.random(args.batch) < 0.5)
-        x0[flip] = x0[flip].flip(-1)  # captions never say left or right
+        x0 = data.latents[idx].astype(np.float32) * sf
+        flip = rng.random(args.batch) < 0.5
+        x0[flip] = x0[flip, ..., ::-1]  # captions never say left or right
+        x0 = torch.from_numpy(x0).to(dev, non_blocking=True)
         ids, _ = cap.batch([data.scenes[i] for i in idx], drop=args.drop)
-        loss, mse = diffusion_loss(unet, te, x0, ids, ac)
+        loss, mse = diffusion_loss(unet, te, x0, ids.to(dev), ac)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         gn = torch.nn.utils.clip_grad_norm_(params, 1.0)
@@ -147,20 +144,21 @@ def main(argv=None):
         ema_update(ema_te, te, min(args.ema, (1 + step) / (10 + step)))
         ema_update(ema_unet, unet, min(args.ema, (1 + step) / (10 + step)))
         seen += args.batch
-        for k, v in (("loss", loss.item()), ("v_mse", mse.item()), ("grad_norm", gn.item())):
-            acc[k] = acc.get(k, 0.0) + v
+        for k, v in (("loss", loss), ("v_mse", mse), ("grad_norm", gn)):  # summed on the device: no sync per step
+            acc[k] = acc.get(k, 0.0) + v.detach()
         if step % 50 == 0:
-            log(step=step, **{k: v / 50 for k, v in acc.items()}, lr=opt.param_groups[0]["lr"],
+            log(step=step, **{k: v.item() / 50 for k, v in acc.items()}, lr=opt.param_groups[0]["lr"],
                 samples_per_s=round(seen / (time.time() - t0), 2))
             acc, seen, t0 = {}, 0, time.time()
-        if step % args.every == 0 or step == args.steps or time.time() - last_save > 900:
+        last = clock.done(step)
+        if step % args.every == 0 or last or time.time() - last_save > 900:
             save_checkpoint(os.path.join(args.run, "ckpt.pt"), {
                 "te": te.state_dict(), "unet": unet.state_dict(), "ema_te": ema_te.state_dict(),
-                "ema_unet": ema_unet.state_dict(), "opt": opt.state_dict(), "step": step,
+                "ema_unet": ema_unet.state_dict(), "opt": opt.state_dict(), "step": step, "elapsed": clock.elapsed(),
                 "te_config": arch.text_encoder_config(vocab), "unet_config": arch.unet_config(),
                 "scaling_factor": sf, "latents": args.latents})
             last_save = time.time()
-        if step % args.preview_every == 0 or step == args.steps:
+        if step % args.preview_every == 0 or last:
             make_preview(os.path.join(args.run, f"preview_{step:06d}.png"), ema_unet, ema_te, ae, cap, latent_shape)
     return 0
 
