@@ -94,5 +94,29 @@ class LCMTest(unittest.TestCase):
             make_scheduler({"_class_name": "PNDMScheduler"})
 
 
+class Noise(unittest.TestCase):
+    """reverie_ref.noise is the runtime's noise.c: Random123's known answers,
+    index-only values, moments (test_shipped checks it against the C code)."""
+
+    def test_philox_known_answers(self):
+        import numpy as np
+        from reverie_ref import noise
+        ctr = np.array([[0, 0, 0, 0], [0xFFFFFFFF] * 4, [0x243F6A88, 0x85A308D3, 0x13198A2E, 0x03707344]], np.uint32)
+        keys = [(0, 0), (0xFFFFFFFF, 0xFFFFFFFF), (0xA4093822, 0x299F31D0)]
+        want = [[0x6627E8D5, 0xE169C58D, 0xBC57AC4C, 0x9B00DBD8], [0x408F276D, 0x41C83B0E, 0xA20BC7C6, 0x6D5451FD],
+                [0xD16CFE09, 0x94FDCCEB, 0x5001E420, 0x24126EA1]]
+        for c, k, w in zip(ctr, keys, want):
+            self.assertEqual(noise.philox4x32(c[None], k)[0].tolist(), w)
+
+    def test_values_depend_on_index_only(self):
+        from reverie_ref import noise
+        a = noise.normal(42, 0, 4096)
+        self.assertTrue((noise.normal(42, 0, 10, first=1001) == a[1001:1011]).all())
+        self.assertLess(int((noise.normal(43, 0, 4096) == a).sum()), 4)
+        self.assertLess(int((noise.normal(42, noise.stream_step(0), 4096) == a).sum()), 4)
+        self.assertLess(abs(float(a.mean())), 0.05)
+        self.assertLess(abs(float(a.var()) - 1), 0.06)
+
+
 if __name__ == "__main__":
     unittest.main()

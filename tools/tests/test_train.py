@@ -156,6 +156,16 @@ class ShippedModel(unittest.TestCase):
         with open(os.path.join(MODEL, "model_index.json")) as f:
             self.assertEqual(json.load(f)["vae"], ["diffusers", "AutoencoderTiny"])
 
+    def test_runtime_goldens_come_from_these_weights(self):
+        """tests/test_shipped.c compares the runtime with goldens made from the
+        shipped weights; after a retrain they must be made again."""
+        from make_shipped_goldens import sha256
+        with open(os.path.join(REPO, "tests", "fixtures", "reverie-tiny", "goldens.json")) as f:
+            meta = json.load(f)
+        for rel, digest in meta["weights_sha256"].items():
+            self.assertEqual(sha256(os.path.join(MODEL, rel)), digest,
+                             f"{rel} changed: run tools/make_shipped_goldens.py")
+
 
 if __name__ == "__main__":
     unittest.main()

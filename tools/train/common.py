@@ -43,6 +43,15 @@ def device():
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
 
+def autocast():
+    """bf16 autocast for training forward passes on CUDA (REVERIE_AMP=0 turns
+    it off; on CPUs it is off: Debian's torch is slower in bf16 there).
+    Norms, softmax and losses stay in float32 under autocast's rules."""
+    dev = device()
+    on = dev.type == "cuda" and os.environ.get("REVERIE_AMP", "1") == "1"
+    return torch.autocast(device_type=dev.type, dtype=torch.bfloat16, enabled=on)
+
+
 def cosine_lr(step, progress, peak, warm, floor):
     """Linear warm-up over `warm` steps, then a cosine from peak to
     floor * peak as progress (0..1) runs out."""
@@ -88,7 +97,10 @@ def save_checkpoint(path, obj):
 def load_checkpoint(path):
     if not os.path.exists(path):
         return None
-    return torch.load(path, map_location="cpu")
+    try:  # our own files: they hold configs and numpy scalars beside the tensors
+        return torch.load(path, map_location="cpu", weights_only=False)
+    except TypeError:  # torch < 1.13 has no weights_only
+        return torch.load(path, map_location="cpu")
 
 
 class Log:

@@ -42,7 +42,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import scenegen as sg  # noqa: E402
 from reverie_ref import CLIPTextModel, UNet2DConditionModel  # noqa: E402
 from train import arch  # noqa: E402
-from train.common import RUNS, Clock, Log, cosine_lr, device, load_checkpoint, save_checkpoint, save_grid, setup, to_uint8  # noqa: E402,E501
+from train.common import RUNS, Clock, Log, autocast, cosine_lr, device, load_checkpoint, save_checkpoint, save_grid, setup, to_uint8  # noqa: E402,E501
 from train.encode_latents import load_ae  # noqa: E402
 from train.latents import Captioner, alphas_cumprod  # noqa: E402
 from train.sampling import generate, noise_for, preview_scenes  # noqa: E402
@@ -134,7 +134,8 @@ def student_loss(unet, ctx, z, x0, ac, rng, trailing_frac=2 / 3):
                                   rng.integers(0, 1000, b))).long().to(z.device)
     a = ac[t].view(b, 1, 1, 1)
     xt = a.sqrt() * x0 + (1 - a).sqrt() * z
-    v = unet(xt, t.float(), ctx)
+    with autocast():
+        v = unet(xt, t.float(), ctx).float()
     x0_hat = a.sqrt() * xt - (1 - a).sqrt() * v
     per = (x0_hat - x0).pow(2).mean(dim=(1, 2, 3))
     return per.mean(), per.detach(), t

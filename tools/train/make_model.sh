@@ -6,7 +6,7 @@
 #
 #   bash tools/train/make_model.sh            # everything
 #   SMOKE=1 bash tools/train/make_model.sh    # tiny sizes, minutes: checks the whole path
-#   FROM=pairs UNTIL=eval bash tools/train/make_model.sh   # a range of stages
+#   FROM=pairs UNTIL=eval bash tools/train/make_model.sh   # a range of stages (SKIP="a b" leaves some out)
 #
 # On a CUDA machine (PyTorch sees a GPU) the training stages run there and are
 # sized in seconds of training time (the *_SECONDS knobs) rather than steps,
@@ -55,6 +55,7 @@ for s in $STAGES; do
   [ $on = 1 ] && eval "RUN_$s=1"
   [ "$s" = "$UNTIL" ] && on=0
 done
+for s in ${SKIP:-}; do eval "RUN_$s=0"; done  # SKIP: stages inside the range to leave out
 want() { [ "$(eval echo "\${RUN_$1:-0}")" = 1 ]; }
 stage() { echo "== $* ($(date '+%F %T'))"; }
 
@@ -128,13 +129,13 @@ fi
 if want teacher16; then
   stage teacher at 16x16 latents
   $PY $T/train_teacher.py --run "$RUNS/teacher16" --latents "$RUNS/data/lat128" --steps "$T16_STEPS" \
-    $(secs T16_SECONDS) --batch "$BATCH16"
+    $(secs T16_SECONDS) --batch "$BATCH16" --lr "${LR16:-4e-4}" --warmup "${WARMUP:-500}"
 fi
 if want teacher32; then
   join_background latents256
   stage teacher at 32x32 latents
-  $PY $T/train_teacher.py --run "$RUNS/teacher32" --latents "$RUNS/data/lat256" --init "$RUNS/teacher16/ckpt.pt" \
-    --steps "$T32_STEPS" $(secs T32_SECONDS) --batch "$BATCH32" --lr 2e-4
+  $PY $T/train_teacher.py --run "$RUNS/teacher32" --latents "$RUNS/data/lat256" --init "${T32_INIT:-$RUNS/teacher16/ckpt.pt}" \
+    --steps "$T32_STEPS" $(secs T32_SECONDS) --batch "$BATCH32" --lr "${LR32:-2e-4}" --warmup "${WARMUP:-500}"
 fi
 
 if want pairs; then

@@ -29,7 +29,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from reverie_ref import CLIPTextModel, UNet2DConditionModel  # noqa: E402
 from train import arch  # noqa: E402
-from train.common import RUNS, Clock, Log, cosine_lr, device, load_checkpoint, save_checkpoint, save_grid, setup, to_uint8  # noqa: E402,E501
+from train.common import RUNS, Clock, Log, autocast, cosine_lr, device, load_checkpoint, save_checkpoint, save_grid, setup, to_uint8  # noqa: E402,E501
 from train.encode_latents import load_ae  # noqa: E402
 from train.latents import Captioner, LatentSet, alphas_cumprod, v_target  # noqa: E402
 from train.sampling import generate, noise_for, preview_scenes  # noqa: E402
@@ -48,8 +48,9 @@ def diffusion_loss(unet, te, x0, ids, ac, snr_gamma=5.0):
     a = ac[t].view(b, 1, 1, 1)
     eps = torch.randn_like(x0)
     xt = a.sqrt() * x0 + (1 - a).sqrt() * eps
-    ctx = te(ids)["last_hidden_state"]
-    v = unet(xt, t.float(), ctx)
+    with autocast():
+        ctx = te(ids)["last_hidden_state"]
+        v = unet(xt, t.float(), ctx).float()
     snr = a / (1 - a)
     w = snr.clamp(max=snr_gamma) / (snr + 1)  # min-SNR weights in v-space
     per = (v - v_target(x0, eps, a)).pow(2).mean(dim=(1, 2, 3))
@@ -81,6 +82,7 @@ def main(argv=None):
     ap.add_argument("--seconds", type=float, default=None, help="or stop after this much training time")
     ap.add_argument("--batch", type=int, default=64)
     ap.add_argument("--lr", type=float, default=4e-4)
+    ap.add_argument("--warmup", type=int, default=500, help="learning-rate warm-up steps")
     ap.add_argument("--ema", type=float, default=0.9995)
     ap.add_argument("--drop", type=float, default=0.1, help="caption dropout (CFG)")
     ap.add_argument("--every", type=int, default=500, help="checkpoint period in steps")
@@ -124,11 +126,11 @@ def main(argv=None):
     print(f"TEACHER: {data.n} latents {latent_shape}, scaling {sf}, vocab {vocab}, "
           f"te {sum(p.numel() for p in te.parameters())} unet {sum(p.numel() for p in unet.parameters())} params, "
           f"on {dev}", flush=True)
-    clock = Clock(args.steps, args.seconds, elapsed, warm=500)
+    clock = Clock(args.steps, args.seconds, elapsed, warm=args.warmup)
     t0, seen, acc, last_save = time.time(), 0, {}, time.time()
     while not clock.done(step):
         for g in opt.param_groups:
-            g["lr"] = cosine_lr(step, clock.progress(step), args.lr, 500, 0.05)
+            g["lr"] = cosine_lr(step, clock.progress(step), args.lr, args.warmup, 0.05)
         idx = rng.integers(0, data.n, args.batch)
         x0 = data.latents[idx].astype(np.float32) * sf
         flip = rng.random(args.batch) < 0.5
