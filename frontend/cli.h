@@ -27,5 +27,9 @@ extern const char rv_cli_gpu_help[];
 /* Creates the device or prints the error; returns the exit code (0 = ok). */
 int rv_cli_gpu_create(rv_gpu **gpu, const rv_gpu_desc *desc);
 bool rv_cli_is_help(const char *arg);
+/* The model used when none is named: $REVERIE_MODEL, else the shipped
+ * models/reverie-tiny of the source tree this binary was built from, else
+ * models/reverie-tiny under the working directory. */
+const char *rv_cli_default_model(void);
 
 #endif

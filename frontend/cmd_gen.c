@@ -16,12 +16,13 @@
 
 static void help(void)
 {
-    printf("usage: reverie gen --model DIR \"prompt\" [-o out.png] [options] [GPU options]\n\n"
+    printf("usage: reverie gen [--model DIR] \"prompt\" [-o out.png] [options] [GPU options]\n\n"
            "Generates one image from a diffusers folder (text encoder, UNet, scheduler,\n"
            "TAESD and/or VAE) entirely on the GPU and writes a PNG whose text chunks hold\n"
            "the parameters. Prints the GPU time of each part (text, stepN = UNet, schedN =\n"
            "guidance + scheduler step, decode, rgba).\n"
-           "  --model DIR         the diffusers folder (required)\n"
+           "  --model DIR         the diffusers folder (default: the shipped\n"
+           "                      models/reverie-tiny, or $REVERIE_MODEL)\n"
            "  -o FILE             output PNG (default reverie-gen.png)\n"
            "  --steps N           denoising steps (default: 4 with LCMScheduler, 1 with\n"
            "                      trailing timestep spacing (SD-Turbo), else 25)\n"
@@ -181,10 +182,12 @@ static int parse(int argc, char **argv, gen_opts *o, rv_gpu_desc *desc)
             return 1;
         }
     }
-    if (!o->model || !o->prompt) {
-        fprintf(stderr, "usage: reverie gen --model DIR \"prompt\" [-o out.png] (see --help)\n");
+    if (!o->prompt) {
+        fprintf(stderr, "usage: reverie gen [--model DIR] \"prompt\" [-o out.png] (see --help)\n");
         return 1;
     }
+    if (!o->model)
+        o->model = rv_cli_default_model();
     return -1;
 }
 
@@ -267,7 +270,8 @@ int rv_cmd_gen_main(int argc, char **argv)
         return rc;
     struct stat sb;
     if (stat(o.model, &sb) != 0 || !S_ISDIR(sb.st_mode)) {
-        fprintf(stderr, "reverie gen: --model %s: no such model folder\n", o.model);
+        fprintf(stderr, "reverie gen: model %s: no such model folder%s\n", o.model,
+                getenv("REVERIE_MODEL") ? " ($REVERIE_MODEL)" : "");
         return 1;
     }
 

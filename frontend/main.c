@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "cli.h"
 
@@ -86,6 +87,19 @@ int rv_cli_gpu_create(rv_gpu **gpu, const rv_gpu_desc *desc)
         return 2;
     }
     return 0;
+}
+
+const char *rv_cli_default_model(void)
+{
+    const char *env = getenv("REVERIE_MODEL");
+    if (env && *env)
+        return env;
+#ifdef RV_DEFAULT_MODEL_DIR
+    struct stat sb;
+    if (stat(RV_DEFAULT_MODEL_DIR, &sb) == 0 && S_ISDIR(sb.st_mode))
+        return RV_DEFAULT_MODEL_DIR;
+#endif
+    return "models/reverie-tiny";
 }
 
 static void usage(FILE *f)

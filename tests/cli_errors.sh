@@ -12,8 +12,8 @@ for c in devices demo bench; do
 done
 expect "bad option" 1 "unknown option" -- "$bin" devices --bogus
 expect "bad precision" 1 "precision must be" -- "$bin" demo --precision f8
-expect "no device" 2 "no Vulkan device" -- env VK_ICD_FILENAMES=/nonexistent/icd.json "$bin" devices
-expect "no device demo" 2 "no Vulkan device" -- env VK_ICD_FILENAMES=/nonexistent/icd.json "$bin" demo -o "$tmp/x.png"
+expect "no device" 2 "no Vulkan device" -- env -u VK_DRIVER_FILES -u VK_ADD_DRIVER_FILES VK_ICD_FILENAMES=/nonexistent/icd.json "$bin" devices
+expect "no device demo" 2 "no Vulkan device" -- env -u VK_DRIVER_FILES -u VK_ADD_DRIVER_FILES VK_ICD_FILENAMES=/nonexistent/icd.json "$bin" demo -o "$tmp/x.png"
 expect "bad device name" 2 "no device name contains" -- "$bin" demo --device no-such-gpu -o "$tmp/x.png"
 expect "size range" 1 "from 4 to 256" -- "$bin" demo --size 8192 -o "$tmp/x.png"
 expect "memory exhausted" 2 "out of device memory.*budget exhausted" -- "$bin" demo --max-memory 1 -o "$tmp/x.png"

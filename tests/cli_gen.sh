@@ -91,6 +91,12 @@ expect "help" 0 "usage: reverie gen" -- "$bin" gen --help
 expect "no args" 1 "usage: reverie gen" -- "$bin" gen
 expect "no prompt" 1 "usage: reverie gen" -- "$bin" gen --model "$m"
 expect "missing model" 1 "no such model folder" -- "$bin" gen --model "$tmp/nope" "x" -o "$tmp/x.png"
+REVERIE_MODEL="$tmp/nope2" expect "missing \$REVERIE_MODEL" 1 "nope2: no such model folder \(\\\$REVERIE_MODEL\)" -- \
+  "$bin" gen "x" -o "$tmp/x.png"
+# without --model: the shipped model, 256x256, its 1 trailing step
+expect "default model" 0 "256x256 pixels.*1 steps?, EulerDiscreteScheduler" -- "$bin" gen "a castle by the lake" \
+  --seed 3 -o "$tmp/default.png"
+chunk "$tmp/default.png" model "$src/models/reverie-tiny" && ok || bad "default model PNG chunk"
 expect "not a model" 1 "model_index.json" -- "$bin" gen --model "$tmp" "x" -o "$tmp/x.png"
 mkdir -p "$tmp/m"
 for c in "$m"/*; do ln -s "$c" "$tmp/m/"; done

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The main job: sets up, builds and runs Reverie. Today that is the device
-# report and the compute demo (writes reverie-demo.png); it becomes the story
-# player on the shipped model as the runtime grows. Without a GPU it runs on
-# Mesa's lavapipe CPU device.
+# report and a headless render with the shipped model (models/reverie-tiny,
+# 2 steps, writes reverie.png; arguments go to `reverie gen`); it becomes the
+# story player on that model as the front end grows. Without a GPU it runs
+# on Mesa's lavapipe CPU device.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash tools/setup.sh
@@ -14,4 +15,7 @@ if ! ./build/reverie devices > /dev/null 2>&1; then
 fi
 export XDG_RUNTIME_DIR="${XDG_RUNTIME_DIR:-/tmp}"
 ./build/reverie devices
-./build/reverie demo -o reverie-demo.png "$@"
+if [ $# -eq 0 ]; then
+  set -- "a red lighthouse on a hill at sunset, watercolor" --steps 2 --seed 1
+fi
+./build/reverie gen -o reverie.png "$@"

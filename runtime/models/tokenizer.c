@@ -718,7 +718,7 @@ static bool bpe_word(rv_tokenizer *tok, const unsigned char *w, size_t n, idbuf 
                 list[nl++] = pos;
         }
         for (size_t k = 0; k < nl; k++) {
-            int32_t p = list[k], q = nxt[p], merged;
+            int32_t p = list[k], q = nxt[p], merged = -1;
             if (sym[p] < 0 || q < 0 || pmap_get(&tok->merges, sym[p], sym[q], &merged) != (int32_t)rank)
                 continue;   /* consumed by a merge to its left, or no longer this pair */
             sym[p] = merged;

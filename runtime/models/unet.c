@@ -199,9 +199,9 @@ rv_status rv_unet_create(rv_unet **out, const rv_unet_config *cfg, rv_error *err
         return rv_error_set(err, RV_ERR_HOST_MEMORY, "UNet: out of memory");
     }
     if (S_SKIP0 + u->nskips > RV_MAX_SLOTS) {
+        const int nskips = u->nskips;
         rv_unet_destroy(u);
-        return rv_error_set(err, RV_ERR_UNSUPPORTED, "UNet: %d skip connections are more than supported",
-                            u->nskips);
+        return rv_error_set(err, RV_ERR_UNSUPPORTED, "UNet: %d skip connections are more than supported", nskips);
     }
     /* up-block resnets group-normalise concatenations: those widths must divide too */
     for (int i = 0; i < cfg->nblocks; i++)

@@ -43,6 +43,16 @@ def device():
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
 
+def to_device(t, dev):
+    """Host tensor -> dev without stalling the host: a copy from pageable
+    memory waits for the GPU's queue to drain (it is staged in stream order),
+    which serialises batch preparation with the previous step's kernels;
+    from pinned memory it is queued and the host goes on."""
+    if dev.type == "cuda":
+        return t.pin_memory().to(dev, non_blocking=True)
+    return t.to(dev)
+
+
 def autocast():
     """bf16 autocast for training forward passes on CUDA (REVERIE_AMP=0 turns
     it off; on CPUs it is off: Debian's torch is slower in bf16 there).

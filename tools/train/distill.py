@@ -42,7 +42,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import scenegen as sg  # noqa: E402
 from reverie_ref import CLIPTextModel, UNet2DConditionModel  # noqa: E402
 from train import arch  # noqa: E402
-from train.common import RUNS, Clock, Log, autocast, cosine_lr, device, load_checkpoint, save_checkpoint, save_grid, setup, to_uint8  # noqa: E402,E501
+from train.common import RUNS, Clock, Log, autocast, cosine_lr, device, to_device, load_checkpoint, save_checkpoint, save_grid, setup, to_uint8  # noqa: E402,E501
 from train.encode_latents import load_ae  # noqa: E402
 from train.latents import Captioner, alphas_cumprod  # noqa: E402
 from train.sampling import generate, noise_for, preview_scenes  # noqa: E402
@@ -193,10 +193,10 @@ def cmd_train(args):
         for g in opt.param_groups:
             g["lr"] = cosine_lr(step, clock.progress(step), args.lr, 200, 0.1)
         idx = rng.integers(0, pairs.n, args.batch)
-        z = torch.from_numpy(pairs.z[idx].astype(np.float32)).to(dev, non_blocking=True)
-        x0 = torch.from_numpy(pairs.x0[idx].astype(np.float32)).to(dev, non_blocking=True)
+        z = to_device(torch.from_numpy(pairs.z[idx].astype(np.float32)), dev)
+        x0 = to_device(torch.from_numpy(pairs.x0[idx].astype(np.float32)), dev)
         with torch.no_grad():
-            ctx = te(cap.ids([pairs.captions[i] for i in idx]).to(dev))["last_hidden_state"]
+            ctx = te(to_device(cap.ids([pairs.captions[i] for i in idx]), dev))["last_hidden_state"]
         loss, per, t = student_loss(unet, ctx, z, x0, ac, rng)
         opt.zero_grad(set_to_none=True)
         loss.backward()

@@ -53,16 +53,27 @@ class Captioner:
         self.tok = CLIPTokenizer.from_folder(tokenizer_dir)
         self.rng = np.random.default_rng(seed)
         self.empty = self.tok("")
+        self.cache = {}
+
+    def _tok(self, text):
+        """Token ids, memoised: captions recur, and BPE on the host is the
+        slowest part of preparing a batch."""
+        ids = self.cache.get(text)
+        if ids is None:
+            if len(self.cache) > 500000:
+                self.cache.clear()
+            ids = self.cache[text] = self.tok(text)
+        return ids
 
     def ids(self, texts):
-        return torch.tensor([self.tok(t) for t in texts], dtype=torch.long)
+        return torch.tensor([self._tok(t) for t in texts], dtype=torch.long)
 
     def captions(self, scenes):
         return [sg.make_caption(s, self.rng) for s in scenes]
 
     def batch(self, scenes, drop=0.0):
         caps = self.captions(scenes)
-        ids = [self.empty if self.rng.random() < drop else self.tok(c) for c in caps]
+        ids = [self.empty if self.rng.random() < drop else self._tok(c) for c in caps]
         return torch.tensor(ids, dtype=torch.long), caps
 
 

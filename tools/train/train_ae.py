@@ -33,7 +33,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from reverie_ref import AutoencoderTiny  # noqa: E402
 from train import arch  # noqa: E402
-from train.common import (RUNS, Clock, ImageShards, Log, cosine_lr, device, load_checkpoint,  # noqa: E402
+from train.common import (RUNS, Clock, ImageShards, Log, cosine_lr, device, load_checkpoint, to_device,  # noqa: E402
                           save_checkpoint, save_grid, setup, to_tensor, to_uint8)
 
 
@@ -154,7 +154,7 @@ def main(argv=None):
     while not clock.done(step):
         for g in opt.param_groups:
             g["lr"] = cosine_lr(step, clock.progress(step), args.lr, 200, 0.1)
-        x = data(args.batch).to(dev, non_blocking=True)
+        x = to_device(data(args.batch), dev)
         loss, parts = ae_loss(ae, x, texture=args.texture)
         opt.zero_grad(set_to_none=True)
         loss.backward()

@@ -29,7 +29,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from reverie_ref import CLIPTextModel, UNet2DConditionModel  # noqa: E402
 from train import arch  # noqa: E402
-from train.common import RUNS, Clock, Log, autocast, cosine_lr, device, load_checkpoint, save_checkpoint, save_grid, setup, to_uint8  # noqa: E402,E501
+from train.common import RUNS, Clock, Log, autocast, cosine_lr, device, to_device, load_checkpoint, save_checkpoint, save_grid, setup, to_uint8  # noqa: E402,E501
 from train.encode_latents import load_ae  # noqa: E402
 from train.latents import Captioner, LatentSet, alphas_cumprod, v_target  # noqa: E402
 from train.sampling import generate, noise_for, preview_scenes  # noqa: E402
@@ -135,9 +135,9 @@ def main(argv=None):
         x0 = data.latents[idx].astype(np.float32) * sf
         flip = rng.random(args.batch) < 0.5
         x0[flip] = x0[flip, ..., ::-1]  # captions never say left or right
-        x0 = torch.from_numpy(x0).to(dev, non_blocking=True)
+        x0 = to_device(torch.from_numpy(x0), dev)
         ids, _ = cap.batch([data.scenes[i] for i in idx], drop=args.drop)
-        loss, mse = diffusion_loss(unet, te, x0, ids.to(dev), ac)
+        loss, mse = diffusion_loss(unet, te, x0, to_device(ids, dev), ac)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         gn = torch.nn.utils.clip_grad_norm_(params, 1.0)
