@@ -113,13 +113,25 @@ def load_checkpoint(path):
         return torch.load(path, map_location="cpu")
 
 
-class Log:
-    """Appends one JSON object per line; prints a short human line too."""
+def hardware():
+    """What a run trains on, for its log and the model card."""
+    dev = device()
+    if dev.type == "cuda":
+        return f"{torch.cuda.get_device_name(dev)} (PyTorch {torch.__version__})"
+    return f"CPU, {torch.get_num_threads()} threads (PyTorch {torch.__version__})"
 
-    def __init__(self, path):
+
+class Log:
+    """Appends one JSON object per line; prints a short human line too. The
+    first record of each start says where the run trains."""
+
+    def __init__(self, path, start=True):
         os.makedirs(os.path.dirname(path), exist_ok=True)
         self.path = path
         self.t0 = time.time()
+        if start:
+            with open(self.path, "a") as f:
+                f.write(json.dumps({"event": "start", "hardware": hardware(), "time": round(time.time(), 1)}) + "\n")
 
     def __call__(self, **rec):
         rec.setdefault("time", round(time.time(), 1))

@@ -30,16 +30,21 @@ def read_log(path):
 
 
 def run_summary(runs, name):
-    """(last step, hours between first and last record, last training record)."""
-    recs = [r for r in read_log(os.path.join(runs, name, "log.jsonl")) if "step" in r]
+    """(last step, hours between first and last record, last training record,
+    hardware: from the log's start records, else RUNS/hardware.json)."""
+    allrecs = read_log(os.path.join(runs, name, "log.jsonl"))
+    recs = [r for r in allrecs if "step" in r]
     if not recs:
         return None
+    hw = sorted({r["hardware"] for r in allrecs if r.get("event") == "start" and r.get("hardware")})
+    if not hw:
+        hw = [meta(os.path.join(runs, "hardware.json")).get(name, "not recorded")]
     times = [r["time"] for r in recs if "time" in r]
     train = [r for r in recs if "loss" in r]
     hours = 0.0
     for a, b in zip(times, times[1:]):
         hours += min(b - a, 1800) / 3600  # gaps over 30 min are pauses between sessions
-    return {"step": recs[-1]["step"], "hours": hours, "last": train[-1] if train else {}}
+    return {"step": recs[-1]["step"], "hours": hours, "last": train[-1] if train else {}, "hardware": "; ".join(hw)}
 
 
 def meta(path):
@@ -63,7 +68,8 @@ def main(argv=None):
     f = fl.get("flops", {})
     p = fl.get("parameters", {})
     g = {k: v["total"] / 1e9 for k, v in f.items()}
-    runs = {k: run_summary(args.runs, k) for k in ("ae", "ae-decoder", "teacher16", "teacher32", "student32", "cls")}
+    runs = {k: run_summary(args.runs, k)
+            for k in ("ae", "ae-decoder", "teacher16", "teacher32a", "teacher32", "student32", "cls")}
     lat128 = meta(os.path.join(args.runs, "data", "lat128", "meta.json"))
     lat256 = meta(os.path.join(args.runs, "data", "lat256", "meta.json"))
     pairs = meta(os.path.join(args.runs, "pairs32", "meta.json"))
@@ -73,7 +79,11 @@ def main(argv=None):
 
     def steps(name):
         r = runs.get(name)
-        return f"{r['step']} steps, {r['hours']:.1f} h" if r else "not run"
+        if not r:
+            return "not run | —"
+        b = r["last"].get("samples_per_s")
+        rate = f", {b:,.0f} samples/s" if b else ""
+        return f"{r['step']} steps, {r['hours'] * 60:.1f} min{rate} | {r['hardware']}"
 
     L = []
     w = L.append
@@ -116,15 +126,20 @@ def main(argv=None):
     w(f"- distillation: {pairs.get('count', 0):,} teacher samples (noise, latent) made with "
       f"{pairs.get('steps', '?')} Euler steps at guidance {pairs.get('guidance', '?')}\n")
     w("## Training\n")
-    w("All on 2 shared CPU cores (Debian's PyTorch 1.13, CPU), no GPU. Hours are wall-clock from the logs.\n")
-    w("| stage | what | run |")
-    w("|---|---|---|")
+    w("Times are wall-clock from the logs (training with its in-loop previews); hardware per stage.\n")
+    w("| stage | what | run | hardware |")
+    w("|---|---|---|---|")
     w(f"| autoencoder, phase 1 | encoder + a wider decoder: L1 + MSE + image-gradient L1 + gradient-energy "
       f"texture term, latent range penalty | {steps('ae')} |")
     w(f"| autoencoder, phase 2 | the shipped decoder on the frozen encoder | {steps('ae-decoder')} |")
     w(f"| teacher, 16×16 | text encoder (from scratch) + UNet, v-prediction, min-SNR-5, 10% caption dropout, EMA "
       f"| {steps('teacher16')} |")
-    w(f"| teacher, 32×32 | continued at the shipped resolution | {steps('teacher32')} |")
+    if runs.get("teacher32a"):
+        w(f"| teacher, 32×32, part 1 | continued at the shipped resolution | {steps('teacher32a')} |")
+        w(f"| teacher, 32×32, part 2 | continued from part 1's EMA weights with a fresh optimizer | "
+          f"{steps('teacher32')} |")
+    else:
+        w(f"| teacher, 32×32 | continued at the shipped resolution | {steps('teacher32')} |")
     w(f"| distillation | student on the teacher's samples (below) | {steps('student32')} |\n")
     w("## Distillation\n")
     w("Knowledge distillation after Luhman & Luhman 2021: the teacher maps noise z to a sample x0*(z) with a")
@@ -135,7 +150,8 @@ def main(argv=None):
     w("frame re-noised with the noise that made it is a fixed point — what Reverie's frame loop does. Chosen over")
     w("consistency distillation (two teacher calls and an EMA target per step) and progressive distillation")
     w("(one training round per halving) because the teacher's samples are made once and reused, which is what")
-    w("two CPU cores afford. Guidance is baked in: run it with guidance 0 (one UNet call per step), like SD-Turbo.\n")
+    w("the compute at hand affords. Guidance is baked in: run it with guidance 0 (one UNet call per step),")
+    w("like SD-Turbo.\n")
     w("## Evaluation\n")
     if ev:
         rows = ev.get("rows", {})
