@@ -161,7 +161,7 @@ if want eval; then
   stage evaluation
   $PY $T/evaluate.py --model "$OUT" --teacher "$RUNS/teacher-folder" --cls "$RUNS/cls/ckpt.pt" --out "$RUNS/eval" \
     --per-combo "$EVAL_PER_COMBO" --train-scenes "$EVAL_TRAIN" --samples "$OUT/samples.png"
-  cp "$RUNS/eval/eval.json" "$OUT/eval.json"
+  cp "$RUNS/eval/eval.json" "$RUNS/eval/samples.txt" "$OUT/"
 fi
 
 if want card; then
