@@ -4,7 +4,7 @@
 # REVERIE_SANITIZE=1 builds with ASan/UBSan in build-asan/ instead.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash tools/setup.sh
+bash tools/setup.sh --tests
 dir=build
 flags=(-DREVERIE_WERROR=ON)
 if [ "${REVERIE_SANITIZE:-0}" = 1 ]; then

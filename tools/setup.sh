@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Installs the Debian 12 packages Reverie needs to build, test and run.
+# Installs the Debian 12 packages Reverie needs to build, test and run
+# (`--tests`: also those the Python tools' tests need).
 # As root it runs apt-get; otherwise it prints the exact command to run.
 set -euo pipefail
 
@@ -9,6 +10,12 @@ PACKAGES=(
   libcjson-dev libpcre2-dev libutf8proc-dev libpng-dev
   libsdl2-dev libsdl2-ttf-dev fonts-dejavu-core
 )
+
+# with --tests: what the tests of the Python tools (tools/tests: reference,
+# scene generator, training tools) need: Debian's PyTorch and a fast BLAS
+if [ "${1:-}" = "--tests" ]; then
+  PACKAGES+=(python3 python3-numpy python3-torch libopenblas0-pthread)
+fi
 
 missing=()
 for p in "${PACKAGES[@]}"; do
