@@ -31,6 +31,11 @@ static const bench_case bench_cases[] = {
     {"silu 320x64x64", RV_OP_UNARY, {320 * 4096}},
     {"add 320x64x64", RV_OP_BINARY, {320 * 4096}},
     {"upsample2x 320x32x32", RV_OP_UPSAMPLE2X, {320, 32, 32}},
+    /* the shipped model's hot spots: its UNet's widest conv, its decoder at full size */
+    {"conv2d 3x3 128->128 @8x8 (reverie-tiny UNet)", RV_OP_CONV2D, {128, 8, 8, 128, 3, 1}},
+    {"conv2d 3x3 32->32 @32x32 (reverie-tiny UNet)", RV_OP_CONV2D, {32, 32, 32, 32, 3, 1}},
+    {"conv2d 3x3 16->16 @256x256 (reverie-tiny decoder)", RV_OP_CONV2D, {16, 256, 256, 16, 3, 1}},
+    {"conv2d 3x3 16->3 @256x256 (reverie-tiny decoder)", RV_OP_CONV2D, {16, 256, 256, 3, 3, 1}},
 };
 #define NCASES (int)(sizeof(bench_cases) / sizeof(bench_cases[0]))
 

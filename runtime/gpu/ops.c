@@ -113,10 +113,12 @@ void rv_op_gemm(rv_cmd *cmd, const rv_tensor *c, const rv_tensor *a, const rv_te
     /* unused bindings alias C: the shader never reads them without the flag */
     rv_binding bind[5] = {{a, false}, {b, false}, {bias ? bias : a, false}, {residual ? residual : a, false}, {c, true}};
     const rv_tiles *tl = &cmd->gpu->tiles;
-    if (!check(cmd, op, batch <= MAX_GROUPS && div_up(M, tl->gemm_bm) <= MAX_GROUPS, "batch or M too large"))
+    const bool narrow = M <= tl->gemmn_bm;
+    const unsigned bm = narrow ? tl->gemmn_bm : tl->gemm_bm, bn = narrow ? tl->gemmn_bn : tl->gemm_bn;
+    if (!check(cmd, op, batch <= MAX_GROUPS && div_up(M, bm) <= MAX_GROUPS, "batch or M too large"))
         return;
-    rv_cmd_dispatch(cmd, pick(t, RV_PIPE_GEMM_F32, RV_PIPE_GEMM_F16), bind, 5, &pc, sizeof(pc),
-                    div_up(N, tl->gemm_bn), div_up(M, tl->gemm_bm), (uint32_t)batch);
+    rv_cmd_dispatch(cmd, narrow ? pick(t, RV_PIPE_GEMMN_F32, RV_PIPE_GEMMN_F16) : pick(t, RV_PIPE_GEMM_F32, RV_PIPE_GEMM_F16),
+                    bind, 5, &pc, sizeof(pc), div_up(N, bn), div_up(M, bm), (uint32_t)batch);
 }
 
 void rv_op_linear(rv_cmd *cmd, const rv_tensor *out, const rv_tensor *in, const rv_tensor *weight,
@@ -165,10 +167,12 @@ void rv_op_conv2d(rv_cmd *cmd, const rv_tensor *out, const rv_tensor *in, const 
     rv_binding bind[5] = {{weight, false}, {in, false}, {bias ? bias : weight, false},
                           {residual ? residual : weight, false}, {out, true}};
     const rv_tiles *tl = &cmd->gpu->tiles;
-    if (!check(cmd, op, batch <= MAX_GROUPS && div_up(N, tl->gemm_bn) <= 0x7fffffffu, "batch too large"))
+    const bool narrow = d->cout <= tl->gemmn_bm;
+    const unsigned bm = narrow ? tl->gemmn_bm : tl->gemm_bm, bn = narrow ? tl->gemmn_bn : tl->gemm_bn;
+    if (!check(cmd, op, batch <= MAX_GROUPS && div_up(N, bn) <= 0x7fffffffu, "batch too large"))
         return;
-    rv_cmd_dispatch(cmd, pick(t, RV_PIPE_CONV_F32, RV_PIPE_CONV_F16), bind, 5, &pc, sizeof(pc),
-                    div_up(N, tl->gemm_bn), div_up(d->cout, tl->gemm_bm), batch);
+    rv_cmd_dispatch(cmd, narrow ? pick(t, RV_PIPE_CONVN_F32, RV_PIPE_CONVN_F16) : pick(t, RV_PIPE_CONV_F32, RV_PIPE_CONV_F16),
+                    bind, 5, &pc, sizeof(pc), div_up(N, bn), div_up(d->cout, bm), batch);
 }
 
 void rv_op_attention(rv_cmd *cmd, const rv_tensor *out, const rv_tensor *q, const rv_tensor *k, const rv_tensor *v,

@@ -9,6 +9,10 @@
     X(GEMM_F16,      "gemm_f16",      5, rv_pc_gemm,     RV_SPEC_GEMM) \
     X(CONV_F32,      "conv_f32",      5, rv_pc_gemm,     RV_SPEC_GEMM) \
     X(CONV_F16,      "conv_f16",      5, rv_pc_gemm,     RV_SPEC_GEMM) \
+    X(GEMMN_F32,     "gemm_f32",      5, rv_pc_gemm,     RV_SPEC_GEMM_NARROW) \
+    X(GEMMN_F16,     "gemm_f16",      5, rv_pc_gemm,     RV_SPEC_GEMM_NARROW) \
+    X(CONVN_F32,     "conv_f32",      5, rv_pc_gemm,     RV_SPEC_GEMM_NARROW) \
+    X(CONVN_F16,     "conv_f16",      5, rv_pc_gemm,     RV_SPEC_GEMM_NARROW) \
     X(ATTN64_F32,    "attn_f32",      4, rv_pc_attn,     RV_SPEC_ATTN64) \
     X(ATTN64_F16,    "attn_f16",      4, rv_pc_attn,     RV_SPEC_ATTN64) \
     X(ATTN160_F32,   "attn_f32",      4, rv_pc_attn,     RV_SPEC_ATTN160) \
@@ -42,6 +46,7 @@ enum rv_spec_family {
     RV_SPEC_ELEM,
     RV_SPEC_REDUCE,
     RV_SPEC_GEMM,
+    RV_SPEC_GEMM_NARROW, /* the same GEMM/conv shaders with tiles for M <= 16 (narrow convs, few rows) */
     RV_SPEC_ATTN64,
     RV_SPEC_ATTN160,
 };
@@ -65,6 +70,7 @@ extern const rv_pipeline_desc rv_pipeline_table[];
 typedef struct rv_tiles {
     unsigned elem_wg, reduce_wg;
     unsigned gemm_wg, gemm_bm, gemm_bn, gemm_bk, gemm_tm, gemm_tn;
+    unsigned gemmn_wg, gemmn_bm, gemmn_bn, gemmn_bk, gemmn_tm, gemmn_tn; /* narrow: M <= gemmn_bm */
     unsigned attn_br[2], attn_bc[2], attn_dmax[2], attn_wg[2];
 } rv_tiles;
 
