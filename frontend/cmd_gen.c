@@ -43,6 +43,7 @@ static void help(void)
            "                      from the seed\n"
            "  --latent-out FILE   write the final latent the same way\n"
            "  --variant NAME      weight files like *.fp16.safetensors\n"
+           "  --profile           also print every model stage's GPU time, slowest first\n"
            "Prompts longer than CLIP's 77 tokens are cut with a warning.\n"
            "Exit status: 1 bad arguments or input files, 2 device or model errors.\n\n%s",
            rv_cli_gpu_help);
@@ -56,7 +57,29 @@ typedef struct gen_opts {
     double guidance;
     long clip_skip;
     rv_decoder_kind decoder;
+    bool profile;
 } gen_opts;
+
+static int by_ms_desc(const void *a, const void *b)
+{
+    double x = ((const rv_stage_time *)a)->ms, y = ((const rv_stage_time *)b)->ms;
+    return (x < y) - (x > y);
+}
+
+/* --profile: every model stage's GPU time, the slowest first. */
+static void print_profile(const rv_gen_result *res)
+{
+    rv_stage_time s[RV_GEN_MAX_STAGES];
+    int n = res->ndetail < RV_GEN_MAX_STAGES ? res->ndetail : RV_GEN_MAX_STAGES;
+    double total = 0;
+    memcpy(s, res->detail, (size_t)n * sizeof(s[0]));
+    for (int i = 0; i < n; i++)
+        total += s[i].ms;
+    qsort(s, (size_t)n, sizeof(s[0]), by_ms_desc);
+    printf("profile: %d stages, %.2f ms\n", n, total);
+    for (int i = 0; i < n; i++)
+        printf("  %-32s %9.3f ms %5.1f%%\n", s[i].name, s[i].ms, total > 0 ? 100 * s[i].ms / total : 0.0);
+}
 
 static bool parse_long(const char *opt, const char *v, long lo, long hi, long *out)
 {
@@ -100,6 +123,10 @@ static int parse(int argc, char **argv, gen_opts *o, rv_gpu_desc *desc)
             return 1;
         if (g > 0)
             continue;
+        if (strcmp(a, "--profile") == 0) {
+            o->profile = true;
+            continue;
+        }
         if (a[0] == '-' && a[1] != 0) {
             static const char *const with_value[] = {"--model", "-o", "--steps", "--seed", "--width", "--height",
                                                      "--guidance", "--negative", "--decoder", "--scheduler",
@@ -368,6 +395,8 @@ int rv_cmd_gen_main(int argc, char **argv)
     }
     printf("\nGPU total %.2f ms in %d command buffer%s; wall: load %.2f s, generate %.3f s\n", total,
            res.submissions, res.submissions == 1 ? "" : "s", t1 - t0, t3 - t2);
+    if (o.profile)
+        print_profile(&res);
 
     /* parameters and provenance; no time stamp, so the same inputs give the same file */
     char steps_s[16], seed_s[32], size_s[32], guid_s[32], skip_s[16], params[2048], comment[1200];
