@@ -97,6 +97,7 @@ REVERIE_MODEL="$tmp/nope2" expect "missing \$REVERIE_MODEL" 1 "nope2: no such mo
 expect "default model" 0 "256x256 pixels.*1 steps?, EulerDiscreteScheduler" -- "$bin" gen "a castle by the lake" \
   --seed 3 -o "$tmp/default.png"
 chunk "$tmp/default.png" model "$src/models/reverie-tiny" && ok || bad "default model PNG chunk"
+expect "profile" 0 "unet\.mid_block +[0-9.]+ ms +[0-9.]+%" -- "$bin" gen --model "$m" "x" --profile -o "$tmp/p.png"
 expect "not a model" 1 "model_index.json" -- "$bin" gen --model "$tmp" "x" -o "$tmp/x.png"
 mkdir -p "$tmp/m"
 for c in "$m"/*; do ln -s "$c" "$tmp/m/"; done
