@@ -167,5 +167,31 @@ class ShippedModel(unittest.TestCase):
                              f"{rel} changed: run tools/make_shipped_goldens.py")
 
 
+class Handoff(unittest.TestCase):
+    def test_pack_unpack_keeps_what_later_stages_read(self):
+        from train import handoff
+        with tempfile.TemporaryDirectory() as d:
+            runs, out = os.path.join(d, "runs"), os.path.join(d, "out")
+            os.makedirs(os.path.join(runs, "teacher32"))
+            os.makedirs(os.path.join(runs, "tokenizer"))
+            os.makedirs(os.path.join(runs, "data", "lat256"))
+            w = {"w": torch.ones(3)}
+            torch.save({"te": w, "unet": w, "ema_te": w, "ema_unet": w, "opt": {"state": {}}, "step": 7},
+                       os.path.join(runs, "teacher32", "ckpt.pt"))
+            for name, text in (("teacher32/log.jsonl", "{}\n"), ("tokenizer/vocab.json", "{}"),
+                               ("tokenizer/merges.txt", "#\n"), ("data/lat256/meta.json", "{}"),
+                               ("data/lat256/shard_00000.latents.npy", "x")):
+                with open(os.path.join(runs, name), "w") as f:
+                    f.write(text)
+            self.assertEqual(handoff.main(["pack", runs, os.path.join(out, "h.tar"), "--part-mb", "1"]), 0)
+            back = os.path.join(d, "back")
+            self.assertEqual(handoff.main(["unpack", os.path.join(out, "h.tar.*"), "--runs", back]), 0)
+            ck = torch.load(os.path.join(back, "teacher32", "ckpt.pt"))
+            self.assertEqual(sorted(ck), ["ema_te", "ema_unet", "slim", "step"])
+            for name in ("teacher32/log.jsonl", "tokenizer/vocab.json", "tokenizer/merges.txt", "data/lat256/meta.json"):
+                self.assertTrue(os.path.exists(os.path.join(back, name)), name)
+            self.assertFalse(os.path.exists(os.path.join(back, "data/lat256/shard_00000.latents.npy")))
+
+
 if __name__ == "__main__":
     unittest.main()
