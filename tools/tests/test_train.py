@@ -193,5 +193,19 @@ class Handoff(unittest.TestCase):
             self.assertFalse(os.path.exists(os.path.join(back, "data/lat256/shard_00000.latents.npy")))
 
 
+class PrefetchThread(unittest.TestCase):
+    def test_order_and_errors(self):
+        from train.common import Prefetch
+        it = iter(range(5))
+
+        def make():
+            v = next(it)  # StopIteration after 5: handed to get()
+            return (torch.tensor([v]),)
+        pre = Prefetch(make, pin=False)
+        self.assertEqual([int(pre.get()[0]) for _ in range(5)], [0, 1, 2, 3, 4])
+        with self.assertRaises(StopIteration):
+            pre.get()
+
+
 if __name__ == "__main__":
     unittest.main()

@@ -42,7 +42,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import scenegen as sg  # noqa: E402
 from reverie_ref import CLIPTextModel, UNet2DConditionModel  # noqa: E402
 from train import arch  # noqa: E402
-from train.common import RUNS, Clock, Log, autocast, cosine_lr, device, to_device, load_checkpoint, save_checkpoint, save_grid, setup, to_uint8  # noqa: E402,E501
+from train.common import RUNS, Clock, Log, Prefetch, autocast, cosine_lr, device, load_checkpoint, save_checkpoint, save_grid, setup, to_uint8  # noqa: E402,E501
 from train.encode_latents import load_ae  # noqa: E402
 from train.latents import Captioner, alphas_cumprod  # noqa: E402
 from train.sampling import generate, noise_for, preview_scenes  # noqa: E402
@@ -187,16 +187,25 @@ def cmd_train(args):
     print(f"DISTILL: {pairs.n} pairs {shape} (teacher {pairs.meta['steps']} steps, w={pairs.meta['guidance']}) "
           f"on {dev}", flush=True)
     clock = Clock(args.steps, args.seconds, elapsed, warm=200)
+    # batches from a host thread with their own generator and captioner (the
+    # main thread's rng draws the timesteps, `cap` serves the previews)
+    brng = np.random.default_rng([10, step])
+    bcap = Captioner(args.tokenizer, seed=8)
+
+    def make_batch():
+        idx = brng.integers(0, pairs.n, args.batch)
+        return (torch.from_numpy(pairs.z[idx].astype(np.float32)), torch.from_numpy(pairs.x0[idx].astype(np.float32)),
+                bcap.ids([pairs.captions[i] for i in idx]))
+
+    batches = Prefetch(make_batch, pin=dev.type == "cuda")
     t0, seen, acc, last_save = time.time(), 0, {}, time.time()
     per_t = []
     while not clock.done(step):
         for g in opt.param_groups:
             g["lr"] = cosine_lr(step, clock.progress(step), args.lr, 200, 0.1)
-        idx = rng.integers(0, pairs.n, args.batch)
-        z = to_device(torch.from_numpy(pairs.z[idx].astype(np.float32)), dev)
-        x0 = to_device(torch.from_numpy(pairs.x0[idx].astype(np.float32)), dev)
+        z, x0, ids = (t.to(dev, non_blocking=True) for t in batches.get())
         with torch.no_grad():
-            ctx = te(to_device(cap.ids([pairs.captions[i] for i in idx]), dev))["last_hidden_state"]
+            ctx = te(ids)["last_hidden_state"]
         loss, per, t = student_loss(unet, ctx, z, x0, ac, rng)
         opt.zero_grad(set_to_none=True)
         loss.backward()

@@ -29,7 +29,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from reverie_ref import CLIPTextModel, UNet2DConditionModel  # noqa: E402
 from train import arch  # noqa: E402
-from train.common import RUNS, Clock, Log, autocast, cosine_lr, device, to_device, load_checkpoint, save_checkpoint, save_grid, setup, to_uint8  # noqa: E402,E501
+from train.common import RUNS, Clock, Log, Prefetch, autocast, cosine_lr, device, load_checkpoint, save_checkpoint, save_grid, setup, to_uint8  # noqa: E402,E501
 from train.encode_latents import load_ae  # noqa: E402
 from train.latents import Captioner, LatentSet, alphas_cumprod, v_target  # noqa: E402
 from train.sampling import generate, noise_for, preview_scenes  # noqa: E402
@@ -119,7 +119,17 @@ def main(argv=None):
         print(f"resumed at step {step}", flush=True)
     rng = np.random.default_rng([4, step])
     torch.manual_seed(step)
-    cap.rng = np.random.default_rng([5, step])
+    # batches come from a host thread with its own captioner (previews use `cap`)
+    bcap = Captioner(args.tokenizer, seed=3)
+    bcap.rng = np.random.default_rng([5, step])
+
+    def make_batch():
+        idx = rng.integers(0, data.n, args.batch)
+        x0 = data.latents[idx].astype(np.float32) * sf
+        flip = rng.random(args.batch) < 0.5
+        x0[flip] = x0[flip, ..., ::-1]  # captions never say left or right
+        ids, _ = bcap.batch([data.scenes[i] for i in idx], drop=args.drop)
+        return torch.from_numpy(x0), ids
     ae = load_ae(args.ae, sf).to(dev)
     ac = alphas_cumprod().to(dev)
     latent_shape = tuple(data.latents.shape[1:])
@@ -127,17 +137,13 @@ def main(argv=None):
           f"te {sum(p.numel() for p in te.parameters())} unet {sum(p.numel() for p in unet.parameters())} params, "
           f"on {dev}", flush=True)
     clock = Clock(args.steps, args.seconds, elapsed, warm=args.warmup)
+    batches = Prefetch(make_batch, pin=dev.type == "cuda")
     t0, seen, acc, last_save = time.time(), 0, {}, time.time()
     while not clock.done(step):
         for g in opt.param_groups:
             g["lr"] = cosine_lr(step, clock.progress(step), args.lr, args.warmup, 0.05)
-        idx = rng.integers(0, data.n, args.batch)
-        x0 = data.latents[idx].astype(np.float32) * sf
-        flip = rng.random(args.batch) < 0.5
-        x0[flip] = x0[flip, ..., ::-1]  # captions never say left or right
-        x0 = to_device(torch.from_numpy(x0), dev)
-        ids, _ = cap.batch([data.scenes[i] for i in idx], drop=args.drop)
-        loss, mse = diffusion_loss(unet, te, x0, to_device(ids, dev), ac)
+        x0, ids = (t.to(dev, non_blocking=True) for t in batches.get())
+        loss, mse = diffusion_loss(unet, te, x0, ids, ac)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         gn = torch.nn.utils.clip_grad_norm_(params, 1.0)
