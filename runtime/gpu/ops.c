@@ -72,6 +72,16 @@ static bool aligned4(const rv_tensor *t) { return (t->offset / rv_dtype_size(t->
 
 static uint32_t div_up(uint64_t a, uint64_t b) { return (uint32_t)((a + b - 1) / b); }
 
+/* The GEMM/conv size class for an output height M: the first whose tile
+ * height covers M, else the wide one. */
+static int gemm_class(const rv_tiles *t, uint64_t M)
+{
+    for (int c = 0; c < RV_GEMM_WIDE; c++)
+        if (M <= t->gemm[c].bm)
+            return c;
+    return RV_GEMM_WIDE;
+}
+
 /* A 1D range of n items in groups of wg, folded into 2D past 65535 groups
  * (shaders recover the flat index with flat_group()). */
 static void grid1d(uint64_t n, uint32_t wg, uint32_t *gx, uint32_t *gy)
@@ -112,13 +122,14 @@ void rv_op_gemm(rv_cmd *cmd, const rv_tensor *c, const rv_tensor *a, const rv_te
     };
     /* unused bindings alias C: the shader never reads them without the flag */
     rv_binding bind[5] = {{a, false}, {b, false}, {bias ? bias : a, false}, {residual ? residual : a, false}, {c, true}};
-    const rv_tiles *tl = &cmd->gpu->tiles;
-    const bool narrow = M <= tl->gemmn_bm;
-    const unsigned bm = narrow ? tl->gemmn_bm : tl->gemm_bm, bn = narrow ? tl->gemmn_bn : tl->gemm_bn;
-    if (!check(cmd, op, batch <= MAX_GROUPS && div_up(M, bm) <= MAX_GROUPS, "batch or M too large"))
+    static const int pipes[RV_GEMM_CLASSES][2] = {
+        {RV_PIPE_GEMMN_F32, RV_PIPE_GEMMN_F16}, {RV_PIPE_GEMMM_F32, RV_PIPE_GEMMM_F16}, {RV_PIPE_GEMM_F32, RV_PIPE_GEMM_F16}};
+    const int cls = gemm_class(&cmd->gpu->tiles, M);
+    const rv_gemm_tiles *g = &cmd->gpu->tiles.gemm[cls];
+    if (!check(cmd, op, batch <= MAX_GROUPS && div_up(M, g->bm) <= MAX_GROUPS, "batch or M too large"))
         return;
-    rv_cmd_dispatch(cmd, narrow ? pick(t, RV_PIPE_GEMMN_F32, RV_PIPE_GEMMN_F16) : pick(t, RV_PIPE_GEMM_F32, RV_PIPE_GEMM_F16),
-                    bind, 5, &pc, sizeof(pc), div_up(N, bn), div_up(M, bm), (uint32_t)batch);
+    rv_cmd_dispatch(cmd, pick(t, pipes[cls][0], pipes[cls][1]), bind, 5, &pc, sizeof(pc), div_up(N, g->bn),
+                    div_up(M, g->bm), (uint32_t)batch);
 }
 
 void rv_op_linear(rv_cmd *cmd, const rv_tensor *out, const rv_tensor *in, const rv_tensor *weight,
@@ -166,13 +177,14 @@ void rv_op_conv2d(rv_cmd *cmd, const rv_tensor *out, const rv_tensor *in, const 
     };
     rv_binding bind[5] = {{weight, false}, {in, false}, {bias ? bias : weight, false},
                           {residual ? residual : weight, false}, {out, true}};
-    const rv_tiles *tl = &cmd->gpu->tiles;
-    const bool narrow = d->cout <= tl->gemmn_bm;
-    const unsigned bm = narrow ? tl->gemmn_bm : tl->gemm_bm, bn = narrow ? tl->gemmn_bn : tl->gemm_bn;
-    if (!check(cmd, op, batch <= MAX_GROUPS && div_up(N, bn) <= 0x7fffffffu, "batch too large"))
+    static const int pipes[RV_GEMM_CLASSES][2] = {
+        {RV_PIPE_CONVN_F32, RV_PIPE_CONVN_F16}, {RV_PIPE_CONVM_F32, RV_PIPE_CONVM_F16}, {RV_PIPE_CONV_F32, RV_PIPE_CONV_F16}};
+    const int cls = gemm_class(&cmd->gpu->tiles, d->cout);
+    const rv_gemm_tiles *g = &cmd->gpu->tiles.gemm[cls];
+    if (!check(cmd, op, batch <= MAX_GROUPS && div_up(N, g->bn) <= 0x7fffffffu, "batch too large"))
         return;
-    rv_cmd_dispatch(cmd, narrow ? pick(t, RV_PIPE_CONVN_F32, RV_PIPE_CONVN_F16) : pick(t, RV_PIPE_CONV_F32, RV_PIPE_CONV_F16),
-                    bind, 5, &pc, sizeof(pc), div_up(N, bn), div_up(d->cout, bm), batch);
+    rv_cmd_dispatch(cmd, pick(t, pipes[cls][0], pipes[cls][1]), bind, 5, &pc, sizeof(pc), div_up(N, g->bn),
+                    div_up(d->cout, g->bm), batch);
 }
 
 void rv_op_attention(rv_cmd *cmd, const rv_tensor *out, const rv_tensor *q, const rv_tensor *k, const rv_tensor *v,

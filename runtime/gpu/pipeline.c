@@ -15,20 +15,18 @@ const rv_pipeline_desc rv_pipeline_table[] = {RV_PIPELINE_LIST(RV_PIPE_ROW)};
 _Static_assert(sizeof(rv_pipeline_table) / sizeof(rv_pipeline_table[0]) == RV_PIPELINE_COUNT,
                "pipeline table out of step with the enum");
 
-/* Tuning knobs RV_GEMM_TILES / RV_GEMMN_TILES=BM,BN,BK,TM,TN: ignored unless
- * consistent (TM, TN multiples of 4 dividing BM, BN). */
-static void tiles_override(const char *var, unsigned *bm, unsigned *bn, unsigned *bk, unsigned *tm, unsigned *tn)
+/* One class's tiles, then its tuning knob (VAR=BM,BN,BK,TM,TN, ignored
+ * unless consistent: TM, TN multiples of 4 dividing BM, BN). */
+static void gemm_tiles(rv_gemm_tiles *g, unsigned bm, unsigned bn, unsigned bk, unsigned tm, unsigned tn,
+                       const char *var)
 {
+    *g = (rv_gemm_tiles){.bm = bm, .bn = bn, .bk = bk, .tm = tm, .tn = tn};
     const char *ov = getenv(var);
     unsigned v[5];
     if (ov && sscanf(ov, "%u,%u,%u,%u,%u", &v[0], &v[1], &v[2], &v[3], &v[4]) == 5 && v[2] && v[3] % 4 == 0 && v[3] &&
-        v[4] % 4 == 0 && v[4] && v[0] % v[3] == 0 && v[1] % v[4] == 0 && v[0] <= 256 && v[1] <= 256 && v[2] <= 64) {
-        *bm = v[0];
-        *bn = v[1];
-        *bk = v[2];
-        *tm = v[3];
-        *tn = v[4];
-    }
+        v[4] % 4 == 0 && v[4] && v[0] % v[3] == 0 && v[1] % v[4] == 0 && v[0] <= 256 && v[1] <= 256 && v[2] <= 64)
+        *g = (rv_gemm_tiles){.bm = v[0], .bn = v[1], .bk = v[2], .tm = v[3], .tn = v[4]};
+    g->wg = (g->bm / g->tm) * (g->bn / g->tn);
 }
 
 void rv_tiles_choose(rv_gpu *gpu)
@@ -37,32 +35,16 @@ void rv_tiles_choose(rv_gpu *gpu)
     bool cpu = strcmp(gpu->info.type, "cpu") == 0;
     t->elem_wg = cpu ? 128 : 256;
     t->reduce_wg = 256;
-    /* measured on lavapipe (2 cores): 8x8 per invocation beats 4x4 by ~25% */
-    t->gemm_bm = 64;
-    t->gemm_bn = 64;
-    t->gemm_bk = 16;
-    t->gemm_tm = 8;
-    t->gemm_tn = 8;
-    if (!cpu && gpu->info.max_shared_bytes >= 32768 && gpu->info.max_wg_invocations >= 256) {
-        t->gemm_bm = 128;
-        t->gemm_bn = 128;
-        t->gemm_tm = 8;
-        t->gemm_tn = 8;
-    }
-    tiles_override("RV_GEMM_TILES", &t->gemm_bm, &t->gemm_bn, &t->gemm_bk, &t->gemm_tm, &t->gemm_tn);
-    t->gemm_wg = (t->gemm_bm / t->gemm_tm) * (t->gemm_bn / t->gemm_tn);
-    /* narrow outputs (M <= 16: a TAESD decoder's 16- and 3-channel convs at
-     * full size, a time-embedding MLP): big M tiles would mostly compute
-     * padding; on lavapipe 16x64 tiles (4x4 per invocation) run a 16->16
-     * 3x3 conv at 256x256 in 123 ms, 64x64 ones in 349 ms (16x128 with 4x8:
-     * 136 ms) */
-    t->gemmn_bm = 16;
-    t->gemmn_bn = 64;
-    t->gemmn_bk = 16;
-    t->gemmn_tm = 4;
-    t->gemmn_tn = 4;
-    tiles_override("RV_GEMMN_TILES", &t->gemmn_bm, &t->gemmn_bn, &t->gemmn_bk, &t->gemmn_tm, &t->gemmn_tn);
-    t->gemmn_wg = (t->gemmn_bm / t->gemmn_tm) * (t->gemmn_bn / t->gemmn_tn);
+    /* wide: measured on lavapipe (2 cores), 8x8 per invocation beats 4x4 by ~25% */
+    bool big = !cpu && gpu->info.max_shared_bytes >= 32768 && gpu->info.max_wg_invocations >= 256;
+    gemm_tiles(&t->gemm[RV_GEMM_WIDE], big ? 128 : 64, big ? 128 : 64, 16, 8, 8, "RV_GEMM_TILES");
+    /* Narrow outputs would mostly compute padding in wide tiles. M <= 16 (a
+     * TAESD decoder's 16- and 3-channel convs at full size, a time-embedding
+     * MLP): on lavapipe a 16->16 3x3 conv at 256x256 takes 123 ms in 16x64
+     * tiles (4x4 per invocation), 349 ms in 64x64 ones. M <= 32: a 32->32
+     * 3x3 conv at 32x32 takes 6.0 ms in 32x64 tiles, 12.3 ms in 64x64 ones. */
+    gemm_tiles(&t->gemm[RV_GEMM_NARROW], 16, 64, 16, 4, 4, "RV_GEMMN_TILES");
+    gemm_tiles(&t->gemm[RV_GEMM_MEDIUM], 32, 64, 16, 4, 4, "RV_GEMMM_TILES");
     /* attention tiles: Q, K, V tiles and the score tile must fit in shared memory */
     t->attn_dmax[0] = 64;
     t->attn_dmax[1] = 160;
@@ -73,19 +55,20 @@ void rv_tiles_choose(rv_gpu *gpu)
     for (int i = 0; i < 2; i++)
         t->attn_wg[i] = t->attn_br[i] * 4;
 
-    if (gpu->info.max_wg_invocations < t->gemm_wg) {
-        t->gemm_bm = t->gemm_bn = 32;
-        t->gemm_tm = t->gemm_tn = 4;
-        t->gemm_wg = 64;
-    }
+    if (gpu->info.max_wg_invocations < t->gemm[RV_GEMM_WIDE].wg)
+        gemm_tiles(&t->gemm[RV_GEMM_WIDE], 32, 32, 16, 4, 4, "");
 }
 
 /* Shared-memory bytes a variant needs with the chosen tiles. */
 static uint32_t shared_bytes(const rv_tiles *t, int spec)
 {
     switch (spec) {
-    case RV_SPEC_GEMM: return 4u * t->gemm_bk * (t->gemm_bm + t->gemm_bn);
-    case RV_SPEC_GEMM_NARROW: return 4u * t->gemmn_bk * (t->gemmn_bm + t->gemmn_bn);
+    case RV_SPEC_GEMM:
+    case RV_SPEC_GEMM_NARROW:
+    case RV_SPEC_GEMM_MEDIUM: {
+        const rv_gemm_tiles *g = &t->gemm[rv_gemm_class_of_spec(spec)];
+        return 4u * g->bk * (g->bm + g->bn);
+    }
     case RV_SPEC_ATTN64:
     case RV_SPEC_ATTN160: {
         int i = spec == RV_SPEC_ATTN160;
@@ -101,12 +84,12 @@ static int spec_values(const rv_tiles *t, int spec, uint32_t *v)
 {
     switch (spec) {
     case RV_SPEC_GEMM:
-        v[0] = t->gemm_wg; v[1] = t->gemm_bm; v[2] = t->gemm_bn; v[3] = t->gemm_bk; v[4] = t->gemm_tm; v[5] = t->gemm_tn;
-        return 6;
     case RV_SPEC_GEMM_NARROW:
-        v[0] = t->gemmn_wg; v[1] = t->gemmn_bm; v[2] = t->gemmn_bn; v[3] = t->gemmn_bk; v[4] = t->gemmn_tm;
-        v[5] = t->gemmn_tn;
+    case RV_SPEC_GEMM_MEDIUM: {
+        const rv_gemm_tiles *g = &t->gemm[rv_gemm_class_of_spec(spec)];
+        v[0] = g->wg; v[1] = g->bm; v[2] = g->bn; v[3] = g->bk; v[4] = g->tm; v[5] = g->tn;
         return 6;
+    }
     case RV_SPEC_ATTN64:
     case RV_SPEC_ATTN160: {
         int i = spec == RV_SPEC_ATTN160;

@@ -13,6 +13,10 @@
     X(GEMMN_F16,     "gemm_f16",      5, rv_pc_gemm,     RV_SPEC_GEMM_NARROW) \
     X(CONVN_F32,     "conv_f32",      5, rv_pc_gemm,     RV_SPEC_GEMM_NARROW) \
     X(CONVN_F16,     "conv_f16",      5, rv_pc_gemm,     RV_SPEC_GEMM_NARROW) \
+    X(GEMMM_F32,     "gemm_f32",      5, rv_pc_gemm,     RV_SPEC_GEMM_MEDIUM) \
+    X(GEMMM_F16,     "gemm_f16",      5, rv_pc_gemm,     RV_SPEC_GEMM_MEDIUM) \
+    X(CONVM_F32,     "conv_f32",      5, rv_pc_gemm,     RV_SPEC_GEMM_MEDIUM) \
+    X(CONVM_F16,     "conv_f16",      5, rv_pc_gemm,     RV_SPEC_GEMM_MEDIUM) \
     X(ATTN64_F32,    "attn_f32",      4, rv_pc_attn,     RV_SPEC_ATTN64) \
     X(ATTN64_F16,    "attn_f16",      4, rv_pc_attn,     RV_SPEC_ATTN64) \
     X(ATTN160_F32,   "attn_f32",      4, rv_pc_attn,     RV_SPEC_ATTN160) \
@@ -45,8 +49,9 @@
 enum rv_spec_family {
     RV_SPEC_ELEM,
     RV_SPEC_REDUCE,
-    RV_SPEC_GEMM,
-    RV_SPEC_GEMM_NARROW, /* the same GEMM/conv shaders with tiles for M <= 16 (narrow convs, few rows) */
+    RV_SPEC_GEMM,        /* GEMM/conv tiles for wide outputs */
+    RV_SPEC_GEMM_NARROW, /* the same shaders with tiles for M <= 16 (narrow convs, few rows) */
+    RV_SPEC_GEMM_MEDIUM, /* and for M <= 32 */
     RV_SPEC_ATTN64,
     RV_SPEC_ATTN160,
 };
@@ -65,13 +70,28 @@ typedef struct rv_pipeline_desc {
 
 extern const rv_pipeline_desc rv_pipeline_table[];
 
+/* GEMM/conv tiles of one size class: workgroup size, the output tile
+ * BM x BN, the K step BK, and TM x TN outputs per invocation. */
+typedef struct rv_gemm_tiles {
+    unsigned wg, bm, bn, bk, tm, tn;
+} rv_gemm_tiles;
+
+/* Size classes by output height M (conv: output channels): a class serves
+ * M <= its bm; the last serves the rest. */
+enum { RV_GEMM_NARROW, RV_GEMM_MEDIUM, RV_GEMM_WIDE, RV_GEMM_CLASSES };
+
 /* Tile sizes chosen for a device (filled by pipeline.c; ops read them to
  * size their dispatch grids). */
 typedef struct rv_tiles {
     unsigned elem_wg, reduce_wg;
-    unsigned gemm_wg, gemm_bm, gemm_bn, gemm_bk, gemm_tm, gemm_tn;
-    unsigned gemmn_wg, gemmn_bm, gemmn_bn, gemmn_bk, gemmn_tm, gemmn_tn; /* narrow: M <= gemmn_bm */
+    rv_gemm_tiles gemm[RV_GEMM_CLASSES]; /* by output height M: narrow, medium, wide */
     unsigned attn_br[2], attn_bc[2], attn_dmax[2], attn_wg[2];
 } rv_tiles;
+
+/* The size class whose tiles a GEMM/conv spec family uses. */
+static inline int rv_gemm_class_of_spec(int spec)
+{
+    return spec == RV_SPEC_GEMM_NARROW ? RV_GEMM_NARROW : spec == RV_SPEC_GEMM_MEDIUM ? RV_GEMM_MEDIUM : RV_GEMM_WIDE;
+}
 
 #endif
