@@ -58,6 +58,13 @@ done
 for s in ${SKIP:-}; do eval "RUN_$s=0"; done  # SKIP: stages inside the range to leave out
 want() { [ "$(eval echo "\${RUN_$1:-0}")" = 1 ]; }
 stage() { echo "== $* ($(date '+%F %T'))"; }
+lat128() {  # idempotent: finished shards are kept
+  $PY $T/encode_latents.py "$RUNS/data/lat128" --ae "$RUNS/ae/ckpt.pt" -n "$LAT128" --size 128 --seed 0 --workers "$W"
+}
+lat256() {
+  $PY $T/encode_latents.py "$RUNS/data/lat256" --ae "$RUNS/ae/ckpt.pt" -n "$LAT256" --size 256 --seed 1 \
+    --shard-size 2048 --workers "$1"
+}
 
 BG=()
 background() {  # name command...: runs beside the main chain on a GPU, inline on CPUs
@@ -104,10 +111,8 @@ fi
 BW=$(( W > 8 ? W / 2 : W ))
 if want latents; then
   stage latents at 128x128
-  $PY $T/encode_latents.py "$RUNS/data/lat128" --ae "$RUNS/ae/ckpt.pt" -n "$LAT128" --size 128 --seed 0 \
-    --workers "$W"
-  background latents256 $PY $T/encode_latents.py "$RUNS/data/lat256" --ae "$RUNS/ae/ckpt.pt" -n "$LAT256" \
-    --size 256 --seed 1 --shard-size 2048 --workers "$BW"
+  lat128
+  background latents256 lat256 "$BW"
 fi
 
 if want decoder; then
@@ -127,12 +132,14 @@ if want clsdata || want cls; then
 fi
 
 if want teacher16; then
+  lat128  # when the run starts here on a fresh machine
   stage teacher at 16x16 latents
   $PY $T/train_teacher.py --run "$RUNS/teacher16" --latents "$RUNS/data/lat128" --steps "$T16_STEPS" \
     $(secs T16_SECONDS) --batch "$BATCH16" --lr "${LR16:-4e-4}" --warmup "${WARMUP:-500}"
 fi
 if want teacher32; then
   join_background latents256
+  lat256 "$W"  # when the run starts here on a fresh machine
   stage teacher at 32x32 latents
   $PY $T/train_teacher.py --run "$RUNS/teacher32" --latents "$RUNS/data/lat256" --init "${T32_INIT:-$RUNS/teacher16/ckpt.pt}" \
     --steps "$T32_STEPS" $(secs T32_SECONDS) --batch "$BATCH32" --lr "${LR32:-2e-4}" --warmup "${WARMUP:-500}"
