@@ -52,7 +52,10 @@ from train.train_teacher import ema_update  # noqa: E402
 TRAILING = (999, 749, 666, 499, 332, 249)
 
 
-def load_teacher(path):
+def load_teacher(path, dev=None):
+    """The EMA text encoder and UNet of a teacher (or student) checkpoint, on
+    dev (default: the training device), and the checkpoint."""
+    dev = dev or device()
     ck = load_checkpoint(path)
     if ck is None:
         raise FileNotFoundError(path)
@@ -60,7 +63,7 @@ def load_teacher(path):
     te.load_state_dict(ck["ema_te"])
     unet = UNet2DConditionModel(ck["unet_config"])
     unet.load_state_dict(ck["ema_unet"])
-    return te.to(device()).eval(), unet.to(device()).eval(), ck
+    return te.to(dev).eval(), unet.to(dev).eval(), ck
 
 
 # ---- pairs ----

@@ -21,23 +21,17 @@ import torch  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from reverie_ref import CLIPTextModel, UNet2DConditionModel  # noqa: E402
 from reverie_ref.diffusers_folder import load_pipeline, save_model, write_json  # noqa: E402
 from reverie_ref.tokenizer import CLIPTokenizer  # noqa: E402
 from train import arch  # noqa: E402
-from train.common import RUNS, load_checkpoint, setup  # noqa: E402
+from train.common import RUNS, setup  # noqa: E402
+from train.distill import load_teacher  # noqa: E402
 from train.encode_latents import load_ae  # noqa: E402
 from train.sampling import generate, noise_for  # noqa: E402
 
 
 def export(unet_ckpt, ae_ckpt, tokenizer_dir, out, dtype="F16"):
-    ck = load_checkpoint(unet_ckpt)
-    if ck is None:
-        raise FileNotFoundError(unet_ckpt)
-    te = CLIPTextModel(ck["te_config"])
-    te.load_state_dict(ck["ema_te"])
-    unet = UNet2DConditionModel(ck["unet_config"])
-    unet.load_state_dict(ck["ema_unet"])
+    te, unet, ck = load_teacher(unet_ckpt, torch.device("cpu"))
     ae = load_ae(ae_ckpt, ck["scaling_factor"])
     os.makedirs(out, exist_ok=True)
     write_json(os.path.join(out, "model_index.json"), arch.model_index())
@@ -54,7 +48,7 @@ def export(unet_ckpt, ae_ckpt, tokenizer_dir, out, dtype="F16"):
             data = f.read()
         with open(os.path.join(out, "tokenizer", fn), "wb") as f:
             f.write(data)
-    return te.eval(), unet.eval(), ae
+    return te, unet, ae
 
 
 @torch.no_grad()

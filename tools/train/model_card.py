@@ -58,11 +58,8 @@ def run_summary(runs, name):
     step = recs[-1]["step"]
     ck = os.path.join(runs, name, "ckpt.pt")
     if os.path.exists(ck):  # logs are every 50 steps; the checkpoint has the last one
-        import torch
-        try:
-            step = torch.load(ck, map_location="cpu", weights_only=False).get("step", step)
-        except TypeError:
-            step = torch.load(ck, map_location="cpu").get("step", step)
+        from train.common import load_checkpoint
+        step = load_checkpoint(ck).get("step", step)
     rates = sorted(r["samples_per_s"] for r in train if r.get("samples_per_s"))
     return {"step": step, "hours": hours, "last": train[-1] if train else {}, "hardware": "; ".join(hw),
             "rate": rates[len(rates) // 2] if rates else None}
