@@ -5,6 +5,7 @@ the options the Stable Diffusion family uses.
 """
 
 import math
+import os
 
 import torch
 import torch.nn.functional as F
@@ -25,6 +26,13 @@ def get_activation(name):
     raise ValueError(f"unsupported activation '{name}'")
 
 
+# On CUDA, torch's fused attention kernels (flash / memory-efficient: the
+# score matrix is never written out, softmax in float32 inside) when this
+# torch has them; REVERIE_SDPA=0 keeps the plain path there too. CPUs always
+# take the plain path, which the goldens were made with.
+USE_SDPA = hasattr(F, "scaled_dot_product_attention") and os.environ.get("REVERIE_SDPA", "1") == "1"
+
+
 def attention(q, k, v, heads, mask=None):
     """Multi-head scaled dot-product attention.
 
@@ -40,6 +48,11 @@ def attention(q, k, v, heads, mask=None):
     q = q.reshape(b, nq, heads, d).transpose(1, 2)
     k = k.reshape(b, nk, heads, d).transpose(1, 2)
     v = v.reshape(b, nk, heads, dv).transpose(1, 2)
+    if USE_SDPA and q.is_cuda:
+        if mask is not None:
+            mask = mask.to(q.dtype)
+        out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
+        return out.transpose(1, 2).reshape(b, nq, heads * dv)
     scores = torch.matmul(q, k.transpose(-1, -2)) * (1.0 / math.sqrt(d))
     if mask is not None:
         scores = scores + mask

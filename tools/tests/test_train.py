@@ -193,18 +193,122 @@ class Handoff(unittest.TestCase):
             self.assertFalse(os.path.exists(os.path.join(back, "data/lat256/shard_00000.latents.npy")))
 
 
-class PrefetchThread(unittest.TestCase):
-    def test_order_and_errors(self):
-        from train.common import Prefetch
-        it = iter(range(5))
+class DeviceBatchDraws(unittest.TestCase):
+    """The training batches drawn on the device: every caption row is one of
+    scenegen's phrasings of that row's scene, tokenised like the Captioner;
+    dropout, flips and resumption behave as documented."""
 
-        def make():
-            v = next(it)  # StopIteration after 5: handed to get()
-            return (torch.tensor([v]),)
-        pre = Prefetch(make, pin=False)
-        self.assertEqual([int(pre.get()[0]) for _ in range(5)], [0, 1, 2, 3, 4])
-        with self.assertRaises(StopIteration):
-            pre.get()
+    @classmethod
+    def setUpClass(cls):
+        import numpy as np
+        import scenegen as sg
+        from train import fit_tokenizer as ft
+        cls.tmp = tempfile.TemporaryDirectory()
+        caps = ft.caption_corpus(300, 2)
+        merges, _ = ft.learn_merges(ft.word_counts(caps))
+        ft.write_tokenizer(cls.tmp.name, ft.build_vocab(merges), merges)
+        cls.scenes = [sg.sample_scene(sg.item_seed(5, i), "train") for i in range(12)]
+        cls.lat = np.random.default_rng(0).standard_normal((12, 4, 2, 3)).astype(np.float16)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.tmp.cleanup()
+
+    def table(self, **kw):
+        from train.latents import caption_table
+        return caption_table(self.scenes, self.tmp.name, 4, seed=1, workers=1, **kw)
+
+    def test_table_rows_are_phrasings_of_their_scene(self):
+        import numpy as np
+        import scenegen as sg
+        from train.latents import Captioner
+        table = self.table()
+        self.assertEqual(table.shape, (12, 4, 77))
+        cap = Captioner(self.tmp.name)
+        for i in (0, 7):
+            # the phrasings any draw of this scene can produce (their number is small)
+            seen = {tuple(cap.tok(sg.make_caption(self.scenes[i], np.random.default_rng(s)))) for s in range(3000)}
+            for k in range(4):
+                self.assertIn(tuple(table[i, k]), seen)
+        self.assertTrue((table == self.table()).all())  # deterministic
+        with tempfile.TemporaryDirectory() as d:
+            path = os.path.join(d, "t.npy")
+            self.assertTrue((self.table(cache=path) == table).all())
+            np.save(path, table[:, :2])  # a stale cache of another shape is remade
+            self.assertTrue((self.table(cache=path) == table).all())
+
+    def test_batches(self):
+        import numpy as np
+        from train.latents import Captioner, DeviceBatches
+        table = self.table()
+        empty = Captioner(self.tmp.name).empty
+        dev = torch.device("cpu")
+        b = DeviceBatches(self.lat, table, empty, dev, batch=256, scale=2.0, drop=0.25, flip=True, seed=3)
+        x0, ids = b.get()
+        self.assertEqual((x0.dtype, tuple(x0.shape), ids.dtype, tuple(ids.shape)),
+                         (torch.float32, (256, 4, 2, 3), torch.long, (256, 77)))
+        lat = torch.from_numpy(self.lat).float() * 2.0
+        dropped = flipped = 0
+        for r in range(256):
+            # each row is some latent, maybe mirrored; its caption is one of that latent's phrasings or ""
+            hits = [i for i in range(12) if torch.equal(x0[r], lat[i]) or torch.equal(x0[r], lat[i].flip(-1))]
+            self.assertEqual(len(hits), 1)
+            i = hits[0]
+            flipped += not torch.equal(x0[r], lat[i])
+            row = ids[r].numpy()
+            if (row == np.array(empty)).all():
+                dropped += 1
+            else:
+                self.assertTrue(any((row == table[i, k]).all() for k in range(4)))
+        self.assertTrue(40 < dropped < 90, dropped)
+        self.assertTrue(90 < flipped < 166, flipped)
+        again = DeviceBatches(self.lat, table, empty, dev, batch=256, scale=2.0, drop=0.25, flip=True, seed=3)
+        self.assertTrue(torch.equal(again.get()[1], ids))
+        later = DeviceBatches(self.lat, table, empty, dev, batch=256, scale=2.0, drop=0.25, flip=True, seed=3, step=9)
+        self.assertFalse(torch.equal(later.get()[1], ids))
+        with self.assertRaises(ValueError):
+            DeviceBatches(self.lat[:5], table, empty, dev, batch=4)
+
+
+class StepBench(unittest.TestCase):
+    def test_runs_and_names_the_fastest(self):
+        import contextlib
+        import io
+        from train import bench_step
+        with tempfile.TemporaryDirectory() as d:
+            log = os.path.join(d, "b.jsonl")
+            out = io.StringIO()
+            with contextlib.redirect_stdout(out):
+                bench_step.main(["--batch", "2", "--size", "8", "--seconds", "0", "--min-steps", "1",
+                                 "--configs", "plain,sdpa", "--env", "--log", log])
+            with open(log) as f:
+                recs = [json.loads(line) for line in f]
+        self.assertEqual([r.get("config") for r in recs[:2]], ["plain", "sdpa"])
+        self.assertTrue(all(r["samples_per_s"] > 0 for r in recs[:2]))
+        self.assertIn(recs[2]["fastest"], ("plain", "sdpa"))
+        self.assertRegex(out.getvalue(), r"^export REVERIE_SDPA=[01] REVERIE_CHANNELS_LAST=0 REVERIE_COMPILE=0\n$")
+
+
+@unittest.skipUnless(torch.cuda.is_available() and hasattr(torch.nn.functional, "scaled_dot_product_attention"),
+                     "needs CUDA and torch >= 2.0")
+class FusedAttention(unittest.TestCase):
+    def test_matches_plain_path(self):
+        from reverie_ref import layers
+        g = torch.Generator().manual_seed(0)
+        q, k, v = (torch.randn(3, n, 64, generator=g).cuda() for n in (77, 77, 77))
+        mask = torch.triu(torch.full((77, 77), torch.finfo(torch.float32).min), 1).view(1, 1, 77, 77).cuda()
+        saved = layers.USE_SDPA
+        try:
+            layers.USE_SDPA = False
+            ref = layers.attention(q, k, v, 2, mask)
+            layers.USE_SDPA = True
+            out = layers.attention(q, k, v, 2, mask)
+            with torch.autocast("cuda", dtype=torch.bfloat16):
+                half = layers.attention(q.bfloat16(), k.bfloat16(), v.bfloat16(), 2, mask)
+        finally:
+            layers.USE_SDPA = saved
+        self.assertLess((out - ref).abs().max().item(), 1e-4)
+        self.assertLess((half.float() - ref).abs().max().item(), 5e-2)
 
 
 if __name__ == "__main__":

@@ -53,35 +53,32 @@ def to_device(t, dev):
     return t.to(dev)
 
 
-class Prefetch:
-    """Makes batches on a host thread (make() -> tuple of host tensors, pinned
-    when training on CUDA) while the main thread launches the previous steps,
-    so caption sampling and tokenisation (about 20 ms per 512 captions) stop
-    adding to every step. One producer in order: the batches are the same as
-    made inline. An exception in make() is raised by the next get()."""
-
-    def __init__(self, make, pin, depth=3):
-        import queue
-        import threading
-        self.q = queue.Queue(maxsize=depth)
-        self.make, self.pin = make, pin
-        threading.Thread(target=self._run, daemon=True).start()
-
-    def _run(self):
+def adamw(params, lr, weight_decay, betas=(0.9, 0.999)):
+    """AdamW; on CUDA its fused form (one kernel for all parameters, where
+    the foreach form launches several per step and the plain one several per
+    tensor) when this torch has it."""
+    if device().type == "cuda":
         try:
-            while True:
-                batch = self.make()
-                if self.pin:
-                    batch = tuple(t.pin_memory() for t in batch)
-                self.q.put((True, batch))
-        except BaseException as e:  # noqa: B902 -- handed to the training thread
-            self.q.put((False, e))
+            return torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay, betas=betas, fused=True)
+        except (TypeError, RuntimeError):  # torch < 2.0
+            pass
+    return torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay, betas=betas)
 
-    def get(self):
-        ok, v = self.q.get()
-        if not ok:
-            raise v
-        return v
+
+def fast_module(module):
+    """The callable a training loop runs `module` through. Opt-in speed-ups
+    for CUDA, to be chosen by measurement (tools/train/bench_step.py):
+    REVERIE_CHANNELS_LAST=1 stores conv weights NHWC (cuDNN's tensor-core
+    layout; the module itself is changed, its state_dict is not), and
+    REVERIE_COMPILE=1 wraps it in torch.compile (the wrapper shares the
+    module's parameters: checkpoints and EMA keep using the module)."""
+    if device().type != "cuda":
+        return module
+    if os.environ.get("REVERIE_CHANNELS_LAST") == "1":
+        module.to(memory_format=torch.channels_last)
+    if os.environ.get("REVERIE_COMPILE") == "1" and hasattr(torch, "compile"):
+        return torch.compile(module)
+    return module
 
 
 def autocast():
@@ -106,12 +103,19 @@ class Clock:
     """A run's length: `steps`, or `seconds` of training time when given
     (whichever ends first), so a run can be sized to a machine lent for a
     fixed time. Elapsed training time is kept in the checkpoint, so a
-    resumed run continues the same schedule."""
+    resumed run continues the same schedule; `stop_after` ends one process
+    early (a run spread over several calls of a lent machine), checkpointed
+    and resumable, without changing the schedule."""
 
-    def __init__(self, steps, seconds=None, elapsed=0.0, warm=0):
+    def __init__(self, steps, seconds=None, elapsed=0.0, warm=0, stop_after=None):
         self.steps, self.seconds, self.warm = steps, seconds, warm
         self.before = elapsed
         self.t0 = time.time()
+        self.stop_after = stop_after  # this process's share, in seconds: the schedule still spans `seconds`
+
+    def finished(self, step):
+        """The whole run is done (not only this process's share)."""
+        return step >= self.steps or (self.seconds is not None and self.elapsed() >= self.seconds)
 
     def elapsed(self):
         return self.before + time.time() - self.t0
@@ -124,7 +128,8 @@ class Clock:
         return p
 
     def done(self, step):
-        return step >= self.steps or (self.seconds is not None and self.elapsed() >= self.seconds)
+        """Stop this process: the run is finished, or this process has used its share."""
+        return self.finished(step) or (self.stop_after is not None and time.time() - self.t0 >= self.stop_after)
 
 
 def save_checkpoint(path, obj):

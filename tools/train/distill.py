@@ -42,7 +42,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import scenegen as sg  # noqa: E402
 from reverie_ref import CLIPTextModel, UNet2DConditionModel  # noqa: E402
 from train import arch  # noqa: E402
-from train.common import RUNS, Clock, Log, Prefetch, autocast, cosine_lr, device, load_checkpoint, save_checkpoint, save_grid, setup, to_uint8  # noqa: E402,E501
+from train.common import RUNS, Clock, Log, adamw, autocast, cosine_lr, device, fast_module, load_checkpoint, save_checkpoint, save_grid, setup, to_uint8  # noqa: E402,E501
 from train.encode_latents import load_ae  # noqa: E402
 from train.latents import Captioner, alphas_cumprod  # noqa: E402
 from train.sampling import generate, noise_for, preview_scenes  # noqa: E402
@@ -131,10 +131,15 @@ class Pairs:
 
 # ---- student ----
 
-def student_loss(unet, ctx, z, x0, ac, rng, trailing_frac=2 / 3):
-    b = z.shape[0]
-    t = torch.from_numpy(np.where(rng.random(b) < trailing_frac, rng.choice(TRAILING, b),
-                                  rng.integers(0, 1000, b))).long().to(z.device)
+def student_loss(unet, ctx, z, x0, ac, gen, trailing_frac=2 / 3):
+    """x0-space MSE of the student at timesteps drawn on the device by
+    `gen`: Euler's trailing timesteps `trailing_frac` of the time, else
+    uniform over 0..999."""
+    b, dev = z.shape[0], z.device
+    trailing = torch.tensor(TRAILING, device=dev)
+    pick = trailing[torch.randint(0, len(TRAILING), (b,), device=dev, generator=gen)]
+    anywhere = torch.randint(0, len(ac), (b,), device=dev, generator=gen)
+    t = torch.where(torch.rand(b, device=dev, generator=gen) < trailing_frac, pick, anywhere)
     a = ac[t].view(b, 1, 1, 1)
     xt = a.sqrt() * x0 + (1 - a).sqrt() * z
     with autocast():
@@ -172,7 +177,7 @@ def cmd_train(args):
     unet.load_state_dict(ck["ema_unet"])
     unet.to(dev)
     ema = copy.deepcopy(unet)
-    opt = torch.optim.AdamW(unet.parameters(), lr=args.lr, weight_decay=0.0, betas=(0.9, 0.999))
+    opt = adamw(unet.parameters(), lr=args.lr, weight_decay=0.0)
     step, elapsed = 0, 0.0
     own = load_checkpoint(os.path.join(args.run, "ckpt.pt"))
     if own:
@@ -181,7 +186,6 @@ def cmd_train(args):
         opt.load_state_dict(own["opt"])
         step, elapsed = own["step"], own.get("elapsed", 0.0)
         print(f"resumed at step {step}", flush=True)
-    rng = np.random.default_rng([9, step])
     torch.manual_seed(step)
     log = Log(os.path.join(args.run, "log.jsonl"))
     ae = load_ae(args.ae, ck["scaling_factor"]).to(dev)
@@ -190,26 +194,23 @@ def cmd_train(args):
     print(f"DISTILL: {pairs.n} pairs {shape} (teacher {pairs.meta['steps']} steps, w={pairs.meta['guidance']}) "
           f"on {dev}", flush=True)
     clock = Clock(args.steps, args.seconds, elapsed, warm=200)
-    # batches from a host thread with their own generator and captioner (the
-    # main thread's rng draws the timesteps, `cap` serves the previews)
-    brng = np.random.default_rng([10, step])
-    bcap = Captioner(args.tokenizer, seed=8)
-
-    def make_batch():
-        idx = brng.integers(0, pairs.n, args.batch)
-        return (torch.from_numpy(pairs.z[idx].astype(np.float32)), torch.from_numpy(pairs.x0[idx].astype(np.float32)),
-                bcap.ids([pairs.captions[i] for i in idx]))
-
-    batches = Prefetch(make_batch, pin=dev.type == "cuda")
+    # the pairs and their token ids live on the device; batches and
+    # timesteps are drawn there by one generator seeded with the step
+    pz, px0 = torch.from_numpy(pairs.z).to(dev), torch.from_numpy(pairs.x0).to(dev)
+    pids = cap.ids(pairs.captions).to(dev)
+    gen = torch.Generator(device=dev)
+    gen.manual_seed(10 * 1000003 + step)
+    fwd_unet = fast_module(unet)
     t0, seen, acc, last_save = time.time(), 0, {}, time.time()
     per_t = []
     while not clock.done(step):
         for g in opt.param_groups:
             g["lr"] = cosine_lr(step, clock.progress(step), args.lr, 200, 0.1)
-        z, x0, ids = (t.to(dev, non_blocking=True) for t in batches.get())
+        idx = torch.randint(0, pairs.n, (args.batch,), device=dev, generator=gen)
+        z, x0 = pz[idx].float(), px0[idx].float()
         with torch.no_grad():
-            ctx = te(ids)["last_hidden_state"]
-        loss, per, t = student_loss(unet, ctx, z, x0, ac, rng)
+            ctx = te(pids[idx])["last_hidden_state"]
+        loss, per, t = student_loss(fwd_unet, ctx, z, x0, ac, gen)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         gn = torch.nn.utils.clip_grad_norm_(unet.parameters(), 1.0)

@@ -54,7 +54,7 @@ def members(runs, skip=()):
                 buf = io.BytesIO()
                 torch.save(slim(ck, os.path.basename(root)), buf)
                 yield arc, buf.getvalue()
-            elif fn.endswith(SMALL) and not fn.startswith("shard_") or rel.startswith("tokenizer"):
+            elif fn.endswith(SMALL) and not fn.startswith("shard_") or fn == "finished" or rel.startswith("tokenizer"):
                 with open(path, "rb") as f:
                     yield arc, f.read()
 

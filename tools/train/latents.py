@@ -1,9 +1,11 @@
 """Latent shards (encode_latents.py's output) in memory, caption sampling
-with scenegen's phrasing variety, tokenisation, and the noise schedule shared
-by the teacher and the distillation. Not the models.
+with scenegen's phrasing variety, tokenisation, training batches drawn on the
+training device, and the noise schedule shared by the teacher and the
+distillation. Not the models.
 """
 
 import glob
+import hashlib
 import json
 import os
 
@@ -75,6 +77,89 @@ class Captioner:
         caps = self.captions(scenes)
         ids = [self.empty if self.rng.random() < drop else self._tok(c) for c in caps]
         return torch.tensor(ids, dtype=torch.long), caps
+
+
+def _table_chunk(job):
+    tokenizer_dir, scenes, phrasings, seed = job
+    cap = Captioner(tokenizer_dir, seed=seed)
+    out = np.empty((len(scenes), phrasings, cap.tok.max_length), np.int32)
+    for i, s in enumerate(scenes):
+        out[i] = [cap.tok(c) for c in cap.captions([s] * phrasings)]
+    return out
+
+
+def caption_table(scenes, tokenizer_dir, phrasings, seed=0, workers=None, cache=None):
+    """Token ids of `phrasings` captions per scene, drawn by scenegen's
+    caption grammar: int32 [N, phrasings, 77]. Made once per training run
+    (about 40 us a caption on one core, spread over `workers` processes) so
+    that batches need no host work; saved to `cache` (a .npy path, named by
+    the caller with the tokenizer's hash) and read from it when it is there.
+    Deterministic for a given seed, chunking and scene list."""
+    if cache and os.path.exists(cache):
+        table = np.load(cache)
+        if table.shape[:2] == (len(scenes), phrasings):
+            return table
+    chunk = 2048
+    jobs = [(tokenizer_dir, scenes[i:i + chunk], phrasings, [seed, i]) for i in range(0, len(scenes), chunk)]
+    workers = workers or min(len(jobs), os.cpu_count() or 1)
+    if workers > 1 and len(jobs) > 1:
+        import multiprocessing as mp
+        with mp.get_context("spawn").Pool(workers) as pool:
+            parts = pool.map(_table_chunk, jobs)
+    else:
+        parts = [_table_chunk(j) for j in jobs]
+    table = np.concatenate(parts) if parts else np.zeros((0, phrasings, 77), np.int32)
+    if cache:
+        tmp = cache + ".tmp.npy"
+        np.save(tmp, table)
+        os.replace(tmp, cache)
+    return table
+
+
+def tokenizer_digest(tokenizer_dir):
+    """Short hash of a tokenizer folder's vocabulary and merges (names caption tables)."""
+    h = hashlib.sha256()
+    for name in ("vocab.json", "merges.txt"):
+        with open(os.path.join(tokenizer_dir, name), "rb") as f:
+            h.update(f.read())
+    return h.hexdigest()[:12]
+
+
+class DeviceBatches:
+    """Training batches drawn where the model trains: the latents (float16)
+    and a caption table (caption_table) live on the device, and each batch is
+    a handful of tensor ops there (random rows, a random phrasing per row,
+    horizontal flips, caption dropout to the empty prompt), so a step costs
+    the host nothing but kernel launches and never waits on it. Draws come
+    from a generator seeded with (seed, step), so a resumed run draws anew.
+
+    get() -> (x0 float32 [B, C, h, w] times `scale`, ids int64 [B, 77])."""
+
+    def __init__(self, latents, table, empty_ids, dev, batch, scale=1.0, drop=0.0, flip=False, seed=0, step=0):
+        if len(latents) != len(table):
+            raise ValueError(f"{len(latents)} latents but {len(table)} caption rows")
+        self.lat = torch.from_numpy(np.ascontiguousarray(latents)).to(dev)
+        self.tab = torch.from_numpy(np.ascontiguousarray(table, dtype=np.int32)).to(dev)
+        self.empty = torch.tensor(empty_ids, dtype=torch.long, device=dev)
+        self.n, self.k = self.tab.shape[0], self.tab.shape[1]
+        self.dev, self.batch, self.scale, self.drop, self.flip = dev, batch, scale, drop, flip
+        self.gen = torch.Generator(device=dev)
+        self.gen.manual_seed(int(seed) * 1000003 + int(step))
+
+    def _rand(self, *shape):
+        return torch.rand(shape, device=self.dev, generator=self.gen)
+
+    def get(self):
+        b = self.batch
+        idx = torch.randint(0, self.n, (b,), device=self.dev, generator=self.gen)
+        x0 = self.lat[idx].float() * self.scale
+        if self.flip:  # captions never say left or right
+            x0 = torch.where((self._rand(b) < 0.5).view(b, 1, 1, 1), x0.flip(-1), x0)
+        k = torch.randint(0, self.k, (b,), device=self.dev, generator=self.gen)
+        ids = self.tab[idx, k].long()
+        if self.drop > 0:
+            ids = torch.where((self._rand(b) < self.drop).view(b, 1), self.empty.view(1, -1), ids)
+        return x0, ids
 
 
 def alphas_cumprod():

@@ -43,6 +43,16 @@ else
 fi
 : "${AEDEC_BATCH:=16}" "${CLS_BATCH:=64}"
 secs() { [ -n "${!1:-}" ] && echo "--seconds ${!1}" || true; }
+# T16_STOP_AFTER / T32_STOP_AFTER: end this call's share of a teacher run early (checkpointed); the
+# chain stops there, and the same command run again goes on with the same schedule
+stop_after() { [ -n "${!1:-}" ] && echo "--stop-after ${!1}" || true; }
+unfinished() {
+  if [ ! -f "$RUNS/$1/finished" ]; then
+    echo "make_model.sh: $1 stopped before the end of its schedule; run the same command again to go on"
+    join_background
+    exit 0
+  fi
+}
 export REVERIE_RUNS=$RUNS
 T=tools/train
 STAGES="tokenizer aedata ae latents decoder clsdata cls teacher16 teacher32 pairs student export eval card"
@@ -131,18 +141,33 @@ if want clsdata || want cls; then
   background classifier cls_chain
 fi
 
+if [ "$GPU" = 1 ] && [ "${TUNE:-1}" = 1 ] && { want teacher16 || want teacher32 || want student; }; then
+  # measured, not guessed: the fastest of the step's speed options on this GPU (once per runs folder)
+  if [ ! -s "$RUNS/bench_step.env" ]; then
+    stage tuning the training step
+    $PY $T/bench_step.py --batch "$BATCH32" --seconds 4 --env --log "$RUNS/bench_step.jsonl" \
+      --configs "${TUNE_CONFIGS:-plain,sdpa,cl,compile}" > "$RUNS/bench_step.env.tmp"
+    mv "$RUNS/bench_step.env.tmp" "$RUNS/bench_step.env"
+  fi
+  . "$RUNS/bench_step.env"
+  echo "REVERIE_SDPA=$REVERIE_SDPA REVERIE_CHANNELS_LAST=$REVERIE_CHANNELS_LAST REVERIE_COMPILE=$REVERIE_COMPILE"
+fi
+
 if want teacher16; then
   lat128  # when the run starts here on a fresh machine
   stage teacher at 16x16 latents
   $PY $T/train_teacher.py --run "$RUNS/teacher16" --latents "$RUNS/data/lat128" --steps "$T16_STEPS" \
-    $(secs T16_SECONDS) --batch "$BATCH16" --lr "${LR16:-4e-4}" --warmup "${WARMUP:-500}"
+    $(secs T16_SECONDS) --batch "$BATCH16" --lr "${LR16:-4e-4}" --warmup "${WARMUP:-500}" $(stop_after T16_STOP_AFTER)
+  unfinished teacher16
 fi
 if want teacher32; then
   join_background latents256
   lat256 "$W"  # when the run starts here on a fresh machine
   stage teacher at 32x32 latents
   $PY $T/train_teacher.py --run "$RUNS/teacher32" --latents "$RUNS/data/lat256" --init "${T32_INIT:-$RUNS/teacher16/ckpt.pt}" \
-    --steps "$T32_STEPS" $(secs T32_SECONDS) --batch "$BATCH32" --lr "${LR32:-2e-4}" --warmup "${WARMUP:-500}"
+    --steps "$T32_STEPS" $(secs T32_SECONDS) --batch "$BATCH32" --lr "${LR32:-2e-4}" --warmup "${WARMUP:-500}" \
+    $(stop_after T32_STOP_AFTER)
+  unfinished teacher32
 fi
 
 if want pairs; then

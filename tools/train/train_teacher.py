@@ -22,16 +22,15 @@ import copy
 import sys
 import time
 
-import numpy as np
 import torch
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from reverie_ref import CLIPTextModel, UNet2DConditionModel  # noqa: E402
 from train import arch  # noqa: E402
-from train.common import RUNS, Clock, Log, Prefetch, autocast, cosine_lr, device, load_checkpoint, save_checkpoint, save_grid, setup, to_uint8  # noqa: E402,E501
+from train.common import RUNS, Clock, Log, adamw, autocast, cosine_lr, device, fast_module, load_checkpoint, save_checkpoint, save_grid, setup, to_uint8  # noqa: E402,E501
 from train.encode_latents import load_ae  # noqa: E402
-from train.latents import Captioner, LatentSet, alphas_cumprod, v_target  # noqa: E402
+from train.latents import Captioner, DeviceBatches, LatentSet, alphas_cumprod, caption_table, tokenizer_digest, v_target  # noqa: E402,E501
 from train.sampling import generate, noise_for, preview_scenes  # noqa: E402
 
 
@@ -80,6 +79,8 @@ def main(argv=None):
     ap.add_argument("--init", default=None, help="start from this checkpoint's (EMA) weights")
     ap.add_argument("--steps", type=int, default=30000)
     ap.add_argument("--seconds", type=float, default=None, help="or stop after this much training time")
+    ap.add_argument("--stop-after", type=float, default=None,
+                    help="end this process after this many seconds (checkpointed; rerun to resume the schedule)")
     ap.add_argument("--batch", type=int, default=64)
     ap.add_argument("--lr", type=float, default=4e-4)
     ap.add_argument("--warmup", type=int, default=500, help="learning-rate warm-up steps")
@@ -88,6 +89,7 @@ def main(argv=None):
     ap.add_argument("--every", type=int, default=500, help="checkpoint period in steps")
     ap.add_argument("--preview-every", type=int, default=2000)
     ap.add_argument("--limit", type=int, default=None, help="use only the first N latents")
+    ap.add_argument("--phrasings", type=int, default=16, help="captions drawn per scene for the run's caption table")
     args = ap.parse_args(argv)
     setup(seed=2)
     os.makedirs(args.run, exist_ok=True)
@@ -108,7 +110,7 @@ def main(argv=None):
         print(f"initialised from {args.init} (step {init['step']})", flush=True)
     ema_te, ema_unet = copy.deepcopy(te), copy.deepcopy(unet)
     params = list(te.parameters()) + list(unet.parameters())
-    opt = torch.optim.AdamW(params, lr=args.lr, weight_decay=0.01, betas=(0.9, 0.999))
+    opt = adamw(params, lr=args.lr, weight_decay=0.01)
     if ck:
         te.load_state_dict(ck["te"])
         unet.load_state_dict(ck["unet"])
@@ -117,33 +119,30 @@ def main(argv=None):
         opt.load_state_dict(ck["opt"])
         step, elapsed = ck["step"], ck.get("elapsed", 0.0)
         print(f"resumed at step {step}", flush=True)
-    rng = np.random.default_rng([4, step])
     torch.manual_seed(step)
-    # batches come from a host thread with its own captioner (previews use `cap`)
-    bcap = Captioner(args.tokenizer, seed=3)
-    bcap.rng = np.random.default_rng([5, step])
-
-    def make_batch():
-        idx = rng.integers(0, data.n, args.batch)
-        x0 = data.latents[idx].astype(np.float32) * sf
-        flip = rng.random(args.batch) < 0.5
-        x0[flip] = x0[flip, ..., ::-1]  # captions never say left or right
-        ids, _ = bcap.batch([data.scenes[i] for i in idx], drop=args.drop)
-        return torch.from_numpy(x0), ids
+    t0 = time.time()
+    table = caption_table(data.scenes, args.tokenizer, args.phrasings, seed=4, cache=os.path.join(
+        args.latents, f"captions_{tokenizer_digest(args.tokenizer)}_{args.phrasings}_{data.n}.npy"))
+    print(f"caption table {table.shape} in {time.time() - t0:.1f}s", flush=True)
+    batches = DeviceBatches(data.latents, table, cap.empty, dev, args.batch, scale=sf, drop=args.drop, flip=True,
+                            seed=5, step=step)
     ae = load_ae(args.ae, sf).to(dev)
     ac = alphas_cumprod().to(dev)
     latent_shape = tuple(data.latents.shape[1:])
     print(f"TEACHER: {data.n} latents {latent_shape}, scaling {sf}, vocab {vocab}, "
           f"te {sum(p.numel() for p in te.parameters())} unet {sum(p.numel() for p in unet.parameters())} params, "
           f"on {dev}", flush=True)
-    clock = Clock(args.steps, args.seconds, elapsed, warm=args.warmup)
-    batches = Prefetch(make_batch, pin=dev.type == "cuda")
+    fwd_unet, fwd_te = fast_module(unet), fast_module(te)
+    clock = Clock(args.steps, args.seconds, elapsed, warm=args.warmup, stop_after=args.stop_after)
+    marker = os.path.join(args.run, "finished")  # written when the whole schedule has run
+    if os.path.exists(marker) and not clock.finished(step):
+        os.remove(marker)
     t0, seen, acc, last_save = time.time(), 0, {}, time.time()
     while not clock.done(step):
         for g in opt.param_groups:
             g["lr"] = cosine_lr(step, clock.progress(step), args.lr, args.warmup, 0.05)
-        x0, ids = (t.to(dev, non_blocking=True) for t in batches.get())
-        loss, mse = diffusion_loss(unet, te, x0, ids, ac)
+        x0, ids = batches.get()
+        loss, mse = diffusion_loss(fwd_unet, fwd_te, x0, ids, ac)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         gn = torch.nn.utils.clip_grad_norm_(params, 1.0)
@@ -168,6 +167,12 @@ def main(argv=None):
             last_save = time.time()
         if step % args.preview_every == 0 or last:
             make_preview(os.path.join(args.run, f"preview_{step:06d}.png"), ema_unet, ema_te, ae, cap, latent_shape)
+    if clock.finished(step):
+        with open(marker, "w") as f:
+            f.write(f"{step}\n")
+    else:
+        print(f"TEACHER: stopped at step {step}, this process's {args.stop_after:g} s used; run it again to go on",
+              flush=True)
     return 0
 
 
