@@ -45,6 +45,31 @@ void main()
     for (uint i = 0; i < TM * TN; i++)
         acc[i] = 0.0;
 
+#ifdef CONV
+    // When the workgroup is a multiple of BN wide, each invocation loads the
+    // same output pixel (column nn) of every B tile and walks K in steps of
+    // WG / BN. Its pixel's origin and its (channel, ky, kx) position are then
+    // carried across tiles and advanced by additions: the im2col gather does
+    // no integer division, which CPUs do lane by lane (the loads were most of
+    // a narrow convolution's time on lavapipe).
+    const uint KSTEP = max(WG / BN, 1u);
+    const bool walk = WG % BN == 0u && BK % KSTEP == 0u; // each tile's walk ends where the next begins
+    const uint nn_w = tid % BN;
+    int py = -0x40000000, px = 0;
+    uint wci = 0u, wky = 0u, wkx = 0u;
+    if (walk) {
+        uint gn = n0 + nn_w;
+        if (gn < N) {
+            py = int((gn / pc.p.ow) * pc.p.stride) - int(pc.p.pad);
+            px = int((gn % pc.p.ow) * pc.p.stride) - int(pc.p.pad);
+        }
+        uint k = tid / BN; // the first K index this invocation loads
+        wci = k / KK;
+        wky = (k % KK) / pc.p.kw;
+        wkx = k % pc.p.kw;
+    }
+#endif
+
     for (uint k0 = 0; k0 < K; k0 += BK) {
         for (uint i = tid; i < BM * BK; i += WG) {
             uint kk = i % BK, mm = i / BK;
@@ -54,6 +79,26 @@ void main()
                 v = float(a[abase + gm * pc.p.sam + gk * pc.p.sak]);
             As[(kk * BM + mm) / 4][mm % 4] = v;
         }
+#ifdef CONV
+        if (walk) {
+            for (uint kk = tid / BN; kk < BK; kk += KSTEP) {
+                uint gk = k0 + kk;
+                float v = 0.0;
+                int iy = py + int(wky), ix = px + int(wkx);
+                if (gk < K && iy >= 0 && ix >= 0 && iy < int(pc.p.h) && ix < int(pc.p.w))
+                    v = float(b[bbase + (wci * pc.p.h + uint(iy)) * pc.p.w + uint(ix)]);
+                Bs[(kk * BN + nn_w) / 4][nn_w % 4] = v;
+                wkx += KSTEP;
+                while (wkx >= pc.p.kw) {
+                    wkx -= pc.p.kw;
+                    if (++wky == pc.p.kh) {
+                        wky = 0u;
+                        wci++;
+                    }
+                }
+            }
+        } else
+#endif
         for (uint i = tid; i < BK * BN; i += WG) {
             uint nn = i % BN, kk = i / BN;
             uint gn = n0 + nn, gk = k0 + kk;

@@ -21,8 +21,8 @@ expect "memory exhausted env" 2 "out of device memory.*budget exhausted" -- env 
 expect "bad memory option" 1 "max-memory needs" -- "$bin" demo --max-memory lots
 mkdir -p "$tmp/shaders"
 printf 'not spir-v at all' > "$tmp/shaders/conv_f16.spv"
-cp "$tmp/shaders/conv_f16.spv" "$tmp/shaders/conv_f32.spv"
-expect "broken shader" 2 "pipeline error.*conv_f(16|32) is not SPIR-V" -- env RV_SHADER_DIR="$tmp/shaders" "$bin" demo -o "$tmp/x.png"
+for v in conv_f32 dconv_f16 dconv_f32; do cp "$tmp/shaders/conv_f16.spv" "$tmp/shaders/$v.spv"; done
+expect "broken shader" 2 "pipeline error.*d?conv_f(16|32) is not SPIR-V" -- env RV_SHADER_DIR="$tmp/shaders" "$bin" demo -o "$tmp/x.png"
 expect "unwritable png" 2 "cannot create" -- "$bin" demo --size 16 -o /nonexistent-dir/x.png
 expect "demo" 0 "NMSE .* OK" -- "$bin" demo --size 24 --validation -o "$tmp/demo.png"
 if head -c 8 "$tmp/demo.png" | od -An -tx1 | grep -q "89 50 4e 47 0d 0a 1a 0a"; then

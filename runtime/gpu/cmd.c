@@ -48,12 +48,13 @@ rv_status rv_cmd_create(rv_gpu *gpu, rv_cmd **out, rv_error *err)
         VK_CHECK_GOTO(vkCreateQueryPool(gpu->device, &qci, NULL, &cmd->queries), err, st);
     }
     if (!gpu->info.push_descriptor) {
-        VkDescriptorPoolSize ps = {VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, RV_DESC_SETS_PER_CMD * 5};
+        VkDescriptorPoolSize ps[2] = {{VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, RV_DESC_SETS_PER_CMD * 5},
+                                      {VK_DESCRIPTOR_TYPE_UNIFORM_BUFFER, RV_DESC_SETS_PER_CMD}};
         VkDescriptorPoolCreateInfo dpci = {
             .sType = VK_STRUCTURE_TYPE_DESCRIPTOR_POOL_CREATE_INFO,
             .maxSets = RV_DESC_SETS_PER_CMD,
-            .poolSizeCount = 1,
-            .pPoolSizes = &ps,
+            .poolSizeCount = 2,
+            .pPoolSizes = ps,
         };
         VK_CHECK_GOTO(vkCreateDescriptorPool(gpu->device, &dpci, NULL, &cmd->desc_pool), err, st);
     }
@@ -276,18 +277,25 @@ void rv_cmd_dispatch(rv_cmd *cmd, int pipeline, const rv_binding *bindings, int 
             rv_error_set(&gpu->err, RV_ERR_INVALID, "VK: %s binding %d is not an allocated tensor", d->name, i);
             return;
         }
-        uint64_t aligned = t->offset / gpu->storage_align * gpu->storage_align;
+        const bool uniform = (rv_uniform_bindings(d->spec) >> i) & 1u;
+        const uint64_t align = uniform ? gpu->uniform_align : gpu->storage_align;
+        uint64_t aligned = t->offset / align * align;
         uint64_t range = t->offset + t->bytes - aligned;
-        range = (range + 3) & ~3ull;
+        range = (range + (uniform ? 15 : 3)) & ~(uniform ? 15ull : 3ull); /* uniform: whole vec4s */
         if (aligned + range > gpu->blocks[t->block].size)
             range = gpu->blocks[t->block].size - aligned;
+        if (uniform && range > gpu->tiles.dconv_window) {
+            rv_error_set(&gpu->err, RV_ERR_INVALID, "VK: %s binding %d: %llu bytes exceed the %u-byte uniform window",
+                         d->name, i, (unsigned long long)range, gpu->tiles.dconv_window);
+            return;
+        }
         pc[i] = (uint32_t)((t->offset - aligned) / rv_dtype_size(t->dtype));
         bi[i] = (VkDescriptorBufferInfo){gpu->blocks[t->block].buffer, aligned, range};
         w[i] = (VkWriteDescriptorSet){
             .sType = VK_STRUCTURE_TYPE_WRITE_DESCRIPTOR_SET,
             .dstBinding = (uint32_t)i,
             .descriptorCount = 1,
-            .descriptorType = VK_DESCRIPTOR_TYPE_STORAGE_BUFFER,
+            .descriptorType = uniform ? VK_DESCRIPTOR_TYPE_UNIFORM_BUFFER : VK_DESCRIPTOR_TYPE_STORAGE_BUFFER,
             .pBufferInfo = &bi[i],
         };
     }

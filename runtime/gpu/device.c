@@ -243,6 +243,8 @@ static void query_info(VkPhysicalDevice pd, rv_device_info *info, uint32_t *ts_b
         info->max_wg_count[i] = p->limits.maxComputeWorkGroupCount[i];
     info->max_shared_bytes = p->limits.maxComputeSharedMemorySize;
     info->max_storage_range = p->limits.maxStorageBufferRange;
+    info->max_uniform_range = p->limits.maxUniformBufferRange;
+    info->uniform_align = p->limits.minUniformBufferOffsetAlignment;
     info->timestamp_period_ns = p->limits.timestampPeriod;
 
     VkPhysicalDeviceMaintenance3Properties m3 = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_MAINTENANCE_3_PROPERTIES};
@@ -487,6 +489,9 @@ rv_status rv_gpu_create(rv_gpu **out, const rv_gpu_desc *desc, rv_error *err)
     gpu->storage_align = props.limits.minStorageBufferOffsetAlignment;
     if (gpu->storage_align < 16)
         gpu->storage_align = 16;
+    gpu->uniform_align = props.limits.minUniformBufferOffsetAlignment;
+    if (gpu->uniform_align < 16)
+        gpu->uniform_align = 16;
     gpu->block_size = desc && desc->block_size ? desc->block_size : (256ull << 20);
     if (gpu->info.max_alloc && gpu->block_size > gpu->info.max_alloc)
         gpu->block_size = gpu->info.max_alloc;

@@ -107,8 +107,8 @@ static rv_status add_block(rv_gpu *gpu, uint64_t size, uint32_t *index, rv_error
     }
     rv_block b = {0};
     rv_status st = create_buffer(gpu, size, gpu->device_type_index,
-                                 VK_BUFFER_USAGE_STORAGE_BUFFER_BIT | VK_BUFFER_USAGE_TRANSFER_SRC_BIT |
-                                     VK_BUFFER_USAGE_TRANSFER_DST_BIT,
+                                 VK_BUFFER_USAGE_STORAGE_BUFFER_BIT | VK_BUFFER_USAGE_UNIFORM_BUFFER_BIT |
+                                     VK_BUFFER_USAGE_TRANSFER_SRC_BIT | VK_BUFFER_USAGE_TRANSFER_DST_BIT,
                                  &b.buffer, &b.memory, err);
     if (st)
         return st;

@@ -177,6 +177,16 @@ void rv_op_conv2d(rv_cmd *cmd, const rv_tensor *out, const rv_tensor *in, const 
     };
     rv_binding bind[5] = {{weight, false}, {in, false}, {bias ? bias : weight, false},
                           {residual ? residual : weight, false}, {out, true}};
+    const rv_tiles *tl = &cmd->gpu->tiles;
+    const uint64_t window = weight->offset % cmd->gpu->uniform_align + weight->bytes;
+    if (d->cout <= tl->dconv_max_cout && window <= tl->dconv_window && div_up(N, tl->dconv_wg) <= MAX_GROUPS &&
+        batch <= MAX_GROUPS) {
+        const bool four = d->cout <= 4;
+        rv_cmd_dispatch(cmd, four ? pick(t, RV_PIPE_DCONV4_F32, RV_PIPE_DCONV4_F16) : pick(t, RV_PIPE_DCONV_F32, RV_PIPE_DCONV_F16),
+                        bind, 5, &pc, sizeof(pc), div_up(N, tl->dconv_wg), div_up(d->cout, four ? 4 : tl->dconv_cot),
+                        batch);
+        return;
+    }
     static const int pipes[RV_GEMM_CLASSES][2] = {
         {RV_PIPE_CONVN_F32, RV_PIPE_CONVN_F16}, {RV_PIPE_CONVM_F32, RV_PIPE_CONVM_F16}, {RV_PIPE_CONV_F32, RV_PIPE_CONV_F16}};
     const int cls = gemm_class(&cmd->gpu->tiles, d->cout);

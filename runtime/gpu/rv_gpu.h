@@ -54,6 +54,8 @@ typedef struct rv_device_info {
     uint32_t max_wg_count[3];
     uint32_t max_shared_bytes;
     uint64_t max_storage_range;
+    uint64_t max_uniform_range;   /* maxUniformBufferRange */
+    uint64_t uniform_align;       /* minUniformBufferOffsetAlignment */
     uint64_t max_alloc;
     uint64_t device_local_bytes;
     float timestamp_period_ns;

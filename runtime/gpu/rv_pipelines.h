@@ -17,6 +17,10 @@
     X(GEMMM_F16,     "gemm_f16",      5, rv_pc_gemm,     RV_SPEC_GEMM_MEDIUM) \
     X(CONVM_F32,     "conv_f32",      5, rv_pc_gemm,     RV_SPEC_GEMM_MEDIUM) \
     X(CONVM_F16,     "conv_f16",      5, rv_pc_gemm,     RV_SPEC_GEMM_MEDIUM) \
+    X(DCONV_F32,     "dconv_f32",     5, rv_pc_gemm,     RV_SPEC_DCONV) \
+    X(DCONV_F16,     "dconv_f16",     5, rv_pc_gemm,     RV_SPEC_DCONV) \
+    X(DCONV4_F32,    "dconv_f32",     5, rv_pc_gemm,     RV_SPEC_DCONV4) \
+    X(DCONV4_F16,    "dconv_f16",     5, rv_pc_gemm,     RV_SPEC_DCONV4) \
     X(ATTN64_F32,    "attn_f32",      4, rv_pc_attn,     RV_SPEC_ATTN64) \
     X(ATTN64_F16,    "attn_f16",      4, rv_pc_attn,     RV_SPEC_ATTN64) \
     X(ATTN160_F32,   "attn_f32",      4, rv_pc_attn,     RV_SPEC_ATTN160) \
@@ -52,6 +56,8 @@ enum rv_spec_family {
     RV_SPEC_GEMM,        /* GEMM/conv tiles for wide outputs */
     RV_SPEC_GEMM_NARROW, /* the same shaders with tiles for M <= 16 (narrow convs, few rows) */
     RV_SPEC_GEMM_MEDIUM, /* and for M <= 32 */
+    RV_SPEC_DCONV,       /* direct convolution: workgroup size, output channels per row */
+    RV_SPEC_DCONV4,      /* the same with 4 output channels per row (M <= 4: an RGB output) */
     RV_SPEC_ATTN64,
     RV_SPEC_ATTN160,
 };
@@ -86,7 +92,24 @@ typedef struct rv_tiles {
     unsigned elem_wg, reduce_wg;
     rv_gemm_tiles gemm[RV_GEMM_CLASSES]; /* by output height M: narrow, medium, wide */
     unsigned attn_br[2], attn_bc[2], attn_dmax[2], attn_wg[2];
+    /* convolutions with at most dconv_max_cout outputs run direct (dconv.comp),
+     * dconv_cot output channels per workgroup row, dconv_wg pixels per workgroup */
+    unsigned dconv_max_cout, dconv_cot, dconv_wg;
+    unsigned dconv_window; /* bytes of the weights' uniform-buffer window */
 } rv_tiles;
+
+/* Bindings a spec family reads as uniform buffers (bit i: binding i); the
+ * rest are storage buffers. A direct conv reads its weights through a
+ * uniform buffer: on lavapipe a load at a uniform address is one scalar
+ * load there, where a storage-buffer load is a loop over the lanes. */
+static inline unsigned rv_uniform_bindings(int spec)
+{
+    return spec == RV_SPEC_DCONV || spec == RV_SPEC_DCONV4 ? 1u : 0u;
+}
+
+/* The largest uniform-buffer window a pipeline declares (a direct conv's
+ * weights must fit in it, with their offset inside the aligned window). */
+#define RV_UNIFORM_WINDOW 65536u
 
 /* The size class whose tiles a GEMM/conv spec family uses. */
 static inline int rv_gemm_class_of_spec(int spec)

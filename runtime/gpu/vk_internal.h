@@ -63,6 +63,7 @@ struct rv_gpu {
     uint32_t device_type_index;      /* memory type for tensors */
     uint32_t host_type_index;        /* memory type for staging */
     uint64_t storage_align;
+    uint64_t uniform_align;           /* minUniformBufferOffsetAlignment, at least 16 */
 
     rv_block *blocks;
     int nblocks, capblocks;

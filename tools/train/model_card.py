@@ -138,14 +138,14 @@ def main(argv=None):
       f"(conv, linear and attention multiply-adds ×2).\n")
     w("| component | class | config | parameters | GFLOP at 256×256 |")
     w("|---|---|---|---|---|")
-    w(f"| tokenizer | CLIPTokenizer | byte-level BPE fitted to the captions, CLIP rules, 77 tokens | — | — |")
+    w("| tokenizer | CLIPTokenizer | byte-level BPE fitted to the captions, CLIP rules, 77 tokens | — | — |")
     w(f"| text_encoder | CLIPTextModel | 3 layers, width 128, 4 heads, MLP 512, gelu | {p.get('text_encoder', 0):,} "
       f"| {g.get('text_encoder', 0):.2f} per prompt (cached) |")
     w(f"| unet | UNet2DConditionModel | [32, 64, 128], 1 layer per block, cross-attention at 16×16, 8×8 and mid, "
       f"heads of width 32, linear projections, v-prediction | {p.get('unet', 0):,} | {g.get('unet_step', 0):.2f} per step |")
     w(f"| vae | AutoencoderTiny | 8×, 4 latent channels; encoder width 32 [1,1,1,1], decoder width 16 [3,3,2,1] "
       f"| {p.get('vae', 0):,} | decoder {g.get('decoder', 0):.2f}, encoder {g.get('encoder', 0):.2f} |")
-    w(f"| scheduler | EulerDiscreteScheduler | SD's scaled_linear betas, trailing spacing, v_prediction | — | — |\n")
+    w("| scheduler | EulerDiscreteScheduler | SD's scaled_linear betas, trailing spacing, v_prediction | — | — |\n")
     w("## Data\n")
     w(f"Procedural scenes from tools/scenegen, train split only: {len(sg.heldout_combinations())} value pairs "
       "(purple lighthouse, campfire by the sea, windmill in cartoon style, city in fog, ...) never appear in "
@@ -189,7 +189,7 @@ def main(argv=None):
     if ev:
         rows = ev.get("rows", {})
         cnt = next(iter(rows.values()), {}).get("counts", {})
-        w(f"An attribute classifier (tools/train/attr_classifier.py; validation accuracy on renders: "
+        w("An attribute classifier (tools/train/attr_classifier.py; validation accuracy on renders: "
           + ", ".join(f"{k} {pct(v)}" for k, v in cls_val.items()) + ") reads what each image shows; "
           f"{cnt.get('prompts', '?')} prompts ({cnt.get('heldout_prompts', '?')} stating a held-out composition, "
           "the rest train-split scenes) are scored on the attributes they state. Pair accuracy: both values of "
