@@ -148,6 +148,52 @@ void rv_conv_out_size(const rv_conv_desc *d, uint32_t *oh, uint32_t *ow)
     *ow = w > 0 ? (uint32_t)w : 0;
 }
 
+/* A sub-view `first` elements into t, to its end (direct convs split M). */
+static rv_tensor tail_view(const rv_tensor *t, uint64_t first)
+{
+    rv_tensor v = *t;
+    uint64_t skip = first * rv_dtype_size(t->dtype);
+    v.offset += skip;
+    v.bytes -= skip;
+    v.count -= first;
+    return v;
+}
+
+/* Direct convolution (dconv.comp): the weights are read through a uniform
+ * buffer window (tiles.dconv_window bytes), so M is split into dispatches of
+ * as many rows as fit it (a multiple of the rows per workgroup). Returns
+ * false, dispatching nothing, when not even that many rows fit or the grid
+ * is too large; the caller takes the GEMM then. */
+static bool direct_conv(rv_cmd *cmd, const rv_tensor *out, const rv_tensor *in, const rv_tensor *weight,
+                        const rv_tensor *bias, const rv_tensor *residual, const struct rv_pc_gemm *pc0,
+                        uint32_t batch)
+{
+    const rv_tiles *tl = &cmd->gpu->tiles;
+    const rv_dtype t = out->dtype;
+    const uint32_t M = pc0->M, N = pc0->N;
+    const bool four = M <= 4;
+    const uint32_t cot = four ? 4 : tl->dconv_cot;
+    const uint64_t row = (uint64_t)pc0->K * rv_dtype_size(t), align = cmd->gpu->uniform_align;
+    if (div_up(N, tl->dconv_wg) > MAX_GROUPS || batch > MAX_GROUPS || tl->dconv_window <= align)
+        return false;
+    /* rows per dispatch: all of them if they fit from where the weights start, else what fits any start */
+    uint64_t chunk = weight->offset % align + weight->bytes <= tl->dconv_window ? M
+                                                                                : (tl->dconv_window - align) / row / cot * cot;
+    if (chunk == 0)
+        return false;
+    const int pipe = four ? pick(t, RV_PIPE_DCONV4_F32, RV_PIPE_DCONV4_F16) : pick(t, RV_PIPE_DCONV_F32, RV_PIPE_DCONV_F16);
+    for (uint32_t r0 = 0; r0 < M; r0 += (uint32_t)chunk) {
+        struct rv_pc_gemm pc = *pc0;
+        pc.M = (uint32_t)(M - r0 < chunk ? M - r0 : chunk);
+        rv_tensor w = tail_view(weight, (uint64_t)r0 * pc0->K), o = tail_view(out, (uint64_t)r0 * N);
+        rv_tensor bv = bias ? tail_view(bias, r0) : w, rv = residual ? tail_view(residual, (uint64_t)r0 * N) : w;
+        w.bytes = (uint64_t)pc.M * row; /* the uniform window covers this dispatch's rows only */
+        rv_binding bind[5] = {{&w, false}, {in, false}, {&bv, false}, {&rv, false}, {&o, true}};
+        rv_cmd_dispatch(cmd, pipe, bind, 5, &pc, sizeof(pc), div_up(N, tl->dconv_wg), div_up(pc.M, cot), batch);
+    }
+    return true;
+}
+
 void rv_op_conv2d(rv_cmd *cmd, const rv_tensor *out, const rv_tensor *in, const rv_tensor *weight,
                   const rv_tensor *bias, const rv_tensor *residual, const rv_conv_desc *d)
 {
@@ -177,16 +223,8 @@ void rv_op_conv2d(rv_cmd *cmd, const rv_tensor *out, const rv_tensor *in, const 
     };
     rv_binding bind[5] = {{weight, false}, {in, false}, {bias ? bias : weight, false},
                           {residual ? residual : weight, false}, {out, true}};
-    const rv_tiles *tl = &cmd->gpu->tiles;
-    const uint64_t window = weight->offset % cmd->gpu->uniform_align + weight->bytes;
-    if (d->cout <= tl->dconv_max_cout && window <= tl->dconv_window && div_up(N, tl->dconv_wg) <= MAX_GROUPS &&
-        batch <= MAX_GROUPS) {
-        const bool four = d->cout <= 4;
-        rv_cmd_dispatch(cmd, four ? pick(t, RV_PIPE_DCONV4_F32, RV_PIPE_DCONV4_F16) : pick(t, RV_PIPE_DCONV_F32, RV_PIPE_DCONV_F16),
-                        bind, 5, &pc, sizeof(pc), div_up(N, tl->dconv_wg), div_up(d->cout, four ? 4 : tl->dconv_cot),
-                        batch);
+    if (d->cout <= cmd->gpu->tiles.dconv_max_cout && direct_conv(cmd, out, in, weight, bias, residual, &pc, batch))
         return;
-    }
     static const int pipes[RV_GEMM_CLASSES][2] = {
         {RV_PIPE_CONVN_F32, RV_PIPE_CONVN_F16}, {RV_PIPE_CONVM_F32, RV_PIPE_CONVM_F16}, {RV_PIPE_CONV_F32, RV_PIPE_CONV_F16}};
     const int cls = gemm_class(&cmd->gpu->tiles, d->cout);
