@@ -44,6 +44,7 @@ static void help(void)
            "  --latent-out FILE   write the final latent the same way\n"
            "  --variant NAME      weight files like *.fp16.safetensors\n"
            "  --profile           also print every model stage's GPU time, slowest first\n"
+           "                      (and each pipeline's, with RV_PROFILE_OPS=1 in the environment)\n"
            "Prompts longer than CLIP's 77 tokens are cut with a warning.\n"
            "Exit status: 1 bad arguments or input files, 2 device or model errors.\n\n%s",
            rv_cli_gpu_help);
@@ -79,6 +80,15 @@ static void print_profile(const rv_gen_result *res)
     printf("profile: %d stages, %.2f ms\n", n, total);
     for (int i = 0; i < n; i++)
         printf("  %-32s %9.3f ms %5.1f%%\n", s[i].name, s[i].ms, total > 0 ? 100 * s[i].ms / total : 0.0);
+    if (res->nops == 0)
+        return;
+    double ops = 0;
+    for (int i = 0; i < res->nops; i++)
+        ops += res->ops[i].ms;
+    printf("pipelines (RV_PROFILE_OPS=1): %.2f ms\n", ops);
+    for (int i = 0; i < res->nops; i++) /* sorted per submission; merged sums are near that order */
+        printf("  %-20s %5d dispatches %9.3f ms %5.1f%%\n", res->ops[i].name, res->ops[i].dispatches, res->ops[i].ms,
+               ops > 0 ? 100 * res->ops[i].ms / ops : 0.0);
 }
 
 static bool parse_long(const char *opt, const char *v, long lo, long hi, long *out)

@@ -166,8 +166,9 @@ static void small_chain(const char *what)
     rv_gpu *g = make(NULL);
     rv_error err = {0};
     rv_cmd *cmd = NULL;
-    rv_tensor a, b;
-    float v[64], out[64];
+    rv_tensor a, b, w, c;
+    float v[64], out[64], conv[32];
+    const float pick[8] = {1, 0, 0, 0, 0, 1, 0, 0}; /* 1x1 conv: channels 0 and 1 of 4 */
     for (int i = 0; i < 64; i++)
         v[i] = (float)i;
     rv_status st = rv_cmd_create(g, &cmd, &err);
@@ -176,18 +177,43 @@ static void small_chain(const char *what)
     if (!st)
         st = rv_tensor_alloc(g, &b, RV_F32, 64, &err);
     if (!st)
+        st = rv_tensor_alloc(g, &w, RV_F32, 8, &err);
+    if (!st)
+        st = rv_tensor_alloc(g, &c, RV_F32, 32, &err);
+    if (!st)
         st = rv_tensor_upload(g, &a, v, &err);
+    if (!st)
+        st = rv_tensor_upload(g, &w, pick, &err);
     if (!st)
         st = rv_cmd_begin(cmd, &err);
     if (!st) {
         rv_op_unary(cmd, &b, &a, RV_UNARY_SCALE, 2.0f, 1.0f);
         rv_op_add(cmd, &a, &b, &b);
+        /* few outputs: the direct conv on lavapipe, weights in a uniform buffer */
+        rv_conv_desc d = {.batch = 1, .cin = 4, .h = 4, .w = 4, .cout = 2, .kh = 1, .kw = 1};
+        rv_op_conv2d(cmd, &c, &a, &w, NULL, NULL, &d);
         st = rv_cmd_run(cmd, &err);
     }
     if (!st)
         st = rv_tensor_download(g, &a, out, &err);
+    if (!st)
+        st = rv_tensor_download(g, &c, conv, &err);
     CHECK(st == RV_OK && out[10] == 42.0f, "%s: %s (%g)", what, err.msg, st ? 0.0 : out[10]);
+    CHECK(st == RV_OK && conv[10] == 42.0f && conv[21] == 86.0f, "%s: conv %g %g", what, conv[10], conv[21]);
     CHECK(rv_gpu_validation_count(g) == 0, "%s: validation messages", what);
+    if (!st) {
+        rv_op_time ops[8];
+        int n = rv_cmd_op_times(cmd, ops, 8), total = 0;
+        for (int i = 0; i < n; i++)
+            total += ops[i].dispatches;
+        if (getenv("RV_PROFILE_OPS") && rv_gpu_info(g)->timestamps)
+            CHECK(n == 3 && total == 3 && ops[0].ms >= ops[n - 1].ms, "%s: %d pipelines timed, %d dispatches", what, n,
+                  total);
+        else
+            CHECK(n == 0, "%s: pipelines timed without RV_PROFILE_OPS", what);
+    }
+    rv_tensor_free(g, &w);
+    rv_tensor_free(g, &c);
     rv_cmd_destroy(cmd);
     rv_gpu_destroy(g);
 }
@@ -282,6 +308,9 @@ int main(void)
     setenv("RV_PRECISION", "f32", 1);
     small_chain("fp32 precision");
     unsetenv("RV_PRECISION");
+    setenv("RV_PROFILE_OPS", "1", 1);
+    small_chain("per-pipeline timing");
+    unsetenv("RV_PROFILE_OPS");
     test_broken_shaders();
     return rv_test_finish("test_gpu");
 }

@@ -356,6 +356,19 @@ static void collect(rv_gen *g, rv_gen_result *res)
         }
         res->stages[res->nstages - 1].ms += t[i].ms;
     }
+    rv_op_time o[64];
+    int no = rv_cmd_op_times(g->cmd, o, 64);
+    for (int i = 0; i < no; i++) {
+        int j = 0;
+        while (j < res->nops && strcmp(res->ops[j].name, o[i].name) != 0)
+            j++;
+        if (j < res->nops) {
+            res->ops[j].dispatches += o[i].dispatches;
+            res->ops[j].ms += o[i].ms;
+        } else if (res->nops < 64) {
+            res->ops[res->nops++] = o[i];
+        }
+    }
 }
 
 static rv_status submit(rv_gen *g, rv_gen_result *res, rv_error *err)

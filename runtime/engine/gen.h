@@ -134,6 +134,8 @@ typedef struct rv_gen_result {
     int nstages, ndetail;
     rv_stage_time stages[64];                /* per part: text, init, step<i>, sched<i>, decode, rgba */
     rv_stage_time detail[RV_GEN_MAX_STAGES]; /* every model stage */
+    int nops;
+    rv_op_time ops[64];                      /* RV_PROFILE_OPS=1: time per pipeline, summed over submissions */
 } rv_gen_result;
 
 /* Runs the whole generation; the plan's lat[final], image and rgba hold the

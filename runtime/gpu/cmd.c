@@ -46,6 +46,11 @@ rv_status rv_cmd_create(rv_gpu *gpu, rv_cmd **out, rv_error *err)
             .queryCount = RV_MAX_STAGES + 1,
         };
         VK_CHECK_GOTO(vkCreateQueryPool(gpu->device, &qci, NULL, &cmd->queries), err, st);
+        const char *ops = getenv("RV_PROFILE_OPS");
+        if (ops && strcmp(ops, "1") == 0) {
+            qci.queryCount = RV_MAX_OP_TIMES + 1;
+            VK_CHECK_GOTO(vkCreateQueryPool(gpu->device, &qci, NULL, &cmd->op_queries), err, st);
+        }
     }
     if (!gpu->info.push_descriptor) {
         VkDescriptorPoolSize ps[2] = {{VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, RV_DESC_SETS_PER_CMD * 5},
@@ -76,6 +81,8 @@ void rv_cmd_destroy(rv_cmd *cmd)
         vkDestroyDescriptorPool(dev, cmd->desc_pool, NULL);
     if (cmd->queries)
         vkDestroyQueryPool(dev, cmd->queries, NULL);
+    if (cmd->op_queries)
+        vkDestroyQueryPool(dev, cmd->op_queries, NULL);
     if (cmd->fence)
         vkDestroyFence(dev, cmd->fence, NULL);
     if (cmd->pool)
@@ -109,6 +116,11 @@ rv_status rv_cmd_begin(rv_cmd *cmd, rv_error *err)
     };
     vkCmdPipelineBarrier(cmd->cb, VK_PIPELINE_STAGE_TRANSFER_BIT | VK_PIPELINE_STAGE_HOST_BIT,
                          VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, 0, 1, &mb, 0, NULL, 0, NULL);
+    if (cmd->op_queries) {
+        vkCmdResetQueryPool(cmd->cb, cmd->op_queries, 0, RV_MAX_OP_TIMES + 1);
+        vkCmdWriteTimestamp(cmd->cb, VK_PIPELINE_STAGE_BOTTOM_OF_PIPE_BIT, cmd->op_queries, 0);
+    }
+    cmd->nops = 0;
     cmd->recording = true;
     cmd->nstages = 0;
     cmd->npw = cmd->npr = 0;
@@ -189,6 +201,47 @@ int rv_cmd_timings(rv_cmd *cmd, rv_stage_time *out, int cap)
         uint64_t d = (ts[i + 1] - ts[i]) & mask;
         out[k].ms = (double)d * cmd->gpu->info.timestamp_period_ns * 1e-6;
     }
+    return k;
+}
+
+static int by_op_ms_desc(const void *a, const void *b)
+{
+    double x = ((const rv_op_time *)a)->ms, y = ((const rv_op_time *)b)->ms;
+    return (x < y) - (x > y);
+}
+
+int rv_cmd_op_times(rv_cmd *cmd, rv_op_time *out, int cap)
+{
+    if (!cmd->op_queries || cmd->nops == 0 || cap <= 0)
+        return 0;
+    uint64_t *ts = malloc(((size_t)cmd->nops + 1) * sizeof(uint64_t));
+    if (!ts)
+        return 0;
+    int k = 0;
+    if (vkGetQueryPoolResults(cmd->gpu->device, cmd->op_queries, 0, (uint32_t)cmd->nops + 1,
+                              ((size_t)cmd->nops + 1) * sizeof(uint64_t), ts, sizeof(uint64_t),
+                              VK_QUERY_RESULT_64_BIT | VK_QUERY_RESULT_WAIT_BIT) == VK_SUCCESS) {
+        double per[RV_PIPELINE_COUNT] = {0};
+        int count[RV_PIPELINE_COUNT] = {0};
+        uint64_t mask = cmd->gpu->timestamp_bits >= 64 ? ~0ull : ((1ull << cmd->gpu->timestamp_bits) - 1);
+        for (int i = 0; i < cmd->nops; i++) {
+            per[cmd->op_pipe[i]] += (double)((ts[i + 1] - ts[i]) & mask) * cmd->gpu->info.timestamp_period_ns * 1e-6;
+            count[cmd->op_pipe[i]]++;
+        }
+        rv_op_time all[RV_PIPELINE_COUNT];
+        int n = 0;
+        for (int p = 0; p < RV_PIPELINE_COUNT; p++)
+            if (count[p]) {
+                snprintf(all[n].name, sizeof(all[n].name), "%s", rv_pipeline_table[p].name);
+                all[n].dispatches = count[p];
+                all[n].ms = per[p];
+                n++;
+            }
+        qsort(all, (size_t)n, sizeof(all[0]), by_op_ms_desc);
+        for (; k < n && k < cap; k++)
+            out[k] = all[k];
+    }
+    free(ts);
     return k;
 }
 
@@ -327,4 +380,8 @@ void rv_cmd_dispatch(rv_cmd *cmd, int pipeline, const rv_binding *bindings, int 
     vkCmdPushConstants(cmd->cb, p->layout, VK_SHADER_STAGE_COMPUTE_BIT, 0, 4 * RV_PC_BINDINGS + push_bytes, pc);
     vkCmdDispatch(cmd->cb, gx, gy, gz);
     cmd->dispatches++;
+    if (cmd->op_queries && cmd->nops < RV_MAX_OP_TIMES) {
+        vkCmdWriteTimestamp(cmd->cb, VK_PIPELINE_STAGE_BOTTOM_OF_PIPE_BIT, cmd->op_queries, (uint32_t)cmd->nops + 1);
+        cmd->op_pipe[cmd->nops++] = (uint16_t)pipeline;
+    }
 }

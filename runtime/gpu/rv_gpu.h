@@ -128,6 +128,17 @@ typedef struct rv_stage_time {
 } rv_stage_time;
 /* After wait: the measured stages (up to cap). Returns the number written. */
 int rv_cmd_timings(rv_cmd *cmd, rv_stage_time *out, int cap);
+/* With RV_PROFILE_OPS=1 in the environment when the rv_cmd was made, every
+ * dispatch is timed (end to end: on GPUs that overlap dispatches between
+ * barriers the split is approximate). After wait: the time and dispatch
+ * count per pipeline of the last submission, slowest first (up to cap);
+ * 0 when off or unsupported. */
+typedef struct rv_op_time {
+    char name[32];
+    int dispatches;
+    double ms;
+} rv_op_time;
+int rv_cmd_op_times(rv_cmd *cmd, rv_op_time *out, int cap);
 int rv_cmd_dispatch_count(const rv_cmd *cmd);
 int rv_cmd_barrier_count(const rv_cmd *cmd);
 rv_gpu *rv_cmd_gpu(rv_cmd *cmd);

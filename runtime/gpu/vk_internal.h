@@ -90,6 +90,7 @@ struct rv_gpu {
 
 #define RV_MAX_STAGES 64
 #define RV_MAX_PENDING 64
+#define RV_MAX_OP_TIMES 8191
 
 typedef struct rv_range {
     uint32_t block;
@@ -109,6 +110,10 @@ struct rv_cmd {
     rv_range pending_w[RV_MAX_PENDING], pending_r[RV_MAX_PENDING];
     int npw, npr;
     int dispatches, barriers;
+    /* RV_PROFILE_OPS=1: a timestamp after every dispatch, and its pipeline */
+    VkQueryPool op_queries;
+    int nops;
+    uint16_t op_pipe[RV_MAX_OP_TIMES];
 };
 
 void rv_tiles_choose(rv_gpu *gpu);
