@@ -36,6 +36,10 @@ static const bench_case bench_cases[] = {
     {"conv2d 3x3 32->32 @32x32 (reverie-tiny UNet)", RV_OP_CONV2D, {32, 32, 32, 32, 3, 1}},
     {"conv2d 3x3 16->16 @256x256 (reverie-tiny decoder)", RV_OP_CONV2D, {16, 256, 256, 16, 3, 1}},
     {"conv2d 3x3 16->3 @256x256 (reverie-tiny decoder)", RV_OP_CONV2D, {16, 256, 256, 3, 3, 1}},
+    {"conv2d 3x3 64->64 @16x16 (reverie-tiny UNet)", RV_OP_CONV2D, {64, 16, 16, 64, 3, 1}},
+    {"linear 256x64 -> 512 (reverie-tiny UNet)", RV_OP_GEMM, {256, 512, 64}},
+    {"linear 256x64 -> 64 (reverie-tiny UNet)", RV_OP_GEMM, {256, 64, 64}},
+    {"linear 64x128 -> 128 (reverie-tiny UNet)", RV_OP_GEMM, {64, 128, 128}},
 };
 #define NCASES (int)(sizeof(bench_cases) / sizeof(bench_cases[0]))
 

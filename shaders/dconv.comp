@@ -58,7 +58,11 @@ void main()
     const int iy0 = int(oy * pc.p.stride) - int(pc.p.pad);
     const int ix0 = int(ox * pc.p.stride) - int(pc.p.pad);
     const int H = int(pc.p.h), W = int(pc.p.w);
-    const uint ibase = pc.boff[1] + bz * pc.p.cin * pc.p.h * pc.p.w;
+    // input element (channel, pixel) at ibase + channel * sbk + pixel * sbn:
+    // an NCHW image (sbk = h*w, sbn = 1) or token-major rows (a linear
+    // layer as a 1x1 conv over tokens: sbk = 1, sbn = K)
+    const uint ibase = pc.boff[1] + bz * pc.p.sbb;
+    const uint sc = pc.p.sbk, sp = pc.p.sbn;
     const uint wbase = pc.boff[0] + co0 * K;
     // rows past M repeat the last weight row (no branch in the inner loop);
     // their sums are never stored
@@ -77,14 +81,14 @@ void main()
                 const int iy = iy0 + int(ky), ix = ix0 + int(kx);
                 v[j] = 0.0;
                 if (live && iy >= 0 && iy < H && ix >= 0 && ix < W)
-                    v[j] = float(b[plane + uint(iy) * pc.p.w + uint(ix)]);
+                    v[j] = float(b[plane + (uint(iy) * pc.p.w + uint(ix)) * sp]);
                 kx++;
                 if (kx == pc.p.kw) {
                     kx = 0u;
                     ky++;
                     if (ky == pc.p.kh) {
                         ky = 0u;
-                        plane += pc.p.h * pc.p.w;
+                        plane += sc;
                     }
                 }
             }
@@ -99,7 +103,7 @@ void main()
     } else {
         uint k = 0;
         for (uint ci = 0; ci < pc.p.cin; ci++) {
-            const uint plane = ibase + ci * pc.p.h * pc.p.w;
+            const uint plane = ibase + ci * sc;
             for (uint ky = 0; ky < pc.p.kh; ky++) {
                 const int iy = iy0 + int(ky);
                 const bool row = live && iy >= 0 && iy < H;
@@ -107,7 +111,7 @@ void main()
                     const int ix = ix0 + int(kx);
                     float v = 0.0;
                     if (row && ix >= 0 && ix < W)
-                        v = float(b[plane + uint(iy) * pc.p.w + uint(ix)]);
+                        v = float(b[plane + (uint(iy) * pc.p.w + uint(ix)) * sp]);
                     for (uint i = 0; i < COT; i++)
                         acc[i] = fma(weight(wbase + min(i, mlast) * K + k), v, acc[i]);
                 }

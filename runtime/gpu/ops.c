@@ -96,58 +96,6 @@ static void grid1d(uint64_t n, uint32_t wg, uint32_t *gx, uint32_t *gy)
     }
 }
 
-void rv_op_gemm(rv_cmd *cmd, const rv_tensor *c, const rv_tensor *a, const rv_tensor *b, const rv_tensor *bias,
-                const rv_tensor *residual, const rv_gemm_desc *d)
-{
-    const rv_op op = RV_OP_GEMM;
-    if (failed(cmd) || !check(cmd, op, c && d, "missing output or descriptor"))
-        return;
-    rv_dtype t = c->dtype;
-    uint64_t batch = d->batch ? d->batch : 1;
-    uint64_t M = d->M, N = d->N, K = d->K;
-    if (!check(cmd, op, M && N && K, "zero dimension") ||
-        !need(cmd, op, c, t, batch * M * N, "C") || !need(cmd, op, a, t, (d->shared_a ? 1 : batch) * M * K, "A") ||
-        !need(cmd, op, b, t, (d->shared_b ? 1 : batch) * K * N, "B") ||
-        (bias && !need(cmd, op, bias, t, d->bias_per_m ? M : N, "bias")) ||
-        (residual && !need(cmd, op, residual, t, batch * M * N, "residual")))
-        return;
-    struct rv_pc_gemm pc = {
-        .M = (uint32_t)M, .N = (uint32_t)N, .K = (uint32_t)K, .batch = (uint32_t)batch,
-        .sam = d->trans_a ? 1 : (uint32_t)K, .sak = d->trans_a ? (uint32_t)M : 1, .sab = d->shared_a ? 0 : (uint32_t)(M * K),
-        .sbk = d->trans_b ? 1 : (uint32_t)N, .sbn = d->trans_b ? (uint32_t)K : 1,
-        .sbb = d->shared_b ? 0 : (uint32_t)(K * N),
-        .scm = (uint32_t)N, .scn = 1, .scb = (uint32_t)(M * N),
-        .flags = (bias ? (d->bias_per_m ? RV_GEMM_BIAS_M : RV_GEMM_BIAS_N) : 0) | (residual ? RV_GEMM_RESIDUAL : 0),
-        .alpha = d->alpha != 0.0f ? d->alpha : 1.0f,
-    };
-    /* unused bindings alias C: the shader never reads them without the flag */
-    rv_binding bind[5] = {{a, false}, {b, false}, {bias ? bias : a, false}, {residual ? residual : a, false}, {c, true}};
-    static const int pipes[RV_GEMM_CLASSES][2] = {
-        {RV_PIPE_GEMMN_F32, RV_PIPE_GEMMN_F16}, {RV_PIPE_GEMMM_F32, RV_PIPE_GEMMM_F16}, {RV_PIPE_GEMM_F32, RV_PIPE_GEMM_F16}};
-    const int cls = gemm_class(&cmd->gpu->tiles, M);
-    const rv_gemm_tiles *g = &cmd->gpu->tiles.gemm[cls];
-    if (!check(cmd, op, batch <= MAX_GROUPS && div_up(M, g->bm) <= MAX_GROUPS, "batch or M too large"))
-        return;
-    rv_cmd_dispatch(cmd, pick(t, pipes[cls][0], pipes[cls][1]), bind, 5, &pc, sizeof(pc), div_up(N, g->bn),
-                    div_up(M, g->bm), (uint32_t)batch);
-}
-
-void rv_op_linear(rv_cmd *cmd, const rv_tensor *out, const rv_tensor *in, const rv_tensor *weight,
-                  const rv_tensor *bias, const rv_tensor *residual, uint32_t rows, uint32_t n_in, uint32_t n_out)
-{
-    rv_gemm_desc d = {.M = rows, .N = n_out, .K = n_in, .trans_b = true, .shared_b = true};
-    rv_op_gemm(cmd, out, in, weight, bias, residual, &d);
-}
-
-void rv_conv_out_size(const rv_conv_desc *d, uint32_t *oh, uint32_t *ow)
-{
-    uint32_t kh = d->kh ? d->kh : 1, kw = d->kw ? d->kw : 1, s = d->stride ? d->stride : 1;
-    int64_t h = ((int64_t)d->h + 2 * (int64_t)d->pad - kh) / s + 1;
-    int64_t w = ((int64_t)d->w + 2 * (int64_t)d->pad - kw) / s + 1;
-    *oh = h > 0 ? (uint32_t)h : 0;
-    *ow = w > 0 ? (uint32_t)w : 0;
-}
-
 /* A sub-view `first` elements into t, to its end (direct convs split M). */
 static rv_tensor tail_view(const rv_tensor *t, uint64_t first)
 {
@@ -185,13 +133,82 @@ static bool direct_conv(rv_cmd *cmd, const rv_tensor *out, const rv_tensor *in, 
     for (uint32_t r0 = 0; r0 < M; r0 += (uint32_t)chunk) {
         struct rv_pc_gemm pc = *pc0;
         pc.M = (uint32_t)(M - r0 < chunk ? M - r0 : chunk);
-        rv_tensor w = tail_view(weight, (uint64_t)r0 * pc0->K), o = tail_view(out, (uint64_t)r0 * N);
-        rv_tensor bv = bias ? tail_view(bias, r0) : w, rv = residual ? tail_view(residual, (uint64_t)r0 * N) : w;
+        /* output row r0 starts scm elements per row in: N for NCHW images, 1 for token-major rows */
+        rv_tensor w = tail_view(weight, (uint64_t)r0 * pc0->K), o = tail_view(out, (uint64_t)r0 * pc0->scm);
+        rv_tensor bv = bias ? tail_view(bias, r0) : w, rv = residual ? tail_view(residual, (uint64_t)r0 * pc0->scm) : w;
         w.bytes = (uint64_t)pc.M * row; /* the uniform window covers this dispatch's rows only */
         rv_binding bind[5] = {{&w, false}, {in, false}, {&bv, false}, {&rv, false}, {&o, true}};
         rv_cmd_dispatch(cmd, pipe, bind, 5, &pc, sizeof(pc), div_up(N, tl->dconv_wg), div_up(pc.M, cot), batch);
     }
     return true;
+}
+
+void rv_op_gemm(rv_cmd *cmd, const rv_tensor *c, const rv_tensor *a, const rv_tensor *b, const rv_tensor *bias,
+                const rv_tensor *residual, const rv_gemm_desc *d)
+{
+    const rv_op op = RV_OP_GEMM;
+    if (failed(cmd) || !check(cmd, op, c && d, "missing output or descriptor"))
+        return;
+    rv_dtype t = c->dtype;
+    uint64_t batch = d->batch ? d->batch : 1;
+    uint64_t M = d->M, N = d->N, K = d->K;
+    if (!check(cmd, op, M && N && K, "zero dimension") ||
+        !need(cmd, op, c, t, batch * M * N, "C") || !need(cmd, op, a, t, (d->shared_a ? 1 : batch) * M * K, "A") ||
+        !need(cmd, op, b, t, (d->shared_b ? 1 : batch) * K * N, "B") ||
+        (bias && !need(cmd, op, bias, t, d->bias_per_m ? M : N, "bias")) ||
+        (residual && !need(cmd, op, residual, t, batch * M * N, "residual")))
+        return;
+    struct rv_pc_gemm pc = {
+        .M = (uint32_t)M, .N = (uint32_t)N, .K = (uint32_t)K, .batch = (uint32_t)batch,
+        .sam = d->trans_a ? 1 : (uint32_t)K, .sak = d->trans_a ? (uint32_t)M : 1, .sab = d->shared_a ? 0 : (uint32_t)(M * K),
+        .sbk = d->trans_b ? 1 : (uint32_t)N, .sbn = d->trans_b ? (uint32_t)K : 1,
+        .sbb = d->shared_b ? 0 : (uint32_t)(K * N),
+        .scm = (uint32_t)N, .scn = 1, .scb = (uint32_t)(M * N),
+        .flags = (bias ? (d->bias_per_m ? RV_GEMM_BIAS_M : RV_GEMM_BIAS_N) : 0) | (residual ? RV_GEMM_RESIDUAL : 0),
+        .alpha = d->alpha != 0.0f ? d->alpha : 1.0f,
+    };
+    /* A weight times token rows (a linear layer) on devices where direct
+     * convolution pays: a 1x1 conv over the tokens, B's rows the filters */
+    if (cmd->gpu->tiles.dconv_linear && d->trans_b && d->shared_b && !d->trans_a) {
+        struct rv_pc_gemm dc = {
+            .M = (uint32_t)N, .N = (uint32_t)M, .K = (uint32_t)K, .batch = (uint32_t)batch,
+            .sbk = 1, .sbn = (uint32_t)K, .sbb = d->shared_a ? 0 : (uint32_t)(M * K),
+            .scm = 1, .scn = (uint32_t)N, .scb = (uint32_t)(M * N),
+            .flags = (bias ? RV_GEMM_BIAS_M : 0) | (residual ? RV_GEMM_RESIDUAL : 0),
+            .alpha = pc.alpha,
+            .cin = (uint32_t)K, .h = 1, .w = (uint32_t)M, .oh = 1, .ow = (uint32_t)M, .kh = 1, .kw = 1, .stride = 1,
+        };
+        if (!bias || !d->bias_per_m) {
+            if (direct_conv(cmd, c, a, b, bias, residual, &dc, (uint32_t)batch))
+                return;
+        }
+    }
+    /* unused bindings alias C: the shader never reads them without the flag */
+    rv_binding bind[5] = {{a, false}, {b, false}, {bias ? bias : a, false}, {residual ? residual : a, false}, {c, true}};
+    static const int pipes[RV_GEMM_CLASSES][2] = {
+        {RV_PIPE_GEMMN_F32, RV_PIPE_GEMMN_F16}, {RV_PIPE_GEMMM_F32, RV_PIPE_GEMMM_F16}, {RV_PIPE_GEMM_F32, RV_PIPE_GEMM_F16}};
+    const int cls = gemm_class(&cmd->gpu->tiles, M);
+    const rv_gemm_tiles *g = &cmd->gpu->tiles.gemm[cls];
+    if (!check(cmd, op, batch <= MAX_GROUPS && div_up(M, g->bm) <= MAX_GROUPS, "batch or M too large"))
+        return;
+    rv_cmd_dispatch(cmd, pick(t, pipes[cls][0], pipes[cls][1]), bind, 5, &pc, sizeof(pc), div_up(N, g->bn),
+                    div_up(M, g->bm), (uint32_t)batch);
+}
+
+void rv_op_linear(rv_cmd *cmd, const rv_tensor *out, const rv_tensor *in, const rv_tensor *weight,
+                  const rv_tensor *bias, const rv_tensor *residual, uint32_t rows, uint32_t n_in, uint32_t n_out)
+{
+    rv_gemm_desc d = {.M = rows, .N = n_out, .K = n_in, .trans_b = true, .shared_b = true};
+    rv_op_gemm(cmd, out, in, weight, bias, residual, &d);
+}
+
+void rv_conv_out_size(const rv_conv_desc *d, uint32_t *oh, uint32_t *ow)
+{
+    uint32_t kh = d->kh ? d->kh : 1, kw = d->kw ? d->kw : 1, s = d->stride ? d->stride : 1;
+    int64_t h = ((int64_t)d->h + 2 * (int64_t)d->pad - kh) / s + 1;
+    int64_t w = ((int64_t)d->w + 2 * (int64_t)d->pad - kw) / s + 1;
+    *oh = h > 0 ? (uint32_t)h : 0;
+    *ow = w > 0 ? (uint32_t)w : 0;
 }
 
 void rv_op_conv2d(rv_cmd *cmd, const rv_tensor *out, const rv_tensor *in, const rv_tensor *weight,
@@ -220,6 +237,7 @@ void rv_op_conv2d(rv_cmd *cmd, const rv_tensor *out, const rv_tensor *in, const 
         .alpha = 1.0f,
         .cin = d->cin, .h = d->h, .w = d->w, .oh = oh, .ow = ow,
         .kh = kh, .kw = kw, .stride = s, .pad = d->pad,
+        .sbk = d->h * d->w, .sbn = 1, .sbb = d->cin * d->h * d->w, /* the input's strides (direct path) */
     };
     rv_binding bind[5] = {{weight, false}, {in, false}, {bias ? bias : weight, false},
                           {residual ? residual : weight, false}, {out, true}};

@@ -56,13 +56,16 @@ void rv_tiles_choose(rv_gpu *gpu)
         t->attn_wg[i] = t->attn_br[i] * 4;
 
     /* Direct convolution (dconv.comp) for few output channels. On lavapipe
-     * (2 cores, fp16, A/B against the narrow GEMM tiles in one session): a
-     * 16->3 3x3 conv at 256x256 145 -> 31 ms, 16->16 at 256x256 137 -> 68 ms,
-     * 32->32 at 32x32 7.3 -> 3.4 ms. On GPUs only the RGB output conv goes
-     * direct, where a GEMM tile would be 3/16 useful. Weights that do not fit
-     * the uniform window take the GEMM. RV_DCONV_MAX_COUT overrides the
-     * limit (0: never). */
-    t->dconv_max_cout = cpu ? 32 : 4;
+     * (2 cores, fp16, A/B against the GEMM tiles in one session): a 16->3
+     * 3x3 conv at 256x256 145 -> 31 ms, 16->16 at 256x256 137 -> 68 ms,
+     * 32->32 at 32x32 7.3 -> 3.4 ms, 64->64 at 16x16 5.4 -> 2.6 ms; but
+     * 128->128 at 8x8 4.2 -> 7.1 ms (64 pixels: too few invocations). Linear
+     * layers as 1x1 convs over their tokens too (256 tokens 64 -> 512:
+     * 4.3 -> 3.0 ms, 64 tokens 128 -> 128: 0.56 -> 0.46 ms). On GPUs only
+     * the RGB output conv goes direct, where a GEMM tile would be 3/16
+     * useful. RV_DCONV_MAX_COUT overrides the limit (0: never), RV_DLINEAR=0/1
+     * the linear layers. */
+    t->dconv_max_cout = cpu ? 64 : 4;
     const char *dv = getenv("RV_DCONV_MAX_COUT");
     if (dv && *dv) {
         char *end;
@@ -72,6 +75,8 @@ void rv_tiles_choose(rv_gpu *gpu)
     }
     t->dconv_cot = t->dconv_max_cout <= 8 ? 8 : 16; /* and 4 for M <= 4 */
     t->dconv_wg = cpu ? 64 : 128;
+    const char *dl = getenv("RV_DLINEAR");
+    t->dconv_linear = t->dconv_max_cout > 0 && (dl && *dl ? strcmp(dl, "1") == 0 : cpu);
     uint64_t window = gpu->info.max_uniform_range < RV_UNIFORM_WINDOW ? gpu->info.max_uniform_range : RV_UNIFORM_WINDOW;
     t->dconv_window = (unsigned)(window / 16u * 16u);
 

@@ -96,6 +96,7 @@ typedef struct rv_tiles {
      * dconv_cot output channels per workgroup row, dconv_wg pixels per workgroup */
     unsigned dconv_max_cout, dconv_cot, dconv_wg;
     unsigned dconv_window; /* bytes of the weights' uniform-buffer window */
+    bool dconv_linear;     /* linear layers (weight-times-rows GEMMs) run direct too */
 } rv_tiles;
 
 /* Bindings a spec family reads as uniform buffers (bit i: binding i); the
