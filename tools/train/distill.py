@@ -50,6 +50,7 @@ from train.train_teacher import ema_update  # noqa: E402
 
 # Euler trailing timesteps of 1, 2, 3 and 4 steps
 TRAILING = (999, 749, 666, 499, 332, 249)
+_TRAILING = {}  # device -> TRAILING as a tensor there
 
 
 def load_teacher(path, dev=None):
@@ -136,7 +137,9 @@ def student_loss(unet, ctx, z, x0, ac, gen, trailing_frac=2 / 3):
     `gen`: Euler's trailing timesteps `trailing_frac` of the time, else
     uniform over 0..999."""
     b, dev = z.shape[0], z.device
-    trailing = torch.tensor(TRAILING, device=dev)
+    trailing = _TRAILING.get(dev)
+    if trailing is None:  # once per device: a host-to-device copy in the loop would wait for the GPU
+        trailing = _TRAILING[dev] = torch.tensor(TRAILING, device=dev)
     pick = trailing[torch.randint(0, len(TRAILING), (b,), device=dev, generator=gen)]
     anywhere = torch.randint(0, len(ac), (b,), device=dev, generator=gen)
     t = torch.where(torch.rand(b, device=dev, generator=gen) < trailing_frac, pick, anywhere)
