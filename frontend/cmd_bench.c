@@ -40,6 +40,8 @@ static const bench_case bench_cases[] = {
     {"linear 256x64 -> 512 (reverie-tiny UNet)", RV_OP_GEMM, {256, 512, 64}},
     {"linear 256x64 -> 64 (reverie-tiny UNet)", RV_OP_GEMM, {256, 64, 64}},
     {"linear 64x128 -> 128 (reverie-tiny UNet)", RV_OP_GEMM, {64, 128, 128}},
+    {"attention 256 tok, 2 heads x 32 (reverie-tiny UNet)", RV_OP_ATTENTION, {256, 256, 2, 32}},
+    {"attention 256x77 cross, 2 heads x 32 (reverie-tiny UNet)", RV_OP_ATTENTION, {256, 77, 2, 32}},
 };
 #define NCASES (int)(sizeof(bench_cases) / sizeof(bench_cases[0]))
 

@@ -8,6 +8,8 @@ rv_shader(conv_f32 gemm.comp CONV)
 rv_shader(conv_f16 gemm.comp CONV RV_F16)
 rv_shader(dconv_f32 dconv.comp)
 rv_shader(dconv_f16 dconv.comp RV_F16)
+rv_shader(dattn_f32 dattn.comp)
+rv_shader(dattn_f16 dattn.comp RV_F16)
 # Model-support ops: embedding gather, nearest resize, zero pad, row softmax.
 foreach(op embed resize pad softmax)
   rv_shader(${op}_f32 ${op}.comp)

@@ -96,6 +96,14 @@ static void grid1d(uint64_t n, uint32_t wg, uint32_t *gx, uint32_t *gy)
     }
 }
 
+/* Whether t can be a direct kernel's uniform-buffer window: it fits, and its
+ * first element sits on a 4-element boundary of the window (whole vec4 loads). */
+static bool fits_uniform(rv_cmd *cmd, const rv_tensor *t)
+{
+    const uint64_t lead = t->offset % cmd->gpu->uniform_align;
+    return lead + t->bytes <= cmd->gpu->tiles.dconv_window && (lead / rv_dtype_size(t->dtype)) % 4 == 0;
+}
+
 /* A sub-view `first` elements into t, to its end (direct convs split M). */
 static rv_tensor tail_view(const rv_tensor *t, uint64_t first)
 {
@@ -282,6 +290,14 @@ void rv_op_attention(rv_cmd *cmd, const rv_tensor *out, const rv_tensor *q, cons
         .causal = d->causal, .scale = d->scale != 0.0f ? d->scale : 1.0f / sqrtf((float)D),
     };
     rv_binding bind[4] = {{q, false}, {k, false}, {v, false}, {out, true}};
+    if (tl->dattn && (D == 32 || D == 64) && H <= MAX_GROUPS && batch <= MAX_GROUPS &&
+        div_up(d->lq, tl->dattn_wg) <= MAX_GROUPS && fits_uniform(cmd, k) && fits_uniform(cmd, v) &&
+        (sk | sv | pc.sk_b | pc.sv_b) % 4 == 0) {
+        int dp = D == 32 ? pick(t, RV_PIPE_DATTN32_F32, RV_PIPE_DATTN32_F16)
+                         : pick(t, RV_PIPE_DATTN64_F32, RV_PIPE_DATTN64_F16);
+        rv_cmd_dispatch(cmd, dp, bind, 4, &pc, sizeof(pc), div_up(d->lq, tl->dattn_wg), H, batch);
+        return;
+    }
     int pipe = variant == 0 ? pick(t, RV_PIPE_ATTN64_F32, RV_PIPE_ATTN64_F16)
                             : pick(t, RV_PIPE_ATTN160_F32, RV_PIPE_ATTN160_F16);
     if (!check(cmd, op, H <= MAX_GROUPS && batch <= MAX_GROUPS, "too many heads or batch entries"))

@@ -65,24 +65,35 @@ void rv_tiles_choose(rv_gpu *gpu)
      * the RGB output conv goes direct, where a GEMM tile would be 3/16
      * useful. RV_DCONV_MAX_COUT overrides the limit (0: never), RV_DLINEAR=0/1
      * the linear layers. */
-    t->dconv_max_cout = cpu ? 64 : 4;
+    /* RV_DIRECT=0: none of the direct kernels (every op on its tiled path) */
+    const char *direct = getenv("RV_DIRECT");
+    const bool none = direct && strcmp(direct, "0") == 0;
+    t->dconv_max_cout = none ? 0 : cpu ? 64 : 4;
     const char *dv = getenv("RV_DCONV_MAX_COUT");
     if (dv && *dv) {
         char *end;
         unsigned long v = strtoul(dv, &end, 10);
-        if (!*end && v <= 4096)
+        if (!*end && v <= 4096 && !none)
             t->dconv_max_cout = (unsigned)v;
     }
     t->dconv_cot = t->dconv_max_cout <= 8 ? 8 : 16; /* and 4 for M <= 4 */
     t->dconv_wg = cpu ? 64 : 128;
     const char *dl = getenv("RV_DLINEAR");
     t->dconv_linear = t->dconv_max_cout > 0 && (dl && *dl ? strcmp(dl, "1") == 0 : cpu);
+    /* attention as one query row per invocation, K and V in uniform buffers:
+     * on CPU devices, where the flash kernel's shared-memory tiles are read
+     * lane by lane (RV_DATTN=0/1 overrides) */
+    const char *da = getenv("RV_DATTN");
+    t->dattn = !none && (da && *da ? strcmp(da, "1") == 0 : cpu);
+    t->dattn_wg = 64;
     uint64_t window = gpu->info.max_uniform_range < RV_UNIFORM_WINDOW ? gpu->info.max_uniform_range : RV_UNIFORM_WINDOW;
     t->dconv_window = (unsigned)(window / 16u * 16u);
 
     if (gpu->info.max_wg_invocations < t->gemm[RV_GEMM_WIDE].wg)
         gemm_tiles(&t->gemm[RV_GEMM_WIDE], 32, 32, 16, 4, 4, "");
 }
+
+bool rv_gpu_direct_attention(const rv_gpu *gpu) { return gpu->tiles.dattn; }
 
 /* Shared-memory bytes a variant needs with the chosen tiles. */
 static uint32_t shared_bytes(const rv_tiles *t, int spec)
@@ -122,6 +133,12 @@ static int spec_values(const rv_tiles *t, int spec, uint32_t *v)
         return 4;
     }
     case RV_SPEC_REDUCE: v[0] = t->reduce_wg; return 1;
+    case RV_SPEC_DATTN32:
+    case RV_SPEC_DATTN64:
+        v[0] = t->dattn_wg;
+        v[1] = spec == RV_SPEC_DATTN64 ? 64u : 32u;
+        v[2] = t->dconv_window / 16u;
+        return 3;
     case RV_SPEC_DCONV:
     case RV_SPEC_DCONV4:
         v[0] = t->dconv_wg;

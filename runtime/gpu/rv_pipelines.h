@@ -21,6 +21,10 @@
     X(DCONV_F16,     "dconv_f16",     5, rv_pc_gemm,     RV_SPEC_DCONV) \
     X(DCONV4_F32,    "dconv_f32",     5, rv_pc_gemm,     RV_SPEC_DCONV4) \
     X(DCONV4_F16,    "dconv_f16",     5, rv_pc_gemm,     RV_SPEC_DCONV4) \
+    X(DATTN32_F32,   "dattn_f32",     4, rv_pc_attn,     RV_SPEC_DATTN32) \
+    X(DATTN32_F16,   "dattn_f16",     4, rv_pc_attn,     RV_SPEC_DATTN32) \
+    X(DATTN64_F32,   "dattn_f32",     4, rv_pc_attn,     RV_SPEC_DATTN64) \
+    X(DATTN64_F16,   "dattn_f16",     4, rv_pc_attn,     RV_SPEC_DATTN64) \
     X(ATTN64_F32,    "attn_f32",      4, rv_pc_attn,     RV_SPEC_ATTN64) \
     X(ATTN64_F16,    "attn_f16",      4, rv_pc_attn,     RV_SPEC_ATTN64) \
     X(ATTN160_F32,   "attn_f32",      4, rv_pc_attn,     RV_SPEC_ATTN160) \
@@ -58,6 +62,8 @@ enum rv_spec_family {
     RV_SPEC_GEMM_MEDIUM, /* and for M <= 32 */
     RV_SPEC_DCONV,       /* direct convolution: workgroup size, output channels per row */
     RV_SPEC_DCONV4,      /* the same with 4 output channels per row (M <= 4: an RGB output) */
+    RV_SPEC_DATTN32,     /* direct attention (dattn.comp), heads of width 32 */
+    RV_SPEC_DATTN64,     /* and 64 */
     RV_SPEC_ATTN64,
     RV_SPEC_ATTN160,
 };
@@ -97,6 +103,8 @@ typedef struct rv_tiles {
     unsigned dconv_max_cout, dconv_cot, dconv_wg;
     unsigned dconv_window; /* bytes of the weights' uniform-buffer window */
     bool dconv_linear;     /* linear layers (weight-times-rows GEMMs) run direct too */
+    bool dattn;            /* attention with heads of 32 or 64 runs direct (dattn.comp) when K, V fit */
+    unsigned dattn_wg;
 } rv_tiles;
 
 /* Bindings a spec family reads as uniform buffers (bit i: binding i); the
@@ -105,7 +113,11 @@ typedef struct rv_tiles {
  * load there, where a storage-buffer load is a loop over the lanes. */
 static inline unsigned rv_uniform_bindings(int spec)
 {
-    return spec == RV_SPEC_DCONV || spec == RV_SPEC_DCONV4 ? 1u : 0u;
+    if (spec == RV_SPEC_DCONV || spec == RV_SPEC_DCONV4)
+        return 1u; /* the weights */
+    if (spec == RV_SPEC_DATTN32 || spec == RV_SPEC_DATTN64)
+        return 6u; /* K and V */
+    return 0u;
 }
 
 /* The largest uniform-buffer window a pipeline declares (a direct conv's
