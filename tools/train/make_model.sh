@@ -145,9 +145,14 @@ if [ "$GPU" = 1 ] && [ "${TUNE:-1}" = 1 ] && { want teacher16 || want teacher32 
   # measured, not guessed: the fastest of the step's speed options on this GPU (once per runs folder)
   if [ ! -s "$RUNS/bench_step.env" ]; then
     stage tuning the training step
-    $PY $T/bench_step.py --batch "$BATCH32" --seconds 4 --env --log "$RUNS/bench_step.jsonl" \
-      --configs "${TUNE_CONFIGS:-plain,sdpa,cl,compile}" > "$RUNS/bench_step.env.tmp"
-    mv "$RUNS/bench_step.env.tmp" "$RUNS/bench_step.env"
+    # bounded: a compiler that hangs must not eat a lent GPU's minutes (then: fused attention only)
+    if timeout "${TUNE_TIMEOUT:-240}" $PY $T/bench_step.py --batch "$BATCH32" --seconds 4 --env \
+        --log "$RUNS/bench_step.jsonl" --configs "${TUNE_CONFIGS:-plain,sdpa,cl,compile}" > "$RUNS/bench_step.env.tmp"; then
+      mv "$RUNS/bench_step.env.tmp" "$RUNS/bench_step.env"
+    else
+      echo "make_model.sh: tuning failed or timed out; training with the defaults" >&2
+      echo "export REVERIE_SDPA=1 REVERIE_CHANNELS_LAST=0 REVERIE_COMPILE=0" > "$RUNS/bench_step.env"
+    fi
   fi
   . "$RUNS/bench_step.env"
   echo "REVERIE_SDPA=$REVERIE_SDPA REVERIE_CHANNELS_LAST=$REVERIE_CHANNELS_LAST REVERIE_COMPILE=$REVERIE_COMPILE"
