@@ -289,6 +289,26 @@ class StepBench(unittest.TestCase):
         self.assertRegex(out.getvalue(), r"^export REVERIE_SDPA=[01] REVERIE_CHANNELS_LAST=0 REVERIE_COMPILE=0\n$")
 
 
+class OptimizerLayout(unittest.TestCase):
+    def test_loaded_state_follows_channels_last_parameters(self):
+        from train.common import align_optimizer_state
+        conv = nn.Conv2d(4, 8, 3)
+        opt = torch.optim.AdamW(conv.parameters(), lr=1e-3)
+        conv(torch.randn(2, 4, 6, 6)).square().mean().backward()
+        opt.step()
+        saved = opt.state_dict()
+        conv.to(memory_format=torch.channels_last)
+        opt2 = torch.optim.AdamW(conv.parameters(), lr=1e-3)
+        opt2.load_state_dict(saved)
+        w = conv.weight
+        before = opt2.state[w]["exp_avg"].clone()
+        self.assertNotEqual(opt2.state[w]["exp_avg"].stride(), w.stride())
+        align_optimizer_state(opt2)
+        self.assertEqual(opt2.state[w]["exp_avg"].stride(), w.stride())
+        self.assertEqual(opt2.state[w]["exp_avg_sq"].stride(), w.stride())
+        self.assertTrue(torch.equal(opt2.state[w]["exp_avg"], before))
+
+
 @unittest.skipUnless(torch.cuda.is_available() and hasattr(torch.nn.functional, "scaled_dot_product_attention"),
                      "needs CUDA and torch >= 2.0")
 class FusedAttention(unittest.TestCase):

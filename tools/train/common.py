@@ -81,6 +81,19 @@ def fast_module(module):
     return module
 
 
+def align_optimizer_state(opt):
+    """Gives every optimizer state tensor its parameter's memory layout: a
+    state loaded from a checkpoint is contiguous, and after fast_module a
+    parameter may be channels-last; the fused and foreach optimizers walk
+    tensors as flat arrays, so mismatched layouts would pair the wrong
+    elements."""
+    for group in opt.param_groups:
+        for p in group["params"]:
+            for k, v in opt.state.get(p, {}).items():
+                if torch.is_tensor(v) and v.shape == p.shape and v.stride() != p.stride():
+                    opt.state[p][k] = torch.empty_like(p, dtype=v.dtype).copy_(v)
+
+
 def autocast():
     """bf16 autocast for training forward passes on CUDA (REVERIE_AMP=0 turns
     it off; on CPUs it is off: Debian's torch is slower in bf16 there).

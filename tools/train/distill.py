@@ -42,7 +42,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import scenegen as sg  # noqa: E402
 from reverie_ref import CLIPTextModel, UNet2DConditionModel  # noqa: E402
 from train import arch  # noqa: E402
-from train.common import RUNS, Clock, Log, adamw, autocast, cosine_lr, device, fast_module, load_checkpoint, save_checkpoint, save_grid, setup, to_uint8  # noqa: E402,E501
+from train.common import RUNS, Clock, Log, adamw, align_optimizer_state, autocast, cosine_lr, device, fast_module, load_checkpoint, save_checkpoint, save_grid, setup, to_uint8  # noqa: E402,E501
 from train.encode_latents import load_ae  # noqa: E402
 from train.latents import Captioner, alphas_cumprod  # noqa: E402
 from train.sampling import generate, noise_for, preview_scenes  # noqa: E402
@@ -204,6 +204,7 @@ def cmd_train(args):
     gen = torch.Generator(device=dev)
     gen.manual_seed(10 * 1000003 + step)
     fwd_unet = fast_module(unet)
+    align_optimizer_state(opt)
     t0, seen, acc, last_save = time.time(), 0, {}, time.time()
     per_t = []
     while not clock.done(step):

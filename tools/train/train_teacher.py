@@ -28,7 +28,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from reverie_ref import CLIPTextModel, UNet2DConditionModel  # noqa: E402
 from train import arch  # noqa: E402
-from train.common import RUNS, Clock, Log, adamw, autocast, cosine_lr, device, fast_module, load_checkpoint, save_checkpoint, save_grid, setup, to_uint8  # noqa: E402,E501
+from train.common import RUNS, Clock, Log, adamw, align_optimizer_state, autocast, cosine_lr, device, fast_module, load_checkpoint, save_checkpoint, save_grid, setup, to_uint8  # noqa: E402,E501
 from train.encode_latents import load_ae  # noqa: E402
 from train.latents import Captioner, DeviceBatches, LatentSet, alphas_cumprod, caption_table, tokenizer_digest, v_target  # noqa: E402,E501
 from train.sampling import generate, noise_for, preview_scenes  # noqa: E402
@@ -133,6 +133,7 @@ def main(argv=None):
           f"te {sum(p.numel() for p in te.parameters())} unet {sum(p.numel() for p in unet.parameters())} params, "
           f"on {dev}", flush=True)
     fwd_unet, fwd_te = fast_module(unet), fast_module(te)
+    align_optimizer_state(opt)
     clock = Clock(args.steps, args.seconds, elapsed, warm=args.warmup, stop_after=args.stop_after)
     marker = os.path.join(args.run, "finished")  # written when the whole schedule has run
     if os.path.exists(marker) and not clock.finished(step):
