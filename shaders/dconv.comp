@@ -132,6 +132,8 @@ void main()
         const uint o = cbase + gm * pc.p.scm + px * pc.p.scn;
         if ((pc.p.flags & RV_GEMM_RESIDUAL) != 0u)
             v += float(res[pc.boff[3] + o]);
+        if ((pc.p.flags & RV_GEMM_RELU) != 0u)
+            v = max(v, 0.0);
         c[pc.boff[4] + o] = T(v);
     }
 }

@@ -149,6 +149,8 @@ void main()
             uint ci = cbase + gm * pc.p.scm + gn * pc.p.scn;
             if ((pc.p.flags & RV_GEMM_RESIDUAL) != 0u)
                 v += float(res[pc.boff[3] + ci]);
+            if ((pc.p.flags & RV_GEMM_RELU) != 0u)
+                v = max(v, 0.0);
             c[pc.boff[4] + ci] = T(v);
         }
     }

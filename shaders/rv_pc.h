@@ -32,6 +32,7 @@ typedef uint32_t uint;
 #define RV_GEMM_BIAS_M 1u    /* bias indexed by row m (conv: output channel) */
 #define RV_GEMM_BIAS_N 2u    /* bias indexed by column n (linear layers) */
 #define RV_GEMM_RESIDUAL 4u  /* add binding 3 (same layout as C) */
+#define RV_GEMM_RELU 8u      /* max(0, .) after bias and residual (conv only) */
 
 /* C[b](m,n) = alpha * sum_k A[b](m,k) B[b](k,n) + bias + residual.
  * Bindings: 0 A, 1 B, 2 bias, 3 residual, 4 C. Element strides are free, so

@@ -160,6 +160,8 @@ static void describe(const op_case *c, char *buf, size_t cap)
         n += snprintf(buf + n, cap - (size_t)n, ":%s", unary_names[c->p[0]]);
     if (c->op == RV_OP_BINARY)
         n += snprintf(buf + n, cap - (size_t)n, ":%s", binary_names[c->p[0]]);
+    if (c->op == RV_OP_CONV2D && c->f[0] != 0.0f)
+        n += snprintf(buf + n, cap - (size_t)n, ":relu");
     n += snprintf(buf + n, cap - (size_t)n, "(");
     for (int i = 0; i < 10; i++)
         n += snprintf(buf + n, cap - (size_t)n, i ? ",%u" : "%u", c->p[i]);
@@ -213,9 +215,9 @@ static void run_case(const op_case *c, rv_dtype t)
             free(a_all);
         break;
     }
-    case RV_OP_CONV2D: { /* batch cin h w cout k stride pad bias residual */
+    case RV_OP_CONV2D: { /* batch cin h w cout k stride pad bias residual; f0: relu */
         rv_conv_desc d = {.batch = p[0], .cin = p[1], .h = p[2], .w = p[3], .cout = p[4], .kh = p[5], .kw = p[5],
-                          .stride = p[6], .pad = p[7]};
+                          .stride = p[6], .pad = p[7], .relu = c->f[0] != 0.0f};
         uint32_t oh, ow;
         rv_conv_out_size(&d, &oh, &ow);
         size_t ni = (size_t)p[0] * p[1] * p[2] * p[3], nw = (size_t)p[4] * p[1] * p[5] * p[5];
@@ -233,6 +235,9 @@ static void run_case(const op_case *c, rv_dtype t)
         ref = malloc(nout * sizeof(float));
         rv_ref_conv2d(ref, h[0], h[1], p[8] ? h[2] : NULL, p[9] ? h[3] : NULL, p[0], p[1], p[2], p[3], p[4], p[5], p[5],
                       p[6], p[7]);
+        if (d.relu)
+            for (size_t i = 0; i < nout; i++)
+                ref[i] = ref[i] > 0.0f ? ref[i] : 0.0f;
         break;
     }
     case RV_OP_ATTENTION: { /* batch heads lq lk dim causal extra_stride(q,k,v: tokens padded by this) */
@@ -507,8 +512,8 @@ static void build_cases(void)
         {1, 8, 64, 48, 8, 3, 2, 1},
     };
     for (unsigned s = 0; s < sizeof(cv) / sizeof(cv[0]); s++)
-        for (int v = 0; v < 2; v++)
-            ADD(RV_OP_CONV2D, 0, 0, 0, cv[s][0], cv[s][1], cv[s][2], cv[s][3], cv[s][4], cv[s][5], cv[s][6], cv[s][7],
+        for (int v = 0; v < 2; v++) /* f0: a fused ReLU on every third case */
+            ADD(RV_OP_CONV2D, (float)((2 * s + v) % 3 == 0), 0, 0, cv[s][0], cv[s][1], cv[s][2], cv[s][3], cv[s][4], cv[s][5], cv[s][6], cv[s][7],
                 (s + v) % 2 == 0, v);
     ADD(RV_OP_CONV2D, 0, 0, 0, 1, 64, 64, 64, 64, 3, 1, 1, 1, 0); /* large: the benchmark shape */
     ADD(RV_OP_CONV2D, 0, 0, 0, 1, 32, 40, 24, 4, 3, 1, 1, 1, 1);

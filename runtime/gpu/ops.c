@@ -241,7 +241,7 @@ void rv_op_conv2d(rv_cmd *cmd, const rv_tensor *out, const rv_tensor *in, const 
         .M = d->cout, .N = (uint32_t)N, .K = (uint32_t)K, .batch = batch,
         .sam = (uint32_t)K, .sak = 1, .sab = 0,
         .scm = (uint32_t)N, .scn = 1, .scb = (uint32_t)(d->cout * N),
-        .flags = (bias ? RV_GEMM_BIAS_M : 0) | (residual ? RV_GEMM_RESIDUAL : 0),
+        .flags = (bias ? RV_GEMM_BIAS_M : 0) | (residual ? RV_GEMM_RESIDUAL : 0) | (d->relu ? RV_GEMM_RELU : 0),
         .alpha = 1.0f,
         .cin = d->cin, .h = d->h, .w = d->w, .oh = oh, .ow = ow,
         .kh = kh, .kw = kw, .stride = s, .pad = d->pad,

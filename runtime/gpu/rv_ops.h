@@ -55,9 +55,11 @@ typedef struct rv_conv_desc {
     uint32_t kh, kw;         /* 0 = 1 */
     uint32_t stride;         /* 0 = 1 */
     uint32_t pad;
+    bool relu;               /* max(0, .) of the result (after bias and residual) */
 } rv_conv_desc;
 void rv_conv_out_size(const rv_conv_desc *d, uint32_t *oh, uint32_t *ow);
-/* out [batch][cout][oh][ow] = conv(in [batch][cin][h][w], weight [cout][cin][kh][kw]) + bias (+ residual). */
+/* out [batch][cout][oh][ow] = conv(in [batch][cin][h][w], weight [cout][cin][kh][kw]) + bias (+ residual),
+ * then max(0, .) with relu. */
 void rv_op_conv2d(rv_cmd *cmd, const rv_tensor *out, const rv_tensor *in, const rv_tensor *weight,
                   const rv_tensor *bias, const rv_tensor *residual, const rv_conv_desc *d);
 

@@ -219,8 +219,14 @@ void nn_linear(rv_nn *nn, const rv_tensor *out, const rv_tensor *in, const rv_li
 void nn_conv(rv_nn *nn, const rv_tensor *out, const rv_tensor *in, const rv_conv *c, const rv_tensor *residual,
              uint32_t batch, uint32_t h, uint32_t w, uint32_t *oh, uint32_t *ow)
 {
+    nn_conv_relu(nn, out, in, c, residual, batch, h, w, oh, ow, false);
+}
+
+void nn_conv_relu(rv_nn *nn, const rv_tensor *out, const rv_tensor *in, const rv_conv *c, const rv_tensor *residual,
+                  uint32_t batch, uint32_t h, uint32_t w, uint32_t *oh, uint32_t *ow, bool relu)
+{
     rv_conv_desc d = {.batch = batch, .cin = c->cin, .h = h, .w = w, .cout = c->cout, .kh = c->k, .kw = c->k,
-                      .stride = c->stride, .pad = c->pad};
+                      .stride = c->stride, .pad = c->pad, .relu = relu};
     uint32_t a, b;
     rv_conv_out_size(&d, &a, &b);
     if (oh)

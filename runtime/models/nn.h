@@ -122,6 +122,9 @@ void nn_linear(rv_nn *nn, const rv_tensor *out, const rv_tensor *in, const rv_li
 /* Returns the output size through oh/ow (may be NULL). */
 void nn_conv(rv_nn *nn, const rv_tensor *out, const rv_tensor *in, const rv_conv *c, const rv_tensor *residual,
              uint32_t batch, uint32_t h, uint32_t w, uint32_t *oh, uint32_t *ow);
+/* the same, then max(0, .) in the conv's epilogue when relu (no separate pass) */
+void nn_conv_relu(rv_nn *nn, const rv_tensor *out, const rv_tensor *in, const rv_conv *c, const rv_tensor *residual,
+                  uint32_t batch, uint32_t h, uint32_t w, uint32_t *oh, uint32_t *ow, bool relu);
 void nn_group_norm(rv_nn *nn, const rv_tensor *y, const rv_tensor *x, const rv_norm *n, uint32_t batch, uint32_t hw,
                    bool silu);
 void nn_layer_norm(rv_nn *nn, const rv_tensor *y, const rv_tensor *x, const rv_norm *n, uint32_t rows);

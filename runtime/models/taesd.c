@@ -153,10 +153,13 @@ static void block(rv_nn *nn, const rv_tensor *out, const rv_tensor *x, const rv_
 {
     uint64_t n = (uint64_t)B * L->conv0.cout * h * w;
     rv_tensor a = nn_slot(nn, S_A, n), b = nn_slot(nn, S_B, n);
-    nn_conv(nn, &a, x, &L->conv0, NULL, B, h, w, NULL, NULL);
-    nn_unary(nn, &a, &a, act, 1.0f, 0.0f);
-    nn_conv(nn, &b, &a, &L->conv2, NULL, B, h, w, NULL, NULL);
-    nn_unary(nn, &b, &b, act, 1.0f, 0.0f);
+    const bool relu = act == RV_UNARY_RELU; /* fused into the convs */
+    nn_conv_relu(nn, &a, x, &L->conv0, NULL, B, h, w, NULL, NULL, relu);
+    if (!relu)
+        nn_unary(nn, &a, &a, act, 1.0f, 0.0f);
+    nn_conv_relu(nn, &b, &a, &L->conv2, NULL, B, h, w, NULL, NULL, relu);
+    if (!relu)
+        nn_unary(nn, &b, &b, act, 1.0f, 0.0f);
     const rv_tensor *res = x;
     rv_tensor sk;
     if (L->has_skip) {
@@ -164,8 +167,7 @@ static void block(rv_nn *nn, const rv_tensor *out, const rv_tensor *x, const rv_
         nn_conv(nn, &sk, x, &L->skip, NULL, B, h, w, NULL, NULL);
         res = &sk;
     }
-    nn_conv(nn, out, &b, &L->conv4, res, B, h, w, NULL, NULL);
-    nn_unary(nn, out, out, RV_UNARY_RELU, 1.0f, 0.0f);
+    nn_conv_relu(nn, out, &b, &L->conv4, res, B, h, w, NULL, NULL, true);
 }
 
 /* Runs a layer list from `x` (c channels, h x w); the last conv writes `out`. */
@@ -183,7 +185,11 @@ static void run_layers(rv_nn *nn, const rv_taesd *t, const rv_taesd_layer *layer
             rv_conv_desc cd = {.h = *h, .w = *w, .kh = 3, .kw = 3, .stride = L->conv.stride, .pad = 1};
             rv_conv_out_size(&cd, &oh, &ow);
             rv_tensor dst = i == n - 1 ? *out : nn_slot(nn, S_X0 + o, (uint64_t)B * L->conv.cout * oh * ow);
-            nn_conv(nn, &dst, &cur, &L->conv, NULL, B, *h, *w, NULL, NULL);
+            /* a ReLU layer right after the conv goes into its epilogue */
+            bool relu = i + 1 < n && layers[i + 1].kind == RV_TAESD_ACT && act == RV_UNARY_RELU;
+            nn_conv_relu(nn, &dst, &cur, &L->conv, NULL, B, *h, *w, NULL, NULL, relu);
+            if (relu)
+                i++;
             cur = dst;
             xs = o;
             c = L->conv.cout;
