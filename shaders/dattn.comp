@@ -13,7 +13,7 @@
 
 layout(local_size_x_id = 0) in;
 layout(constant_id = 1) const uint HD = 32;       // head width
-layout(constant_id = 2) const uint WINDOW = 4096; // uvec4s in each uniform window
+layout(constant_id = 2) const uint WINDOW = 1024; // uvec4s in each uniform window
 
 layout(binding = 0) readonly buffer Q_ { T q[]; };
 layout(binding = 1) uniform K_ { uvec4 kw[WINDOW]; };

@@ -16,7 +16,7 @@
 layout(local_size_x_id = 0) in;
 layout(constant_id = 1) const uint COT = 16;
 
-layout(constant_id = 2) const uint WINDOW = 4096; // uvec4s in the weights' window
+layout(constant_id = 2) const uint WINDOW = 1024; // uvec4s in the weights' window
 
 // weight [M][K], as 32-bit words (std140 arrays of uvec4 pack them tightly):
 // fp32 one per word, fp16 two per word

@@ -54,7 +54,7 @@ rv_status rv_cmd_create(rv_gpu *gpu, rv_cmd **out, rv_error *err)
     }
     if (!gpu->info.push_descriptor) {
         VkDescriptorPoolSize ps[2] = {{VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, RV_DESC_SETS_PER_CMD * 5},
-                                      {VK_DESCRIPTOR_TYPE_UNIFORM_BUFFER, RV_DESC_SETS_PER_CMD}};
+                                      {VK_DESCRIPTOR_TYPE_UNIFORM_BUFFER, RV_DESC_SETS_PER_CMD * 2}};
         VkDescriptorPoolCreateInfo dpci = {
             .sType = VK_STRUCTURE_TYPE_DESCRIPTOR_POOL_CREATE_INFO,
             .maxSets = RV_DESC_SETS_PER_CMD,
@@ -112,7 +112,7 @@ rv_status rv_cmd_begin(rv_cmd *cmd, rv_error *err)
     VkMemoryBarrier mb = {
         .sType = VK_STRUCTURE_TYPE_MEMORY_BARRIER,
         .srcAccessMask = VK_ACCESS_TRANSFER_WRITE_BIT | VK_ACCESS_HOST_WRITE_BIT,
-        .dstAccessMask = VK_ACCESS_SHADER_READ_BIT | VK_ACCESS_SHADER_WRITE_BIT,
+        .dstAccessMask = VK_ACCESS_SHADER_READ_BIT | VK_ACCESS_UNIFORM_READ_BIT | VK_ACCESS_SHADER_WRITE_BIT,
     };
     vkCmdPipelineBarrier(cmd->cb, VK_PIPELINE_STAGE_TRANSFER_BIT | VK_PIPELINE_STAGE_HOST_BIT,
                          VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, 0, 1, &mb, 0, NULL, 0, NULL);
@@ -255,7 +255,7 @@ static void barrier(rv_cmd *cmd)
     VkMemoryBarrier mb = {
         .sType = VK_STRUCTURE_TYPE_MEMORY_BARRIER,
         .srcAccessMask = VK_ACCESS_SHADER_WRITE_BIT | VK_ACCESS_SHADER_READ_BIT,
-        .dstAccessMask = VK_ACCESS_SHADER_READ_BIT | VK_ACCESS_SHADER_WRITE_BIT,
+        .dstAccessMask = VK_ACCESS_SHADER_READ_BIT | VK_ACCESS_UNIFORM_READ_BIT | VK_ACCESS_SHADER_WRITE_BIT,
     };
     vkCmdPipelineBarrier(cmd->cb, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, 0, 1, &mb,
                          0, NULL, 0, NULL);
@@ -265,13 +265,17 @@ static void barrier(rv_cmd *cmd)
 
 /* A barrier is needed if this dispatch reads or writes what an earlier one
  * wrote, or writes what an earlier one read, since the last barrier. */
-static void track(rv_cmd *cmd, const rv_binding *bindings, int nbind)
+static void track(rv_cmd *cmd, const rv_binding *bindings, int nbind, unsigned uniform)
 {
     rv_range r[RV_MAX_BINDINGS];
     bool need = false;
     for (int i = 0; i < nbind; i++) {
         const rv_tensor *t = bindings[i].t;
         r[i] = (rv_range){t->block, t->offset, t->offset + t->bytes};
+        if ((uniform >> i) & 1u) { /* read in whole 16-byte vec4s: a few bytes either side */
+            r[i].begin &= ~15ull;
+            r[i].end = (r[i].end + 15) & ~15ull;
+        }
         for (int j = 0; j < cmd->npw && !need; j++)
             need = overlaps(&r[i], &cmd->pending_w[j]);
         for (int j = 0; j < cmd->npr && !need && bindings[i].write; j++)
@@ -354,7 +358,7 @@ void rv_cmd_dispatch(rv_cmd *cmd, int pipeline, const rv_binding *bindings, int 
     }
     memcpy(pc + RV_PC_BINDINGS, push, push_bytes);
 
-    track(cmd, bindings, nbind);
+    track(cmd, bindings, nbind, rv_uniform_bindings(d->spec));
     vkCmdBindPipeline(cmd->cb, VK_PIPELINE_BIND_POINT_COMPUTE, p->pipeline);
     if (gpu->info.push_descriptor) {
         vkCmdPushDescriptorSetKHR(cmd->cb, VK_PIPELINE_BIND_POINT_COMPUTE, p->layout, 0, (uint32_t)nbind, w);

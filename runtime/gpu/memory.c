@@ -348,7 +348,8 @@ static rv_status transfer(rv_gpu *gpu, uint32_t block, uint64_t offset, uint64_t
     VkMemoryBarrier mb2 = {
         .sType = VK_STRUCTURE_TYPE_MEMORY_BARRIER,
         .srcAccessMask = VK_ACCESS_TRANSFER_WRITE_BIT,
-        .dstAccessMask = to_device ? VK_ACCESS_SHADER_READ_BIT | VK_ACCESS_SHADER_WRITE_BIT : VK_ACCESS_HOST_READ_BIT,
+        .dstAccessMask = to_device ? VK_ACCESS_SHADER_READ_BIT | VK_ACCESS_UNIFORM_READ_BIT | VK_ACCESS_SHADER_WRITE_BIT
+                                   : VK_ACCESS_HOST_READ_BIT,
     };
     vkCmdPipelineBarrier(gpu->xfer_cmd, VK_PIPELINE_STAGE_TRANSFER_BIT,
                          to_device ? VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT : VK_PIPELINE_STAGE_HOST_BIT, 0, 1, &mb2, 0,

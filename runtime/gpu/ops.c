@@ -145,6 +145,11 @@ static bool direct_conv(rv_cmd *cmd, const rv_tensor *out, const rv_tensor *in, 
         rv_tensor w = tail_view(weight, (uint64_t)r0 * pc0->K), o = tail_view(out, (uint64_t)r0 * pc0->scm);
         rv_tensor bv = bias ? tail_view(bias, r0) : w, rv = residual ? tail_view(residual, (uint64_t)r0 * pc0->scm) : w;
         w.bytes = (uint64_t)pc.M * row; /* the uniform window covers this dispatch's rows only */
+        if (batch == 1 && pc0->scm == N) { /* one image: this dispatch writes a block of rows (no false hazard) */
+            o.bytes = (uint64_t)pc.M * N * rv_dtype_size(t);
+            if (residual)
+                rv.bytes = o.bytes;
+        }
         rv_binding bind[5] = {{&w, false}, {in, false}, {&bv, false}, {&rv, false}, {&o, true}};
         rv_cmd_dispatch(cmd, pipe, bind, 5, &pc, sizeof(pc), div_up(N, tl->dconv_wg), div_up(pc.M, cot), batch);
     }

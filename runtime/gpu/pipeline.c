@@ -93,7 +93,10 @@ void rv_tiles_choose(rv_gpu *gpu)
         gemm_tiles(&t->gemm[RV_GEMM_WIDE], 32, 32, 16, 4, 4, "");
 }
 
-bool rv_gpu_direct_attention(const rv_gpu *gpu) { return gpu->tiles.dattn; }
+bool rv_gpu_direct_attention(const rv_gpu *gpu, uint64_t kv_bytes)
+{
+    return gpu->tiles.dattn && kv_bytes + gpu->uniform_align <= gpu->tiles.dconv_window;
+}
 
 /* Shared-memory bytes a variant needs with the chosen tiles. */
 static uint32_t shared_bytes(const rv_tiles *t, int spec)

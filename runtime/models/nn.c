@@ -311,7 +311,8 @@ void nn_self_attention(rv_nn *nn, const rv_tensor *out, const rv_tensor *x, cons
     /* the explicit path takes packed q, k, v, and so does the direct kernel
      * (K and V must each fit a uniform window): three GEMMs on views of the
      * fused weight; otherwise one GEMM and strided views */
-    if (a->head_dim > FLASH_MAX_DIM || (nn->cmd && rv_gpu_direct_attention(rv_cmd_gpu(nn->cmd)))) {
+    if (a->head_dim > FLASH_MAX_DIM ||
+        (nn->cmd && rv_gpu_direct_attention(rv_cmd_gpu(nn->cmd), (uint64_t)rows * inner * rv_dtype_size(qkv.dtype)))) {
         uint64_t n = (uint64_t)rows * inner;
         for (int i = 0; i < 3; i++) {
             if (!nn->cmd)
