@@ -7,6 +7,8 @@
 #   bash tools/train/make_model.sh            # everything
 #   SMOKE=1 bash tools/train/make_model.sh    # tiny sizes, minutes: checks the whole path
 #   FROM=pairs UNTIL=eval bash tools/train/make_model.sh   # a range of stages (SKIP="a b" leaves some out)
+#   REVERIE_RUNS=R FROM=export bash tools/train/make_model.sh  # after GPU training: export, evaluation,
+#                                                              # model card, test_shipped's goldens (CPU)
 #
 # On a CUDA machine (PyTorch sees a GPU) the training stages run there and are
 # sized in seconds of training time (the *_SECONDS knobs) rather than steps,
@@ -55,8 +57,8 @@ unfinished() {
 }
 export REVERIE_RUNS=$RUNS
 T=tools/train
-STAGES="tokenizer aedata ae latents decoder clsdata cls teacher16 teacher32 pairs student export eval card"
-FROM=${FROM:-tokenizer}; UNTIL=${UNTIL:-card}
+STAGES="tokenizer aedata ae latents decoder clsdata cls teacher16 teacher32 pairs student export eval card goldens"
+FROM=${FROM:-tokenizer}; UNTIL=${UNTIL:-goldens}
 case " $STAGES " in *" $FROM "*) ;; *) echo "make_model.sh: FROM=$FROM is not one of: $STAGES" >&2; exit 2;; esac
 case " $STAGES " in *" $UNTIL "*) ;; *) echo "make_model.sh: UNTIL=$UNTIL is not one of: $STAGES" >&2; exit 2;; esac
 on=0
@@ -205,5 +207,13 @@ if want card; then
   stage model card
   $PY tools/flops.py "$OUT" --size 256 > "$OUT/flops.json"
   $PY $T/model_card.py --model "$OUT" --runs "$RUNS"
+fi
+
+if want goldens; then
+  # test_shipped's PyTorch samples of the shipped folder (only for the shipped folder itself)
+  if [ "$(cd "$OUT" 2>/dev/null && pwd)" = "$(pwd)/models/reverie-tiny" ]; then
+    stage runtime goldens
+    $PY tools/make_shipped_goldens.py --model "$OUT"
+  fi
 fi
 stage done
