@@ -191,6 +191,12 @@ class Handoff(unittest.TestCase):
             for name in ("teacher32/log.jsonl", "tokenizer/vocab.json", "tokenizer/merges.txt", "data/lat256/meta.json"):
                 self.assertTrue(os.path.exists(os.path.join(back, name)), name)
             self.assertFalse(os.path.exists(os.path.join(back, "data/lat256/shard_00000.latents.npy")))
+            # --no-weights: a run's logs travel, its checkpoint does not
+            again = os.path.join(d, "again")
+            self.assertEqual(handoff.main(["pack", runs, os.path.join(out, "g.tar"), "--no-weights", "teacher32"]), 0)
+            self.assertEqual(handoff.main(["unpack", os.path.join(out, "g.tar.*"), "--runs", again]), 0)
+            self.assertTrue(os.path.exists(os.path.join(again, "teacher32", "log.jsonl")))
+            self.assertFalse(os.path.exists(os.path.join(again, "teacher32", "ckpt.pt")))
 
 
 class DeviceBatchDraws(unittest.TestCase):

@@ -9,7 +9,7 @@ train_teacher.py --init for a teacher); finished stages only need the slim
 weights. Shards (images, latents, pairs) are left out: they are rebuilt
 deterministically from their seeds.
 
-    handoff.py pack RUNS OUT/handoff.tar --part-mb 15 [--skip teacher16 student32]
+    handoff.py pack RUNS OUT/handoff.tar --part-mb 15 [--skip teacher16 student32] [--no-weights teacher32a]
     handoff.py unpack OUT/handoff.tar.* --runs RUNS
 """
 
@@ -40,8 +40,9 @@ def slim(ck, name):
     return out
 
 
-def members(runs, skip=()):
-    """(archive name, bytes) for everything a later stage reads."""
+def members(runs, skip=(), no_weights=()):
+    """(archive name, bytes) for everything a later stage reads (run folders
+    in no_weights: their logs and previews without the checkpoint)."""
     for root, dirs, files in os.walk(runs):
         top = os.path.relpath(root, runs) == "."
         dirs[:] = sorted(d for d in dirs if d != "teacher-folder" and not (top and d in skip))
@@ -50,6 +51,8 @@ def members(runs, skip=()):
             path = os.path.join(root, fn)
             arc = os.path.normpath(os.path.join(rel, fn))
             if fn == "ckpt.pt":
+                if rel.split(os.sep)[0] in no_weights:
+                    continue
                 ck = load_checkpoint(path)
                 buf = io.BytesIO()
                 torch.save(slim(ck, os.path.basename(root)), buf)
@@ -62,7 +65,7 @@ def members(runs, skip=()):
 def cmd_pack(args):
     buf = io.BytesIO()
     with tarfile.open(fileobj=buf, mode="w") as tar:
-        for arc, data in members(args.runs, set(args.skip)):
+        for arc, data in members(args.runs, set(args.skip), set(args.no_weights)):
             info = tarfile.TarInfo(arc)
             info.size = len(data)
             info.mtime = int(time.time())
@@ -103,6 +106,8 @@ def main(argv=None):
     p.add_argument("out", help="path prefix of the parts (OUT.00, OUT.01, ...)")
     p.add_argument("--part-mb", type=int, default=15)
     p.add_argument("--skip", nargs="*", default=[], help="run folders to leave out (e.g. teacher16 once teacher32 exists)")
+    p.add_argument("--no-weights", nargs="*", default=[],
+                   help="run folders to carry without their checkpoint (logs for the model card)")
     p = sub.add_parser("unpack")
     p.add_argument("parts", nargs="+")
     p.add_argument("--runs", required=True)
