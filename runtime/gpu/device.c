@@ -492,6 +492,14 @@ rv_status rv_gpu_create(rv_gpu **out, const rv_gpu_desc *desc, rv_error *err)
     gpu->uniform_align = props.limits.minUniformBufferOffsetAlignment;
     if (gpu->uniform_align < 16)
         gpu->uniform_align = 16;
+    /* RV_UNIFORM_ALIGN (a larger power of two, for tests): a GPU's coarser
+     * uniform-buffer offset alignment on a device that has a fine one */
+    const char *ua = getenv("RV_UNIFORM_ALIGN");
+    if (ua && *ua) {
+        unsigned long v = strtoul(ua, NULL, 10);
+        if (v > gpu->uniform_align && v <= 4096 && (v & (v - 1)) == 0)
+            gpu->uniform_align = v;
+    }
     gpu->block_size = desc && desc->block_size ? desc->block_size : (256ull << 20);
     if (gpu->info.max_alloc && gpu->block_size > gpu->info.max_alloc)
         gpu->block_size = gpu->info.max_alloc;

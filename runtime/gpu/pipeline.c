@@ -87,6 +87,12 @@ void rv_tiles_choose(rv_gpu *gpu)
     t->dattn = !none && (da && *da ? strcmp(da, "1") == 0 : cpu);
     t->dattn_wg = 64;
     uint64_t window = gpu->info.max_uniform_range < RV_UNIFORM_WINDOW ? gpu->info.max_uniform_range : RV_UNIFORM_WINDOW;
+    const char *wv = getenv("RV_UNIFORM_WINDOW"); /* smaller, for tests: more splits and fallbacks */
+    if (wv && *wv) {
+        unsigned long v = strtoul(wv, NULL, 10);
+        if (v >= 256 && v < window)
+            window = v;
+    }
     t->dconv_window = (unsigned)(window / 16u * 16u);
 
     if (gpu->info.max_wg_invocations < t->gemm[RV_GEMM_WIDE].wg)
