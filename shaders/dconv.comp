@@ -1,16 +1,17 @@
 #version 450
 #extension GL_GOOGLE_include_directive : require
-// Direct convolution for few output channels: one invocation per output
-// pixel, COT output channels per workgroup row (gl_WorkGroupID.y), the
-// kernel walked in GEMM K order (channel, ky, kx), each input tap feeding
-// COT multiply-adds from registers. The weight index is the same in every
-// invocation, so the weights come from a uniform buffer: a load there at a
-// uniform address is a scalar load on CPU devices (lavapipe), where a
-// storage-buffer or shared-memory load is a loop over the lanes. For a TAESD
-// decoder's 16- and 3-channel layers at full size this beats the tiled GEMM
-// (gemm.comp with CONV), which pads M to its tile height and stages both
-// operands through shared memory. Same push constants as the conv GEMM and
-// the same summation order, so the two agree exactly.
+// Direct convolution: one invocation per output pixel, COT output channels
+// per workgroup row (gl_WorkGroupID.y), the kernel walked in GEMM K order
+// (channel, ky, kx), each input tap feeding COT multiply-adds from
+// registers. The weight index is the same in every invocation, so the
+// weights come from a uniform buffer: a load there at a uniform address is a
+// scalar load on CPU devices (lavapipe), where a storage-buffer or
+// shared-memory load is a loop over the lanes. There it beats the tiled GEMM
+// (gemm.comp with CONV) for convolutions of up to 64 outputs and, with the
+// input read through strides, for linear layers (a 1x1 conv over tokens); on
+// GPUs it serves the RGB output conv, where a GEMM tile would be mostly
+// padding. Same push constants as the conv GEMM and the same summation
+// order, so the two agree exactly.
 #include "common.glsl"
 
 layout(local_size_x_id = 0) in;
@@ -21,7 +22,7 @@ layout(constant_id = 2) const uint WINDOW = 1024; // uvec4s in the weights' wind
 // weight [M][K], as 32-bit words (std140 arrays of uvec4 pack them tightly):
 // fp32 one per word, fp16 two per word
 layout(binding = 0) uniform A_ { uvec4 a[WINDOW]; };
-layout(binding = 1) readonly buffer B_ { T b[]; };     // input [batch][cin][h][w]
+layout(binding = 1) readonly buffer B_ { T b[]; };     // input: see sbk, sbn, sbb below
 layout(binding = 2) readonly buffer Bias_ { T bias[]; };
 layout(binding = 3) readonly buffer R_ { T res[]; };
 layout(binding = 4) writeonly buffer C_ { T c[]; };
