@@ -181,8 +181,9 @@ void rv_op_gemm(rv_cmd *cmd, const rv_tensor *c, const rv_tensor *a, const rv_te
         .alpha = d->alpha != 0.0f ? d->alpha : 1.0f,
     };
     /* A weight times token rows (a linear layer) on devices where direct
-     * convolution pays: a 1x1 conv over the tokens, B's rows the filters */
-    if (cmd->gpu->tiles.dconv_linear && d->trans_b && d->shared_b && !d->trans_a) {
+     * convolution pays: a 1x1 conv over the tokens, B's rows the filters
+     * (its bias, if any, per filter) */
+    if (cmd->gpu->tiles.dconv_linear && d->trans_b && d->shared_b && !d->trans_a && !(bias && d->bias_per_m)) {
         struct rv_pc_gemm dc = {
             .M = (uint32_t)N, .N = (uint32_t)M, .K = (uint32_t)K, .batch = (uint32_t)batch,
             .sbk = 1, .sbn = (uint32_t)K, .sbb = d->shared_a ? 0 : (uint32_t)(M * K),
@@ -191,10 +192,8 @@ void rv_op_gemm(rv_cmd *cmd, const rv_tensor *c, const rv_tensor *a, const rv_te
             .alpha = pc.alpha,
             .cin = (uint32_t)K, .h = 1, .w = (uint32_t)M, .oh = 1, .ow = (uint32_t)M, .kh = 1, .kw = 1, .stride = 1,
         };
-        if (!bias || !d->bias_per_m) {
-            if (direct_conv(cmd, c, a, b, bias, residual, &dc, (uint32_t)batch))
-                return;
-        }
+        if (direct_conv(cmd, c, a, b, bias, residual, &dc, (uint32_t)batch))
+            return;
     }
     /* unused bindings alias C: the shader never reads them without the flag */
     rv_binding bind[5] = {{a, false}, {b, false}, {bias ? bias : a, false}, {residual ? residual : a, false}, {c, true}};
