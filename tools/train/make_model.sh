@@ -180,6 +180,7 @@ fi
 if want pairs; then
   stage distillation pairs
   $PY $T/distill.py pairs --teacher "$RUNS/teacher32/ckpt.pt" --out "$RUNS/pairs32" -n "$PAIRS" --batch "$PAIR_BATCH" \
+    --sampler "${PAIR_SAMPLER:-euler}" --steps "${PAIR_STEPS:-25}" \
     --shard-size "$(( PAIR_BATCH > 512 ? PAIR_BATCH * 4 : 512 ))"
 fi
 if want student; then

@@ -76,6 +76,9 @@ def pct(x):
     return f"{100 * x:.1f}%"
 
 
+SAMPLER_NAMES = {"euler": "Euler", "dpm2m": "DPM-Solver++(2M)"}
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--model", default="models/reverie-tiny")
@@ -86,8 +89,13 @@ def main(argv=None):
     f = fl.get("flops", {})
     p = fl.get("parameters", {})
     g = {k: v["total"] / 1e9 for k, v in f.items()}
-    runs = {k: run_summary(args.runs, k)
-            for k in ("ae", "ae-decoder", "teacher16", "teacher32a", "teacher32", "student32", "cls")}
+    # RUNS/stages.json, where the teacher was trained in more stages than
+    # make_model.sh's (a run continued over sessions on other hardware):
+    # {"teacher": [[run folder, stage, what], ...], "teacher_data": [line, ...]}
+    history = meta(os.path.join(args.runs, "stages.json"))
+    names = ["ae", "ae-decoder", "teacher16", "teacher32a", "teacher32", "student32", "cls"]
+    names += [r[0] for r in history.get("teacher", []) if r[0] not in names]
+    runs = {k: run_summary(args.runs, k) for k in names}
     lat128 = meta(os.path.join(args.runs, "data", "lat128", "meta.json"))
     lat256 = meta(os.path.join(args.runs, "data", "lat256", "meta.json"))
     pairs = meta(os.path.join(args.runs, "pairs32", "meta.json"))
@@ -153,11 +161,16 @@ def main(argv=None):
     a256 = meta(os.path.join(args.runs, "data", "ae256", "meta.json")).get("count", 0)
     a128 = meta(os.path.join(args.runs, "data", "ae128", "meta.json")).get("count", 0)
     w(f"- autoencoder: {a256:,} renders at 256×256 (128×128 crops) and {a128:,} at 128×128")
-    w(f"- teacher: {lat128.get('count', 0):,} scenes at 128×128 (16×16 latents), then "
-      f"{lat256.get('count', 0):,} at 256×256 (32×32 latents); latent scaling_factor "
-      f"{lat256.get('scaling_factor', 'n/a')}")
+    if history.get("teacher_data"):
+        w("- teacher: " + "; ".join(history["teacher_data"]) + f"; latent scaling_factor "
+          f"{lat256.get('scaling_factor', 'n/a')}")
+    else:
+        w(f"- teacher: {lat128.get('count', 0):,} scenes at 128×128 (16×16 latents), then "
+          f"{lat256.get('count', 0):,} at 256×256 (32×32 latents); latent scaling_factor "
+          f"{lat256.get('scaling_factor', 'n/a')}")
     w(f"- distillation: {pairs.get('count', 0):,} teacher samples (noise, latent) made with "
-      f"{pairs.get('steps', '?')} Euler steps at guidance {pairs.get('guidance', '?')}\n")
+      f"{pairs.get('steps', '?')} {SAMPLER_NAMES[pairs.get('sampler', 'euler')]} steps at guidance "
+      f"{pairs.get('guidance', '?')}\n")
     w("## Training\n")
     w("Times are wall-clock from the logs (training with its in-loop previews); hardware per stage.\n")
     w("| stage | what | run | hardware |")
@@ -165,14 +178,17 @@ def main(argv=None):
     w(f"| autoencoder, phase 1 | encoder + a wider decoder: L1 + MSE + image-gradient L1 + gradient-energy "
       f"texture term, latent range penalty | {steps('ae')} |")
     w(f"| autoencoder, phase 2 | the shipped decoder on the frozen encoder | {steps('ae-decoder')} |")
-    w(f"| teacher, 16×16 | text encoder (from scratch) + UNet, v-prediction, min-SNR-5, 10% caption dropout, EMA "
-      f"| {steps('teacher16')} |")
-    if runs.get("teacher32a"):
-        w(f"| teacher, 32×32, part 1 | continued at the shipped resolution | {steps('teacher32a')} |")
-        w(f"| teacher, 32×32, part 2 | continued from part 1's EMA weights with a fresh optimizer | "
-          f"{steps('teacher32')} |")
+    first = ["teacher16", "teacher, 16×16",
+             "text encoder (from scratch) + UNet, v-prediction, min-SNR-5, 10% caption dropout, EMA"]
+    if history.get("teacher"):
+        teacher = history["teacher"]
+    elif runs.get("teacher32a"):
+        teacher = [first, ["teacher32a", "teacher, 32×32, part 1", "continued at the shipped resolution"],
+                   ["teacher32", "teacher, 32×32, part 2", "continued from part 1's EMA weights with a fresh optimizer"]]
     else:
-        w(f"| teacher, 32×32 | continued at the shipped resolution | {steps('teacher32')} |")
+        teacher = [first, ["teacher32", "teacher, 32×32", "continued at the shipped resolution"]]
+    for run, stage, what in teacher:
+        w(f"| {stage} | {what} | {steps(run)} |")
     w(f"| distillation | student on the teacher's samples (below) | {steps('student32')} |\n")
     w("## Distillation\n")
     w("Knowledge distillation after Luhman & Luhman 2021: the teacher maps noise z to a sample x0*(z) with a")

@@ -9,7 +9,7 @@ import torch
 
 import scenegen as sg
 from reverie_ref.pipeline import text_to_image
-from reverie_ref.schedulers import make_scheduler
+from reverie_ref.schedulers import EulerDiscreteScheduler, make_scheduler
 
 from . import arch
 
@@ -23,10 +23,44 @@ def preview_scenes(n_train=4, n_heldout=4, seed=12345):
     return scenes
 
 
+class DPMSolver2M(EulerDiscreteScheduler):
+    """Euler's schedule (same sigmas and timesteps) stepped with the
+    multistep second-order DPM-Solver++ (Lu et al. 2022, "DPM-Solver++", its
+    2M form in the sigma parametrisation): from the second step on, the
+    update extrapolates the model's x0 linearly in log-sigma from this step's
+    and the last one's. A training-time sampler for teacher samples: it
+    reaches 25-step Euler's accuracy in about half the model calls. The step
+    to sigma 0 returns x0, as Euler's does. Call set_timesteps before each
+    sampling run (it forgets the last run's x0)."""
+
+    def set_timesteps(self, num_inference_steps):
+        self._last_x0 = None
+        return super().set_timesteps(num_inference_steps)
+
+    def step(self, model_output, index, sample):
+        _, x0 = super().step(model_output, index, sample)
+        work = torch.float64 if sample.dtype == torch.float64 else torch.float32
+        x0 = x0.to(work)
+        sigma, nxt = float(self.sigmas[index]), float(self.sigmas[index + 1])
+        last, self._last_x0 = self._last_x0, x0
+        if nxt == 0:
+            return x0.to(model_output.dtype), x0
+        h = np.log(sigma / nxt)
+        d = x0
+        if last is not None:
+            r = np.log(float(self.sigmas[index - 1]) / sigma) / h
+            d = (1 + 1 / (2 * r)) * x0 - (1 / (2 * r)) * last
+        prev = (nxt / sigma) * sample.to(work) - np.expm1(-h) * d
+        return prev.to(model_output.dtype), x0
+
+
 @torch.no_grad()
 def generate(unet, text_encoder, decoder, ids, noise, steps, guidance=1.0, scheduler_class="EulerDiscreteScheduler",
              negative_ids=None, step_noises=None):
-    sched = make_scheduler(arch.scheduler_config(scheduler_class))
+    if scheduler_class == "DPMSolver2M":
+        sched = DPMSolver2M(arch.scheduler_config("EulerDiscreteScheduler"))
+    else:
+        sched = make_scheduler(arch.scheduler_config(scheduler_class))
     if guidance > 1 and negative_ids is None:
         raise ValueError("guidance needs negative_ids")
     dev = next(unet.parameters()).device
