@@ -179,7 +179,10 @@ def cmd_train(args):
     cap = Captioner(args.tokenizer, seed=8)
     dev = device()
     unet = UNet2DConditionModel(ck["unet_config"])
-    unet.load_state_dict(ck["ema_unet"])
+    init = load_checkpoint(args.init) if args.init else ck
+    if init is None:
+        raise FileNotFoundError(f"--init {args.init}: no checkpoint")
+    unet.load_state_dict(init["ema_unet"])
     unet.to(dev)
     ema = copy.deepcopy(unet)
     opt = adamw(unet.parameters(), lr=args.lr, weight_decay=0.0)
@@ -273,6 +276,8 @@ def main(argv=None):
     p.add_argument("--run", required=True)
     p.add_argument("--tokenizer", default=os.path.join(RUNS, "tokenizer"))
     p.add_argument("--ae", default=os.path.join(RUNS, "ae", "ckpt.pt"))
+    p.add_argument("--init", default=None,
+                   help="start the student from this checkpoint's EMA UNet (an earlier student) instead of the teacher's")
     p.add_argument("--steps", type=int, default=20000)
     p.add_argument("--seconds", type=float, default=None, help="or stop after this much training time")
     p.add_argument("--batch", type=int, default=32)

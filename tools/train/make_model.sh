@@ -164,6 +164,7 @@ if want teacher16; then
   lat128  # when the run starts here on a fresh machine
   stage teacher at 16x16 latents
   $PY $T/train_teacher.py --run "$RUNS/teacher16" --latents "$RUNS/data/lat128" --steps "$T16_STEPS" \
+    ${T16_INIT:+--init "$T16_INIT"} \
     $(secs T16_SECONDS) --batch "$BATCH16" --lr "${LR16:-4e-4}" --warmup "${WARMUP:-500}" $(stop_after T16_STOP_AFTER)
   unfinished teacher16
 fi
@@ -186,7 +187,7 @@ fi
 if want student; then
   stage distillation
   $PY $T/distill.py train --teacher "$RUNS/teacher32/ckpt.pt" --pairs "$RUNS/pairs32" --run "$RUNS/student32" \
-    --steps "$STUDENT_STEPS" $(secs STUDENT_SECONDS) --batch "$BATCH32"
+    ${STUDENT_INIT:+--init "$STUDENT_INIT"} --steps "$STUDENT_STEPS" $(secs STUDENT_SECONDS) --batch "$BATCH32"
 fi
 
 join_background
