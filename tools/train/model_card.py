@@ -192,7 +192,8 @@ def main(argv=None):
     w(f"| distillation | student on the teacher's samples (below) | {steps('student32')} |\n")
     w("## Distillation\n")
     w("Knowledge distillation after Luhman & Luhman 2021: the teacher maps noise z to a sample x0*(z) with a")
-    w("deterministic many-step sampler and classifier-free guidance; the student, initialised from the teacher,")
+    w("deterministic many-step sampler and classifier-free guidance; the student, initialised from "
+      + history.get("student_init", "the teacher") + ",")
     w("learns that map. To serve Euler's 1–4-step trailing schedules the student is trained on the straight path")
     w("x_t = sqrt(a_t) x0* + sqrt(1 − a_t) z (rectified flow's k-step distillation, Liu et al. 2022): if it")
     w("returns x0* from any point of that path, Euler's update stays on it, so 1, 2 and 4 steps agree, and a")
