@@ -132,7 +132,7 @@ def main(argv=None):
           + (", real renders " + pct(rows["real"]["attribute_accuracy"]) if "real" in rows else "") + ".")
         if not ok:
             w("Style, terrain, weather and time of day come through; objects and their colours mostly do not.")
-            w("The training runs below are short (minutes of a lent GPU): the teacher is under-trained, and the")
+            w("The training runs below are short (see their times): the teacher is under-trained, and the")
             w("student can only be as good as its teacher. Rerunning `make_model.sh` with longer budgets is the fix.")
         w("")
     w("![samples](samples.png)\n")
