@@ -5,9 +5,8 @@ manner of Luhman & Luhman 2021 ("Knowledge distillation in iterative
 generative models for improved sampling speed"): the teacher maps noise z to
 a sample x0*(z) with a deterministic many-step sampler (Euler, 25 steps, or
 DPM-Solver++(2M), 12; classifier-free guidance), and the student learns that
-map directly. The
-one-step method is extended to Euler's few-step schedules by training the
-student on the straight path between the pair, x_t = sqrt(a_t) x0* +
+map directly. The one-step method is extended to Euler's few-step schedules
+by training the student on the straight path between the pair, x_t = sqrt(a_t) x0* +
 sqrt(1-a_t) z, as rectified flow's k-step distillation does (Liu et al. 2022):
 if the student returns x0* from any point of that path, Euler's update
 x_next = x0 + sigma_next * (x - x0) / sigma lands on the same path again

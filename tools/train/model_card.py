@@ -91,7 +91,8 @@ def main(argv=None):
     g = {k: v["total"] / 1e9 for k, v in f.items()}
     # RUNS/stages.json, where the teacher was trained in more stages than
     # make_model.sh's (a run continued over sessions on other hardware):
-    # {"teacher": [[run folder, stage, what], ...], "teacher_data": [line, ...]}
+    # {"teacher": [[run folder, stage, what], ...], "teacher_data": [line, ...],
+    #  "student_init": what the student started from, where not the teacher}
     history = meta(os.path.join(args.runs, "stages.json"))
     names = ["ae", "ae-decoder", "teacher16", "teacher32a", "teacher32", "student32", "cls"]
     names += [r[0] for r in history.get("teacher", []) if r[0] not in names]
