@@ -115,7 +115,6 @@ class Algebra(unittest.TestCase):
                 x, _ = sched.step(v, i, x)
             self.assertLess((x - x0).abs().max().item(), 1e-6, n)
 
-
     def test_dpm_solver_2m_solves_the_ode_better_than_euler(self):
         # data N(0, c^2): the exact denoiser is x c^2 / (c^2 + sigma^2), and
         # the probability-flow ODE carries x_T at sigma_T to x_T sqrt(c^2 +

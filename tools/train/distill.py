@@ -45,13 +45,12 @@ from train import arch  # noqa: E402
 from train.common import RUNS, Clock, Log, adamw, align_optimizer_state, autocast, cosine_lr, device, fast_module, load_checkpoint, save_checkpoint, save_grid, setup, to_uint8  # noqa: E402,E501
 from train.encode_latents import load_ae  # noqa: E402
 from train.latents import Captioner, alphas_cumprod  # noqa: E402
-from train.sampling import generate, noise_for, preview_scenes  # noqa: E402
+from train.sampling import SAMPLERS, generate, noise_for, preview_scenes  # noqa: E402
 from train.train_teacher import ema_update  # noqa: E402
 
 # Euler trailing timesteps of 1, 2, 3 and 4 steps
 TRAILING = (999, 749, 666, 499, 332, 249)
 _TRAILING = {}  # device -> TRAILING as a tensor there
-SAMPLERS = {"euler": "EulerDiscreteScheduler", "dpm2m": "DPMSolver2M"}  # --sampler: sampling.generate's names
 
 
 def load_teacher(path, dev=None):
@@ -80,8 +79,8 @@ def cmd_pairs(args):
     h = w = args.size // arch.LATENT_FACTOR
     shape = (arch.LATENT_CHANNELS, h, w)
     os.makedirs(args.out, exist_ok=True)
-    meta = {"count": args.n, "size": args.size, "steps": args.steps, "sampler": args.sampler, "guidance": args.guidance,
-            "teacher": os.path.abspath(args.teacher), "teacher_step": ck["step"],
+    meta = {"count": args.n, "size": args.size, "steps": args.steps, "sampler": args.sampler,
+            "guidance": args.guidance, "teacher": os.path.abspath(args.teacher), "teacher_step": ck["step"],
             "scaling_factor": ck["scaling_factor"], "seed": args.seed}
     with open(os.path.join(args.out, "meta.json"), "w") as f:
         json.dump(meta, f, indent=1)
@@ -100,7 +99,7 @@ def cmd_pairs(args):
             texts = cap.captions(scenes)
             z = noise_for([args.seed * 1000003 + i for i in idx], shape)
             out = generate(unet, te, None, cap.ids(texts), z, args.steps, args.guidance,
-                           negative_ids=neg_all[:len(idx)], scheduler_class=SAMPLERS[args.sampler])
+                           negative_ids=neg_all[:len(idx)], sampler=args.sampler)
             zs.append(z.half().numpy())
             xs.append(out["latents"].half().cpu().numpy())
             recs.extend(json.dumps({"index": i, "caption": c, "scene": s}, sort_keys=True)
@@ -276,7 +275,7 @@ def main(argv=None):
     p.add_argument("--tokenizer", default=os.path.join(RUNS, "tokenizer"))
     p.add_argument("--ae", default=os.path.join(RUNS, "ae", "ckpt.pt"))
     p.add_argument("--init", default=None,
-                   help="start the student from this checkpoint's EMA UNet (an earlier student) instead of the teacher's")
+                   help="start the student from this checkpoint's EMA UNet (an earlier student), not the teacher's")
     p.add_argument("--steps", type=int, default=20000)
     p.add_argument("--seconds", type=float, default=None, help="or stop after this much training time")
     p.add_argument("--batch", type=int, default=32)

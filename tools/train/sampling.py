@@ -9,7 +9,7 @@ import torch
 
 import scenegen as sg
 from reverie_ref.pipeline import text_to_image
-from reverie_ref.schedulers import EulerDiscreteScheduler, make_scheduler
+from reverie_ref.schedulers import EulerDiscreteScheduler
 
 from . import arch
 
@@ -54,13 +54,13 @@ class DPMSolver2M(EulerDiscreteScheduler):
         return prev.to(model_output.dtype), x0
 
 
+SAMPLERS = {"euler": EulerDiscreteScheduler, "dpm2m": DPMSolver2M}  # generate's sampler names
+
+
 @torch.no_grad()
-def generate(unet, text_encoder, decoder, ids, noise, steps, guidance=1.0, scheduler_class="EulerDiscreteScheduler",
+def generate(unet, text_encoder, decoder, ids, noise, steps, guidance=1.0, sampler="euler",
              negative_ids=None, step_noises=None):
-    if scheduler_class == "DPMSolver2M":
-        sched = DPMSolver2M(arch.scheduler_config("EulerDiscreteScheduler"))
-    else:
-        sched = make_scheduler(arch.scheduler_config(scheduler_class))
+    sched = SAMPLERS[sampler](arch.scheduler_config())
     if guidance > 1 and negative_ids is None:
         raise ValueError("guidance needs negative_ids")
     dev = next(unet.parameters()).device
