@@ -12,9 +12,10 @@ PACKAGES=(
 )
 
 # with --tests: what the tests of the Python tools (tools/tests: reference,
-# scene generator, training tools) need: Debian's PyTorch and a fast BLAS
+# scene generator, training tools) need: Debian's PyTorch, a fast BLAS, regex
+# (the CLIP tokenizer's \p{L}) and Pillow (PNG sheets)
 if [ "${1:-}" = "--tests" ]; then
-  PACKAGES+=(python3 python3-numpy python3-torch libopenblas0-pthread)
+  PACKAGES+=(python3 python3-numpy python3-torch libopenblas0-pthread python3-regex python3-pil)
 fi
 
 missing=()

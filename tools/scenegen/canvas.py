@@ -257,6 +257,14 @@ class Canvas:
         self.line_k = {'cartoon': 1.0, 'sketch': 0.9, 'watercolor': 0.35}.get(style, 0.0)
         # Sketches leave the sky mostly bare: remember what is not sky.
         self.cover = np.zeros((self.h, self.w), F) if style == 'sketch' else None
+        # Optional object mask (track_objects): the visible coverage of what is
+        # drawn while `tagging` is on; untagged fills in front hide it again.
+        self.obj_mask = None
+        self.tagging = False
+
+    def track_objects(self):
+        """Start recording the object mask (before anything is drawn)."""
+        self.obj_mask = np.zeros((self.h, self.w), F)
 
     # -- deterministic randomness, independent of drawing order
     def rng(self, name):
@@ -358,6 +366,12 @@ class Canvas:
         if self.cover is not None and not sky:
             C = self.cover[i0:i1, j0:j1]
             np.maximum(C, a, out=C)
+        if self.obj_mask is not None:
+            M = self.obj_mask[i0:i1, j0:j1]
+            if self.tagging:
+                np.maximum(M, a, out=M)
+            else:
+                M *= 1.0 - a
         if self.lines is not None:
             L = self.lines[i0:i1, j0:j1]
             L *= 1.0 - a

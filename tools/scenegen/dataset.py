@@ -21,15 +21,19 @@ def item_seed(base_seed, index):
     return int(ss.generate_state(1, np.uint64)[0] >> np.uint64(1))
 
 
-def generate(seed, size=256, split='all', **fixed):
+def generate(seed, size=256, split='all', with_mask=False, **fixed):
     """(image uint8 HxWx3, caption, attributes) for a seed; see sample_scene
     for `split` and the factors that `fixed` may pin. attributes is
-    vocab.attributes(scene) plus 'scene' (the full scene dict) and 'split'."""
+    vocab.attributes(scene) plus 'scene' (the full scene dict) and 'split'.
+    with_mask=True adds the objects' mask (render_scene) as a fourth item."""
     scene = vocab.sample_scene(seed, split=split, **fixed)
-    img = render_scene(scene, size)
+    out = render_scene(scene, size, with_mask=with_mask)
+    img = out[0] if with_mask else out
     attrs = vocab.attributes(scene)
     attrs['split'] = split_of(scene)
     attrs['scene'] = scene
+    if with_mask:
+        return img, make_caption(scene), attrs, out[1]
     return img, make_caption(scene), attrs
 
 

@@ -43,9 +43,24 @@ def _size(size):
     return int(h), int(w)
 
 
-def render_scene(scene, size=256):
+def _tagged(cv, fn):
+    """fn() with the canvas recording what it draws as object."""
+    def run():
+        cv.tagging = True
+        try:
+            fn()
+        finally:
+            cv.tagging = False
+    return run
+
+
+def render_scene(scene, size=256, with_mask=False):
     """Renders a scene dict to a uint8 array (H, W, 3). `size` is an int
-    (square) or (height, width); the layout scales with the height."""
+    (square) or (height, width); the layout scales with the height.
+    with_mask=True returns (image, mask): mask float32 (H, W) in [0, 1], the
+    visible coverage of the scene's objects (what terrain in front hides is
+    not counted; weather and haze over them are ignored). The image is the
+    same either way."""
     h, w = _size(size)
     if h < 8 or w < 8:
         raise ValueError(f'image size {h}x{w} is too small')
@@ -61,12 +76,14 @@ def render_scene(scene, size=256):
         haze_col, haze_k, haze_pow = pal[2], (0.3 if scene['style'] != 'cartoon' else 0.15), 2.0
     cv = Canvas(h, w, scene['style'], scene['seed'], light=light, haze_color=haze_col,
                 haze_k=haze_k, haze_pow=haze_pow)
+    if with_mask:
+        cv.track_objects()
     ctx = Context(scene, cv)
     sky.draw_sky(cv, ctx)
     sky.draw_clouds(cv, ctx)
     kinds = [o['kind'] for o in scene['objects']]
     if 'rainbow' in kinds:
-        sky.draw_rainbow(cv, ctx, 1.0 if kinds[0] == 'rainbow' else 0.85)
+        _tagged(cv, lambda: sky.draw_rainbow(cv, ctx, 1.0 if kinds[0] == 'rainbow' else 0.85))()
     layout = terrain.build(cv, ctx)
     items = list(layout.layers)
     land, water = list(layout.land), list(layout.water)
@@ -83,18 +100,19 @@ def render_scene(scene, size=256):
             hw = objects.HALF_WIDTH[k] * s + 0.02
             x = min(max(slot.x, hw), cv.aspect - hw)
             fn = objects.DRAW[k]
-            items.append((slot.depth - eps,
-                          lambda fn=fn, x=x, slot=slot, s=s, c=o['color']:
-                          fn(cv, ctx, x, slot.y, s, c, slot.depth)))
+            items.append((slot.depth - eps, _tagged(
+                cv, lambda fn=fn, x=x, slot=slot, s=s, c=o['color']: fn(cv, ctx, x, slot.y, s, c, slot.depth))))
         elif k == 'bridge':
             sp = layout.span
-            items.append((sp.depth - eps,
-                          lambda sp=sp, c=o['color']:
-                          objects.bridge(cv, ctx, sp.x, sp.y, sp.width, sp.scale, c, sp.depth)))
+            items.append((sp.depth - eps, _tagged(
+                cv, lambda sp=sp, c=o['color']: objects.bridge(cv, ctx, sp.x, sp.y, sp.width, sp.scale, c, sp.depth))))
     order = sorted(range(len(items)), key=lambda i: (-items[i][0], i))
     for i in order:
         items[i][1]()
     if 'birds' in kinds:
-        sky.draw_birds(cv, ctx, 1.3 if kinds[0] == 'birds' else 0.9)
+        _tagged(cv, lambda: sky.draw_birds(cv, ctx, 1.3 if kinds[0] == 'birds' else 0.9))()
     sky.weather_overlay(cv, ctx)
-    return cv.finish()
+    img = cv.finish()
+    if with_mask:
+        return img, np.clip(cv.obj_mask, 0.0, 1.0).astype(np.float32)
+    return img

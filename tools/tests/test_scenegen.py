@@ -106,6 +106,28 @@ class TestImages(unittest.TestCase):
             if 'bridge' in kinds:
                 self.assertIsNotNone(lay.span, sc)
 
+    def test_object_mask(self):
+        """with_mask leaves the image as it was and covers the objects: all
+        of a scene's visible object, nothing of a scene without one."""
+        for seed in range(6):
+            img, cap, attrs = sg.generate(seed, 96)
+            img2, cap2, attrs2, mask = sg.generate(seed, 96, with_mask=True)
+            self.assertTrue((img == img2).all(), seed)
+            self.assertEqual((cap, attrs['objects']), (cap2, attrs2['objects']))
+            self.assertEqual((mask.shape, mask.dtype), ((96, 96), np.float32))
+            self.assertTrue(0.0 <= float(mask.min()) and float(mask.max()) <= 1.0)
+        sc = sg.sample_scene(3, object='none')
+        self.assertEqual(float(sg.render_scene(sc, 64, with_mask=True)[1].max()), 0.0)
+        # a castle in flat cartoon: its pixels differ from the scene drawn without it
+        sc = sg.sample_scene(5, object='castle', style='cartoon', weather='clear', terrain='meadow')
+        sc['objects'] = sc['objects'][:1]
+        img, mask = sg.render_scene(sc, 128, with_mask=True)
+        bare = sg.render_scene(dict(sc, objects=[]), 128)
+        changed = np.abs(img.astype(int) - bare.astype(int)).sum(-1) > 30
+        self.assertGreater(mask.mean(), 0.01)
+        self.assertGreater(float(mask[changed].mean()), 0.8)
+        self.assertLess(float(mask[~changed].mean()), 0.05)
+
     def test_bad_scene_rejected(self):
         sc = sg.sample_scene(1, object='boat')
         bad = dict(sc, terrain='desert')

@@ -194,6 +194,31 @@ class ShippedModel(unittest.TestCase):
                              f"{rel} changed: run tools/make_shipped_goldens.py")
 
 
+class SeedRuns(unittest.TestCase):
+    def test_shipped_folder_becomes_training_checkpoints(self):
+        """seed_runs.py turns the shipped folder back into the checkpoints the
+        training scripts start from, with the same weights, and keeps them."""
+        from reverie_ref.diffusers_folder import load_model
+        from train import seed_runs
+        torch.set_num_threads(1)
+        with tempfile.TemporaryDirectory() as d:
+            written = seed_runs.seed(MODEL, d)
+            self.assertEqual(len(written), 4)
+            for fn in seed_runs.TOKENIZER_FILES:
+                self.assertTrue(os.path.exists(os.path.join(d, "tokenizer", fn)), fn)
+            ck = torch.load(os.path.join(d, "shipped", "ckpt.pt"))
+            unet = load_model(os.path.join(MODEL, "unet")).state_dict()
+            self.assertEqual(sorted(ck["unet"]), sorted(unet))
+            for k, v in unet.items():
+                self.assertEqual(ck["unet"][k].dtype, torch.float32, k)
+                self.assertTrue(torch.equal(ck["ema_unet"][k], v.float()), k)
+            with open(os.path.join(MODEL, "vae", "config.json")) as f:
+                self.assertEqual(ck["scaling_factor"], json.load(f)["scaling_factor"])
+            ae = torch.load(os.path.join(d, "ae-decoder", "ckpt.pt"))
+            self.assertIn("model", ae)
+            self.assertEqual(seed_runs.seed(MODEL, d), [])  # kept unless --force
+
+
 class Handoff(unittest.TestCase):
     def test_pack_unpack_keeps_what_later_stages_read(self):
         from train import handoff
@@ -277,7 +302,8 @@ class DeviceBatchDraws(unittest.TestCase):
         empty = Captioner(self.tmp.name).empty
         dev = torch.device("cpu")
         b = DeviceBatches(self.lat, table, empty, dev, batch=256, scale=2.0, drop=0.25, flip=True, seed=3)
-        x0, ids = b.get()
+        x0, ids, mask = b.get()
+        self.assertIsNone(mask)
         self.assertEqual((x0.dtype, tuple(x0.shape), ids.dtype, tuple(ids.shape)),
                          (torch.float32, (256, 4, 2, 3), torch.long, (256, 77)))
         lat = torch.from_numpy(self.lat).float() * 2.0
@@ -301,6 +327,60 @@ class DeviceBatchDraws(unittest.TestCase):
         self.assertFalse(torch.equal(later.get()[1], ids))
         with self.assertRaises(ValueError):
             DeviceBatches(self.lat[:5], table, empty, dev, batch=4)
+
+
+    def test_masks_follow_their_latents(self):
+        import numpy as np
+        from train.latents import Captioner, DeviceBatches
+        table = self.table()
+        empty = Captioner(self.tmp.name).empty
+        masks = np.random.default_rng(1).integers(0, 256, (12, 2, 3)).astype(np.uint8)
+        b = DeviceBatches(self.lat, table, empty, torch.device("cpu"), batch=64, flip=True, seed=3, masks=masks)
+        x0, ids, mask = b.get()
+        self.assertEqual(tuple(mask.shape), (64, 1, 2, 3))
+        lat = torch.from_numpy(self.lat).float()
+        m = torch.from_numpy(masks).float() / 255.0
+        for r in range(64):
+            i = [i for i in range(12) if torch.equal(x0[r], lat[i]) or torch.equal(x0[r], lat[i].flip(-1))][0]
+            want = m[i] if torch.equal(x0[r], lat[i]) else m[i].flip(-1)
+            self.assertTrue(torch.equal(mask[r, 0], want), r)
+        plain = DeviceBatches(self.lat, table, empty, torch.device("cpu"), batch=64, flip=True, seed=3)
+        self.assertTrue(torch.equal(plain.get()[0], x0))  # masks change no draw
+        with self.assertRaises(ValueError):
+            DeviceBatches(self.lat, table, empty, torch.device("cpu"), batch=4, masks=masks[:, :1])
+
+
+class ObjectWeightedLoss(unittest.TestCase):
+    def test_weights_only_where_asked(self):
+        from train.latents import alphas_cumprod
+        from train.train_teacher import diffusion_loss
+
+        class Fixed(torch.nn.Module):  # predicts zeros: the loss is the target's energy
+            def forward(self, x, t, ctx):
+                return torch.zeros_like(x)
+
+        def te(ids):
+            return {"last_hidden_state": torch.zeros(ids.shape[0], 77, 8)}
+
+        ac = alphas_cumprod()
+        x0 = torch.randn(8, 4, 6, 6)
+        ids = torch.zeros(8, 77, dtype=torch.long)
+
+        def run(**kw):
+            torch.manual_seed(0)
+            return diffusion_loss(Fixed(), te, x0, ids, ac, **kw)
+
+        plain = run()
+        self.assertTrue(torch.equal(run(mask=torch.ones(8, 1, 6, 6), object_weight=0.0)[0], plain[0]))
+        # a uniform mask weights every pixel alike: the normalised loss is unchanged
+        self.assertTrue(torch.allclose(run(mask=torch.ones(8, 1, 6, 6), object_weight=4.0)[0], plain[0]))
+        # a mask on one corner moves the loss towards that corner's error, and the plain MSE is still reported
+        mask = torch.zeros(8, 1, 6, 6)
+        mask[..., :3, :3] = 1.0
+        x0[..., :3, :3] *= 10.0
+        heavy = run(mask=mask, object_weight=4.0)
+        self.assertGreater(heavy[0].item(), run()[0].item() * 1.5)
+        self.assertTrue(torch.equal(heavy[1], run()[1]))
 
 
 class StepBench(unittest.TestCase):

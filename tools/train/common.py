@@ -225,14 +225,14 @@ class ImageShards:
         return np.stack([self.get(int(i)) for i in idxs])
 
 
-def generate_item(base_seed, index, size, split):
+def generate_item(base_seed, index, size, split, with_mask=False):
     """scenegen.generate for dataset item `index`; if scenegen fails on that
     scene (rare layout corner cases raise), the item is redrawn from the next
     seed stream, deterministically, so shards stay reproducible."""
     import scenegen as sg
     for k in range(8):
         try:
-            return sg.generate(sg.item_seed(base_seed + 7777 * k, index), size, split)
+            return sg.generate(sg.item_seed(base_seed + 7777 * k, index), size, split, with_mask=with_mask)
         except (IndexError, ValueError):
             continue
     raise RuntimeError(f"scenegen failed on item {index} of seed {base_seed} eight times")

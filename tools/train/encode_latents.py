@@ -4,6 +4,8 @@ latent shards for UNet training, without keeping the images:
 
     OUT/shard_NNNNN.latents.npy  float16 (N, 4, h, w): raw encoder output (unscaled)
     OUT/shard_NNNNN.labels.npy   int16 (N, 7), OUT/shard_NNNNN.objects.npy (as scenegen)
+    OUT/shard_NNNNN.mask.npy     uint8 (N, h, w): the share of each latent pixel's
+                                 8x8 image block that the scene's objects cover, 0..255
     OUT/shard_NNNNN.jsonl        {"index", "caption", "attributes", "scene"}
     OUT/meta.json
 
@@ -33,15 +35,25 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import scenegen as sg  # noqa: E402
 from reverie_ref import AutoencoderTiny  # noqa: E402
+from train import arch  # noqa: E402
 from train.common import device, generate_item, load_checkpoint, setup, to_tensor  # noqa: E402
+
+
+def latent_mask(mask, factor=arch.LATENT_FACTOR):
+    """Image-resolution object mask (float, 0..1) -> uint8 [h/f, w/f]: the
+    covered share of each latent pixel's block, 0..255."""
+    h, w = mask.shape
+    share = mask.reshape(h // factor, factor, w // factor, factor).mean(axis=(1, 3))
+    return np.round(share * 255).astype(np.uint8)
 
 
 def _render(args):
     seed, idx, size, split = args
-    img, cap, attrs = generate_item(seed, idx, size, split)
+    img, cap, attrs, mask = generate_item(seed, idx, size, split, with_mask=True)
     scene = attrs.pop("scene")
     return (idx, img, sg.label_vector(attrs), sg.objects_multi_hot(attrs),
-            json.dumps({"index": idx, "caption": cap, "attributes": attrs, "scene": scene}, sort_keys=True))
+            json.dumps({"index": idx, "caption": cap, "attributes": attrs, "scene": scene}, sort_keys=True),
+            latent_mask(mask))
 
 
 def load_ae(path, scaling_factor=None):
@@ -95,7 +107,8 @@ def main(argv=None):
     pool = mp.get_context("fork").Pool(args.workers)
     for shard, start in enumerate(range(0, args.n, args.shard_size)):
         stem = os.path.join(args.out, f"shard_{shard:05d}")
-        if all(os.path.exists(f"{stem}.{s}") for s in ("latents.npy", "labels.npy", "objects.npy", "jsonl")):
+        if all(os.path.exists(f"{stem}.{s}") for s in ("latents.npy", "labels.npy", "objects.npy", "mask.npy",
+                                                        "jsonl")):
             continue
         t0 = time.time()
         count = min(args.shard_size, args.n - start)
@@ -104,7 +117,8 @@ def main(argv=None):
         t1 = time.time()
         lat = encode_images(ae, np.stack([r[1] for r in rows]))
         for suffix, arr in (("latents", lat), ("labels", np.stack([r[2] for r in rows]).astype(np.int16)),
-                            ("objects", np.stack([r[3] for r in rows]).astype(np.uint8))):
+                            ("objects", np.stack([r[3] for r in rows]).astype(np.uint8)),
+                            ("mask", np.stack([r[5] for r in rows]))):
             np.save(f"{stem}.{suffix}.tmp.npy", arr)
             os.replace(f"{stem}.{suffix}.tmp.npy", f"{stem}.{suffix}.npy")
         with open(stem + ".jsonl.tmp", "w") as f:

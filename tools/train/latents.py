@@ -21,13 +21,14 @@ from . import arch
 
 class LatentSet:
     """All latents of a folder as one float16 array [N, C, h, w], with their
-    scene dicts and attribute labels."""
+    scene dicts and attribute labels, and the objects' masks (uint8 [N, h, w],
+    encode_latents.py) when every shard has them, else None."""
 
     def __init__(self, folder, limit=None):
         paths = sorted(glob.glob(os.path.join(folder, "shard_*.latents.npy")))
         if not paths:
             raise FileNotFoundError(f"{folder}: no shard_*.latents.npy")
-        lats, scenes, labels, objects = [], [], [], []
+        lats, scenes, labels, objects, masks = [], [], [], [], []
         for p in paths:
             stem = p[:-len(".latents.npy")]
             if not os.path.exists(stem + ".jsonl"):
@@ -35,6 +36,7 @@ class LatentSet:
             lats.append(np.load(p))
             labels.append(np.load(stem + ".labels.npy"))
             objects.append(np.load(stem + ".objects.npy"))
+            masks.append(np.load(stem + ".mask.npy") if os.path.exists(stem + ".mask.npy") else None)
             with open(stem + ".jsonl") as f:
                 scenes.extend(json.loads(line)["scene"] for line in f if line.strip())
             if limit and sum(len(a) for a in lats) >= limit:
@@ -42,6 +44,7 @@ class LatentSet:
         self.latents = np.concatenate(lats)[:limit]
         self.labels = np.concatenate(labels)[:limit]
         self.objects = np.concatenate(objects)[:limit]
+        self.masks = None if any(m is None for m in masks) else np.concatenate(masks)[:limit]
         self.scenes = scenes[:len(self.latents)]
         self.n = len(self.latents)
         with open(os.path.join(folder, "meta.json")) as f:
@@ -133,12 +136,18 @@ class DeviceBatches:
     the host nothing but kernel launches and never waits on it. Draws come
     from a generator seeded with (seed, step), so a resumed run draws anew.
 
-    get() -> (x0 float32 [B, C, h, w] times `scale`, ids int64 [B, 77])."""
+    get() -> (x0 float32 [B, C, h, w] times `scale`, ids int64 [B, 77],
+    mask float32 [B, 1, h, w] in 0..1, flipped with its latent; None when no
+    `masks` (uint8 [N, h, w], LatentSet.masks) were given)."""
 
-    def __init__(self, latents, table, empty_ids, dev, batch, scale=1.0, drop=0.0, flip=False, seed=0, step=0):
+    def __init__(self, latents, table, empty_ids, dev, batch, scale=1.0, drop=0.0, flip=False, seed=0, step=0,
+                 masks=None):
         if len(latents) != len(table):
             raise ValueError(f"{len(latents)} latents but {len(table)} caption rows")
+        if masks is not None and (len(masks) != len(latents) or tuple(masks.shape[1:]) != tuple(latents.shape[2:])):
+            raise ValueError(f"masks {tuple(masks.shape)} do not match latents {tuple(latents.shape)}")
         self.lat = torch.from_numpy(np.ascontiguousarray(latents)).to(dev)
+        self.mask = None if masks is None else torch.from_numpy(np.ascontiguousarray(masks)).to(dev)
         self.tab = torch.from_numpy(np.ascontiguousarray(table, dtype=np.int32)).to(dev)
         self.empty = torch.tensor(empty_ids, dtype=torch.long, device=dev)
         self.n, self.k = self.tab.shape[0], self.tab.shape[1]
@@ -153,13 +162,17 @@ class DeviceBatches:
         b = self.batch
         idx = torch.randint(0, self.n, (b,), device=self.dev, generator=self.gen)
         x0 = self.lat[idx].float() * self.scale
+        mask = None if self.mask is None else self.mask[idx].unsqueeze(1).float() / 255.0
         if self.flip:  # captions never say left or right
-            x0 = torch.where((self._rand(b) < 0.5).view(b, 1, 1, 1), x0.flip(-1), x0)
+            flip = (self._rand(b) < 0.5).view(b, 1, 1, 1)
+            x0 = torch.where(flip, x0.flip(-1), x0)
+            if mask is not None:
+                mask = torch.where(flip, mask.flip(-1), mask)
         k = torch.randint(0, self.k, (b,), device=self.dev, generator=self.gen)
         ids = self.tab[idx, k].long()
         if self.drop > 0:
             ids = torch.where((self._rand(b) < self.drop).view(b, 1), self.empty.view(1, -1), ids)
-        return x0, ids
+        return x0, ids, mask
 
 
 def alphas_cumprod():

@@ -41,7 +41,12 @@ def ema_update(ema, model, decay):
         torch._foreach_add_(e, [p.detach() for p in model.parameters()], alpha=1 - decay)
 
 
-def diffusion_loss(unet, te, x0, ids, ac, snr_gamma=5.0):
+def diffusion_loss(unet, te, x0, ids, ac, snr_gamma=5.0, mask=None, object_weight=0.0):
+    """(weighted loss, plain v-MSE). With `mask` ([B, 1, h, w], the objects'
+    share of each latent pixel) and object_weight k, each latent pixel's
+    squared error is weighted 1 + k * mask, over the batch's mean weight (so
+    the loss keeps its scale): objects are small and the plain loss spends
+    most of a small model's capacity on sky, terrain and texture."""
     b = x0.shape[0]
     t = torch.randint(0, len(ac), (b,), device=x0.device)
     a = ac[t].view(b, 1, 1, 1)
@@ -52,7 +57,12 @@ def diffusion_loss(unet, te, x0, ids, ac, snr_gamma=5.0):
         v = unet(xt, t.float(), ctx).float()
     snr = a / (1 - a)
     w = snr.clamp(max=snr_gamma) / (snr + 1)  # min-SNR weights in v-space
-    per = (v - v_target(x0, eps, a)).pow(2).mean(dim=(1, 2, 3))
+    err = (v - v_target(x0, eps, a)).pow(2)
+    per = err.mean(dim=(1, 2, 3))
+    if mask is not None and object_weight:
+        pix = 1.0 + object_weight * mask
+        weighted = (err * pix).mean(dim=(1, 2, 3)) / pix.mean()
+        return (w.view(b) * weighted).mean(), per.mean()
     return (w.view(b) * per).mean(), per.mean()
 
 
@@ -90,6 +100,8 @@ def main(argv=None):
     ap.add_argument("--preview-every", type=int, default=2000)
     ap.add_argument("--limit", type=int, default=None, help="use only the first N latents")
     ap.add_argument("--phrasings", type=int, default=16, help="captions drawn per scene for the run's caption table")
+    ap.add_argument("--object-weight", type=float, default=0.0,
+                    help="extra loss weight on the objects' latent pixels (needs the shards' masks; 0: plain loss)")
     args = ap.parse_args(argv)
     setup(seed=2)
     os.makedirs(args.run, exist_ok=True)
@@ -124,14 +136,17 @@ def main(argv=None):
     table = caption_table(data.scenes, args.tokenizer, args.phrasings, seed=4, cache=os.path.join(
         args.latents, f"captions_{tokenizer_digest(args.tokenizer)}_{args.phrasings}_{data.n}.npy"))
     print(f"caption table {table.shape} in {time.time() - t0:.1f}s", flush=True)
+    if args.object_weight and data.masks is None:
+        raise SystemExit(f"TEACHER: --object-weight needs object masks, and {args.latents} has none "
+                         "(encode the latents again with this encode_latents.py)")
     batches = DeviceBatches(data.latents, table, cap.empty, dev, args.batch, scale=sf, drop=args.drop, flip=True,
-                            seed=5, step=step)
+                            seed=5, step=step, masks=data.masks if args.object_weight else None)
     ae = load_ae(args.ae, sf).to(dev)
     ac = alphas_cumprod().to(dev)
     latent_shape = tuple(data.latents.shape[1:])
     print(f"TEACHER: {data.n} latents {latent_shape}, scaling {sf}, vocab {vocab}, "
           f"te {sum(p.numel() for p in te.parameters())} unet {sum(p.numel() for p in unet.parameters())} params, "
-          f"on {dev}", flush=True)
+          f"object weight {args.object_weight:g}, on {dev}", flush=True)
     fwd_unet, fwd_te = fast_module(unet), fast_module(te)
     align_optimizer_state(opt)
     clock = Clock(args.steps, args.seconds, elapsed, warm=args.warmup, stop_after=args.stop_after)
@@ -142,8 +157,8 @@ def main(argv=None):
     while not clock.done(step):
         for g in opt.param_groups:
             g["lr"] = cosine_lr(step, clock.progress(step), args.lr, args.warmup, 0.05)
-        x0, ids = batches.get()
-        loss, mse = diffusion_loss(fwd_unet, fwd_te, x0, ids, ac)
+        x0, ids, mask = batches.get()
+        loss, mse = diffusion_loss(fwd_unet, fwd_te, x0, ids, ac, mask=mask, object_weight=args.object_weight)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         gn = torch.nn.utils.clip_grad_norm_(params, 1.0)
