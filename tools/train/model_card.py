@@ -92,7 +92,11 @@ def main(argv=None):
     # RUNS/stages.json, where the teacher was trained in more stages than
     # make_model.sh's (a run continued over sessions on other hardware):
     # {"teacher": [[run folder, stage, what], ...], "teacher_data": [line, ...],
-    #  "student_init": what the student started from, where not the teacher}
+    #  "student_init": what the student started from, where not the teacher,
+    #  "recorded": {run folder: "N steps, M min[, rate] | hardware"} for runs whose
+    #  logs are gone (made on another machine; the figures copied from the card
+    #  of the model they made), "distillation": [[run folder, stage, what], ...]
+    #  where the student too was trained in more stages}
     history = meta(os.path.join(args.runs, "stages.json"))
     names = ["ae", "ae-decoder", "teacher16", "teacher32a", "teacher32", "student32", "cls"]
     names += [r[0] for r in history.get("teacher", []) if r[0] not in names]
@@ -107,7 +111,7 @@ def main(argv=None):
     def steps(name):
         r = runs.get(name)
         if not r:
-            return "not run | —"
+            return history.get("recorded", {}).get(name, "not run | —")
         b = r.get("rate")
         rate = f", median {b:,.0f} samples/s" if b else ""
         return f"{r['step']} steps, {r['hours'] * 60:.1f} min{rate} | {r['hardware']}"
@@ -190,7 +194,10 @@ def main(argv=None):
         teacher = [first, ["teacher32", "teacher, 32×32", "continued at the shipped resolution"]]
     for run, stage, what in teacher:
         w(f"| {stage} | {what} | {steps(run)} |")
-    w(f"| distillation | student on the teacher's samples (below) | {steps('student32')} |\n")
+    for run, stage, what in history.get("distillation", [["student32", "distillation",
+                                                          "student on the teacher's samples (below)"]]):
+        w(f"| {stage} | {what} | {steps(run)} |")
+    w("")
     w("## Distillation\n")
     w("Knowledge distillation after Luhman & Luhman 2021: the teacher maps noise z to a sample x0*(z) with a")
     w("deterministic many-step sampler and classifier-free guidance; the student, initialised from "
