@@ -219,6 +219,54 @@ class SeedRuns(unittest.TestCase):
             self.assertEqual(seed_runs.seed(MODEL, d), [])  # kept unless --force
 
 
+class ModelCard(unittest.TestCase):
+    def card(self, runs, rows_scale):
+        """The card written for a copy of the shipped folder's records, its
+        accuracies scaled by rows_scale: {row: factor}."""
+        import shutil
+        from train import model_card
+        with tempfile.TemporaryDirectory() as m:
+            for fn in ("eval.json", "flops.json"):
+                shutil.copy(os.path.join(MODEL, fn), m)
+            with open(os.path.join(m, "eval.json")) as f:
+                ev = json.load(f)
+            for row, k in rows_scale.items():
+                for key in ("attribute_accuracy", "heldout_attribute_accuracy"):
+                    ev["rows"][row][key] = k[key]
+            with open(os.path.join(m, "eval.json"), "w") as f:
+                json.dump(ev, f)
+            model_card.main(["--model", m, "--runs", runs])
+            with open(os.path.join(m, "README.md")) as f:
+                return f.read()
+
+    def test_status_uses_heldout_and_names_the_target_met(self):
+        """The status line judges the held-out figures (the targets' terms),
+        names which target is met, and the card lists each distillation stage
+        of stages.json with the steps its log records."""
+        with tempfile.TemporaryDirectory() as runs:
+            os.makedirs(os.path.join(runs, "sA"))
+            with open(os.path.join(runs, "sA", "log.jsonl"), "w") as f:
+                f.write(json.dumps({"event": "start", "hardware": "CPU, 1 threads (PyTorch x)", "time": 0}) + "\n")
+                for step in (50, 100):
+                    f.write(json.dumps({"step": step, "loss": 0.1, "samples_per_s": 10.0, "time": step}) + "\n")
+            with open(os.path.join(runs, "stages.json"), "w") as f:
+                json.dump({"distillation": [["sA", "distillation, part A", "first"]],
+                           "ae_data": "some renders"}, f)
+            # all prompts above both targets, held-out ones above only the 1-step one
+            text = self.card(runs, {
+                "model_1_step": {"attribute_accuracy": 0.75, "heldout_attribute_accuracy": 0.71},
+                "model_2_step": {"attribute_accuracy": 0.81, "heldout_attribute_accuracy": 0.79}})
+            self.assertIn("**Status: meets the project's 1-step target, below its 2-step one**", text)
+            self.assertIn("79.0% at 2 steps, 71.0% at 1 step", text)
+            self.assertIn("| distillation, part A | first | 100 steps, 0.8 min, median 10 samples/s | "
+                          "CPU, 1 thread (PyTorch x) |", text)
+            self.assertIn("- autoencoder: some renders", text)
+            text = self.card(runs, {
+                "model_1_step": {"attribute_accuracy": 0.75, "heldout_attribute_accuracy": 0.70},
+                "model_2_step": {"attribute_accuracy": 0.81, "heldout_attribute_accuracy": 0.80}})
+            self.assertIn("**Status: meets the project's targets**", text)
+
+
 class Handoff(unittest.TestCase):
     def test_pack_unpack_keeps_what_later_stages_read(self):
         from train import handoff

@@ -167,7 +167,8 @@ def hardware():
     dev = device()
     if dev.type == "cuda":
         return f"{torch.cuda.get_device_name(dev)} (PyTorch {torch.__version__})"
-    return f"CPU, {torch.get_num_threads()} threads (PyTorch {torch.__version__})"
+    n = torch.get_num_threads()
+    return f"CPU, {n} thread{'' if n == 1 else 's'} (PyTorch {torch.__version__})"
 
 
 class Log:

@@ -165,7 +165,8 @@ if want teacher16; then
   stage teacher at 16x16 latents
   $PY $T/train_teacher.py --run "$RUNS/teacher16" --latents "$RUNS/data/lat128" --steps "$T16_STEPS" \
     ${T16_INIT:+--init "$T16_INIT"} \
-    $(secs T16_SECONDS) --batch "$BATCH16" --lr "${LR16:-4e-4}" --warmup "${WARMUP:-500}" $(stop_after T16_STOP_AFTER)
+    $(secs T16_SECONDS) --batch "$BATCH16" --lr "${LR16:-4e-4}" --warmup "${WARMUP:-500}" \
+    --object-weight "${OBJECT_WEIGHT:-0}" $(stop_after T16_STOP_AFTER)
   unfinished teacher16
 fi
 if want teacher32; then
@@ -174,7 +175,7 @@ if want teacher32; then
   stage teacher at 32x32 latents
   $PY $T/train_teacher.py --run "$RUNS/teacher32" --latents "$RUNS/data/lat256" --init "${T32_INIT:-$RUNS/teacher16/ckpt.pt}" \
     --steps "$T32_STEPS" $(secs T32_SECONDS) --batch "$BATCH32" --lr "${LR32:-2e-4}" --warmup "${WARMUP:-500}" \
-    $(stop_after T32_STOP_AFTER)
+    --object-weight "${OBJECT_WEIGHT:-0}" $(stop_after T32_STOP_AFTER)
   unfinished teacher32
 fi
 
