@@ -431,6 +431,45 @@ class ObjectWeightedLoss(unittest.TestCase):
         self.assertTrue(torch.equal(heavy[1], run()[1]))
 
 
+class ScoreDistillation(unittest.TestCase):
+    def test_target_is_the_guided_teacher_x0(self):
+        """With a student and a teacher that each predict a fixed x0 whatever
+        their input, the term is the MSE between the student's x0 and the
+        teacher's guided x0, uncond + w (cond - uncond), at every timestep
+        drawn; the gradient reaches the student only."""
+        from train.distill import score_distillation_loss
+        from train.latents import alphas_cumprod
+
+        ac = alphas_cumprod()
+
+        class FixedX0(torch.nn.Module):  # v for which x0 = sqrt(a) x - sqrt(1-a) v is `pick(ctx)`
+            def __init__(self, cond, uncond):
+                super().__init__()
+                self.cond = torch.nn.Parameter(cond)
+                self.uncond = uncond
+
+            def forward(self, x, t, ctx):
+                a = ac[t.long()].view(-1, 1, 1, 1)
+                is_cond = (ctx[:, 0, 0] > 0).view(-1, 1, 1, 1)
+                x0 = torch.where(is_cond, self.cond.expand_as(x), self.uncond.expand_as(x))
+                return (a.sqrt() * x - x0) / (1 - a).sqrt()
+
+        g = torch.Generator().manual_seed(1)
+        s_x0, t_c, t_u = (torch.randn(1, 4, 6, 6, generator=g) for _ in range(3))
+        student = FixedX0(s_x0.clone(), s_x0)
+        teacher = FixedX0(t_c.clone(), t_u)
+        ctx, neg = torch.ones(5, 77, 8), torch.zeros(5, 77, 8)
+        z = torch.randn(5, 4, 6, 6, generator=g)
+        loss, per = score_distillation_loss(student, teacher, ctx, neg, z, ac, torch.Generator().manual_seed(2),
+                                            guidance=3.0)
+        want = (s_x0 - (t_u + 3.0 * (t_c - t_u))).pow(2).mean()
+        self.assertTrue(torch.allclose(per, want.expand(5), rtol=1e-4, atol=1e-5), (per, want))
+        loss.backward()
+        self.assertIsNotNone(student.cond.grad)
+        self.assertGreater(student.cond.grad.abs().sum().item(), 0)
+        self.assertIsNone(teacher.cond.grad)
+
+
 class StepBench(unittest.TestCase):
     def test_runs_and_names_the_fastest(self):
         import contextlib

@@ -15,6 +15,14 @@ sample, and a frame re-noised with the noise that made it is a fixed point
 (stable video). Loss: MSE in x0 space at the trailing-schedule timesteps
 (999, 749, 666, 499, 332, 249) and, a third of the time, anywhere in 0..999.
 
+With --sd-weight > 0 the loss adds the distillation term of Adversarial
+Diffusion Distillation (Sauer et al. 2023, SD-Turbo's recipe, without its
+adversarial term): on fresh train-split prompts that have no pair, the
+student's sample is re-noised to a teacher timestep and pulled towards the
+teacher's guided x0 there. Pairs cover a few thousand prompts; this term
+reaches every prompt the caption language can say, at two teacher calls a
+sample.
+
     distill.py pairs --teacher RUNS/teacher32/ckpt.pt --out RUNS/pairs32 -n 20000
     distill.py train --teacher RUNS/teacher32/ckpt.pt --pairs RUNS/pairs32 --run RUNS/student32
 
@@ -50,6 +58,7 @@ from train.train_teacher import ema_update  # noqa: E402
 
 # Euler trailing timesteps of 1, 2, 3 and 4 steps
 TRAILING = (999, 749, 666, 499, 332, 249)
+SD_SEED = 0x5D15  # numbers the score-distillation term's fresh scenes
 _TRAILING = {}  # device -> TRAILING as a tensor there
 
 
@@ -152,6 +161,47 @@ def student_loss(unet, ctx, z, x0, ac, gen, trailing_frac=2 / 3):
     return per.mean(), per.detach(), t
 
 
+def score_distillation_loss(student, teacher, ctx, neg_ctx, z, ac, gen, guidance=4.0, t_range=(200, 700)):
+    """The distillation term of Adversarial Diffusion Distillation (Sauer et
+    al. 2023, SD-Turbo's recipe) for prompts that have no teacher pair: the
+    student's sample from noise z is re-noised to a teacher timestep drawn
+    uniformly from t_range, and the teacher's guided x0 there is the target
+    (a constant: the gradient reaches the student only). The student runs at
+    one of Euler's trailing timesteps; past the first, its input is its own
+    1-step sample on the path to z, as the second Euler step sees it. The
+    pairs teach the student the teacher's map on a few thousand prompts;
+    this term carries the teacher's guidance to any prompt, at the cost of
+    two teacher calls and one more student call per sample. Returns the mean
+    and per-sample x0-space MSE."""
+    b, dev = z.shape[0], z.device
+    top = len(ac) - 1
+    trailing = _TRAILING.get(dev)
+    if trailing is None:
+        trailing = _TRAILING[dev] = torch.tensor(TRAILING, device=dev)
+    t_s = trailing[torch.randint(0, len(TRAILING), (b,), device=dev, generator=gen)]
+    a_top = ac[top]
+    x_top = (1 - a_top).sqrt() * z  # Euler's first model input (noise * sigma_max, scaled)
+    with torch.no_grad(), autocast():
+        v = student(x_top, torch.full((b,), float(top), device=dev), ctx).float()
+    first = a_top.sqrt() * x_top - (1 - a_top).sqrt() * v
+    a_s = ac[t_s].view(b, 1, 1, 1)
+    xs = torch.where((t_s == top).view(b, 1, 1, 1), x_top, a_s.sqrt() * first + (1 - a_s).sqrt() * z)
+    with autocast():
+        v = student(xs, t_s.float(), ctx).float()
+    x0 = a_s.sqrt() * xs - (1 - a_s).sqrt() * v
+    t_t = torch.randint(t_range[0], t_range[1] + 1, (b,), device=dev, generator=gen)
+    a_t = ac[t_t].view(b, 1, 1, 1)
+    noise = torch.randn(z.shape, device=dev, generator=gen)
+    with torch.no_grad():
+        xt = a_t.sqrt() * x0.detach() + (1 - a_t).sqrt() * noise
+        with autocast():
+            vu, vc = teacher(torch.cat([xt, xt]), torch.cat([t_t, t_t]).float(),
+                             torch.cat([neg_ctx, ctx])).float().chunk(2)
+        target = a_t.sqrt() * xt - (1 - a_t).sqrt() * (vu + guidance * (vc - vu))
+    per = (x0 - target).pow(2).mean(dim=(1, 2, 3))
+    return per.mean(), per.detach()
+
+
 def student_preview(path, unet, te, ae, cap, shape, steps=(1, 2, 4)):
     scenes = preview_scenes()
     texts = cap.captions(scenes)
@@ -170,9 +220,10 @@ def student_preview(path, unet, te, ae, cap, shape, steps=(1, 2, 4)):
 def cmd_train(args):
     setup(seed=7)
     te, teacher_unet, ck = load_teacher(args.teacher)
-    del teacher_unet
-    for p in te.parameters():
+    for p in list(te.parameters()) + list(teacher_unet.parameters()):
         p.requires_grad_(False)
+    if args.sd_weight <= 0:
+        teacher_unet = None  # only the score-distillation term calls the teacher
     pairs = Pairs(args.pairs)
     cap = Captioner(args.tokenizer, seed=8)
     dev = device()
@@ -207,6 +258,12 @@ def cmd_train(args):
     gen = torch.Generator(device=dev)
     gen.manual_seed(10 * 1000003 + step)
     fwd_unet = fast_module(unet)
+    if teacher_unet is not None:
+        fwd_teacher = fast_module(teacher_unet)
+        with torch.no_grad():
+            neg_ctx = te(cap.ids([""] * args.sd_batch).to(dev))["last_hidden_state"]
+        print(f"DISTILL: + score distillation on {args.sd_batch} fresh train-split prompts a step, "
+              f"weight {args.sd_weight}, teacher t in {args.sd_t}, w={pairs.meta['guidance']}", flush=True)
     align_optimizer_state(opt)
     t0, seen, acc, last_save = time.time(), 0, {}, time.time()
     per_t = []
@@ -218,8 +275,21 @@ def cmd_train(args):
         with torch.no_grad():
             ctx = te(pids[idx])["last_hidden_state"]
         loss, per, t = student_loss(fwd_unet, ctx, z, x0, ac, gen)
+        total = loss
+        if teacher_unet is not None:
+            # fresh prompts from the train split (never a held-out composition),
+            # numbered apart from the pairs' scenes and resumed with the step
+            first = step * args.sd_batch
+            scenes = [sg.sample_scene(sg.item_seed(SD_SEED, first + i), "train") for i in range(args.sd_batch)]
+            with torch.no_grad():
+                sd_ctx = te(cap.ids(cap.captions(scenes)).to(dev))["last_hidden_state"]
+            sd_z = torch.randn((args.sd_batch,) + shape, device=dev, generator=gen)
+            sd, _ = score_distillation_loss(fwd_unet, fwd_teacher, sd_ctx, neg_ctx, sd_z, ac, gen,
+                                            guidance=pairs.meta["guidance"], t_range=tuple(args.sd_t))
+            total = loss + args.sd_weight * sd
+            acc["sd_loss"] = acc.get("sd_loss", 0.0) + sd.detach()
         opt.zero_grad(set_to_none=True)
-        loss.backward()
+        total.backward()
         gn = torch.nn.utils.clip_grad_norm_(unet.parameters(), 1.0)
         opt.step()
         step += 1
@@ -281,6 +351,11 @@ def main(argv=None):
     p.add_argument("--batch", type=int, default=32)
     p.add_argument("--lr", type=float, default=1e-4)
     p.add_argument("--ema", type=float, default=0.999)
+    p.add_argument("--sd-weight", type=float, default=0.0,
+                   help="weight of the score-distillation term on fresh prompts (0: pairs only)")
+    p.add_argument("--sd-batch", type=int, default=16, help="fresh prompts a step for that term")
+    p.add_argument("--sd-t", type=int, nargs=2, default=(200, 700), metavar=("LO", "HI"),
+                   help="the teacher's timesteps for that term")
     p.add_argument("--every", type=int, default=500)
     p.add_argument("--preview-every", type=int, default=2000)
     args = ap.parse_args(argv)
