@@ -203,7 +203,8 @@ class SeedRuns(unittest.TestCase):
         torch.set_num_threads(1)
         with tempfile.TemporaryDirectory() as d:
             written = seed_runs.seed(MODEL, d)
-            self.assertEqual(len(written), 4)
+            history = os.path.exists(os.path.join(MODEL, "stages.json"))  # the card's history, once kept
+            self.assertEqual(len(written), 4 + history)
             for fn in seed_runs.TOKENIZER_FILES:
                 self.assertTrue(os.path.exists(os.path.join(d, "tokenizer", fn)), fn)
             ck = torch.load(os.path.join(d, "shipped", "ckpt.pt"))
@@ -217,6 +218,50 @@ class SeedRuns(unittest.TestCase):
             ae = torch.load(os.path.join(d, "ae-decoder", "ckpt.pt"))
             self.assertIn("model", ae)
             self.assertEqual(seed_runs.seed(MODEL, d), [])  # kept unless --force
+
+    def test_teacher_folder_is_seeded(self):
+        """The teacher's folder becomes RUNS/teacher/ckpt.pt for distill.py."""
+        from reverie_ref.diffusers_folder import load_model
+        from train import seed_runs
+        torch.set_num_threads(1)
+        with tempfile.TemporaryDirectory() as d:
+            written = seed_runs.seed(MODEL, d, teacher_dir=MODEL)  # any diffusers folder will do
+            self.assertIn(os.path.join(d, "teacher", "ckpt.pt"), written)
+            ck = torch.load(os.path.join(d, "teacher", "ckpt.pt"))
+            te = load_model(os.path.join(MODEL, "text_encoder")).state_dict()
+            for k, v in te.items():
+                self.assertTrue(torch.equal(ck["ema_te"][k], v.float()), k)
+            self.assertEqual(seed_runs.seed(MODEL, d, teacher_dir=MODEL), [])
+
+
+class AttrClassifierFolder(unittest.TestCase):
+    def test_export_round_trip(self):
+        """attr_classifier.py export writes fp16 safetensors that
+        load_classifier reads back as the same network (batch-norm statistics
+        included), and its validation figures beside them."""
+        from train.attr_classifier import AttrNet, load_classifier, main as cls_main
+        from train.common import save_checkpoint
+        torch.set_num_threads(1)
+        torch.manual_seed(3)
+        with tempfile.TemporaryDirectory() as d:
+            net = AttrNet()
+            with torch.no_grad():  # non-trivial batch-norm statistics
+                net(torch.randn(8, 3, 128, 128))
+            net.eval()
+            save_checkpoint(os.path.join(d, "run", "ckpt.pt"), {"model": net.state_dict(), "opt": {}, "step": 7})
+            with open(os.path.join(d, "run", "val.json"), "w") as f:
+                json.dump({"time": 0.5}, f)
+            self.assertEqual(cls_main(["export", "--run", os.path.join(d, "run"), "--out", os.path.join(d, "cls")]), 0)
+            with open(os.path.join(d, "cls", "val.json")) as f:
+                self.assertEqual(json.load(f), {"time": 0.5})
+            x = torch.rand(4, 3, 128, 128) * 2 - 1
+            with torch.no_grad():
+                want, _ = net(x)
+                got, _ = load_classifier(os.path.join(d, "cls")).cpu()(x)
+            for a, b in zip(want, got):
+                self.assertLess((a - b).abs().max().item(), 0.02 * a.abs().max().item() + 1e-3)
+            with self.assertRaises(FileNotFoundError):
+                load_classifier(os.path.join(d, "run"))  # a folder without the weights file
 
 
 class ModelCard(unittest.TestCase):
@@ -265,6 +310,42 @@ class ModelCard(unittest.TestCase):
                 "model_1_step": {"attribute_accuracy": 0.75, "heldout_attribute_accuracy": 0.70},
                 "model_2_step": {"attribute_accuracy": 0.81, "heldout_attribute_accuracy": 0.80}})
             self.assertIn("**Status: meets the project's targets**", text)
+
+    def test_history_outlives_the_runs_folder(self):
+        """The card keeps its history as <model>/stages.json; a new runs
+        folder seeded with it (its logs gone) gives the same training rows.
+        With --teacher the teacher's folder gets its own README."""
+        import shutil
+        from train import model_card
+        with tempfile.TemporaryDirectory() as m, tempfile.TemporaryDirectory() as runs, \
+                tempfile.TemporaryDirectory() as runs2, tempfile.TemporaryDirectory() as t:
+            for fn in ("eval.json", "flops.json"):
+                shutil.copy(os.path.join(MODEL, fn), m)
+            os.makedirs(os.path.join(runs, "tA"))
+            with open(os.path.join(runs, "tA", "log.jsonl"), "w") as f:
+                f.write(json.dumps({"event": "start", "hardware": "CPU, 2 threads (PyTorch x)", "time": 0}) + "\n")
+                for step, time in ((100, 0), (300, 600)):
+                    f.write(json.dumps({"step": step, "loss": 0.1, "samples_per_s": 20.0, "time": time}) + "\n")
+            with open(os.path.join(runs, "stages.json"), "w") as f:
+                json.dump({"teacher": [["tA", "teacher, part A", "from scratch"]],
+                           "recorded": {"ae": "9 steps, 1.0 min | GPU"}}, f)
+            model_card.main(["--model", m, "--runs", runs, "--teacher", t])
+            with open(os.path.join(m, "README.md")) as f:
+                first = f.read()
+            row = "| teacher, part A | from scratch | 300 steps, 10.0 min, median 20 samples/s | CPU, 2 threads (PyTorch x) |"
+            self.assertIn(row, first)
+            self.assertIn("| autoencoder, phase 1 | ", first)
+            self.assertIn("9 steps, 1.0 min | GPU |", first)
+            with open(os.path.join(t, "README.md")) as f:
+                tcard = f.read()
+            self.assertIn(row, tcard)
+            self.assertIn("--steps 25 --guidance 4", tcard)
+            shutil.copy(os.path.join(m, "stages.json"), os.path.join(runs2, "stages.json"))
+            model_card.main(["--model", m, "--runs", runs2])
+            with open(os.path.join(m, "README.md")) as f:
+                second = f.read()
+            self.assertIn(row, second)
+            self.assertIn("9 steps, 1.0 min | GPU |", second)
 
 
 class Handoff(unittest.TestCase):

@@ -10,6 +10,7 @@ under test.
 
     attr_classifier.py data RUNS/data/cls -n 16000
     attr_classifier.py train --data RUNS/data/cls --run RUNS/cls
+    attr_classifier.py export --run RUNS/cls --out models/attr-classifier
 """
 
 import os
@@ -30,6 +31,7 @@ from torch import nn  # noqa: E402
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import scenegen as sg  # noqa: E402
+from reverie_ref import safetensors_io  # noqa: E402
 from train.common import (RUNS, ImageShards, generate_item, Log, device, load_checkpoint,  # noqa: E402
                           save_checkpoint, setup, to_tensor)
 
@@ -38,6 +40,7 @@ FACTOR_SIZES = [len(sg.FACTORS[k]) for k in FACTOR_NAMES]
 N_OBJECTS = len(sg.OBJECTS)
 COLOR_STYLES = ("realistic", "watercolor", "cartoon")
 CLS_SIZE = 128
+WEIGHTS_FILE = "model.safetensors"
 
 
 def downsample(images):
@@ -143,12 +146,46 @@ def augment(x, rng):
 
 
 def load_classifier(path):
-    ck = load_checkpoint(path)
-    if ck is None:
-        raise FileNotFoundError(path)
+    """A train run's ckpt.pt, or a folder that cmd_export wrote (the one in
+    the repository: models/attr-classifier)."""
     net = AttrNet()
-    net.load_state_dict(ck["model"])
+    if os.path.isdir(path):
+        weights = os.path.join(path, WEIGHTS_FILE)
+        if not os.path.exists(weights):
+            raise FileNotFoundError(weights)
+        state = safetensors_io.load_torch(weights)
+        ref = net.state_dict()
+        for k, v in state.items():
+            if k in ref:
+                state[k] = v.to(ref[k].dtype)
+        net.load_state_dict(state)
+    else:
+        ck = load_checkpoint(path)
+        if ck is None:
+            raise FileNotFoundError(path)
+        net.load_state_dict(ck["model"])
     return net.to(device()).eval()
+
+
+def cmd_export(args):
+    """The trained classifier as fp16 safetensors with its validation
+    accuracy, so that evaluation uses one instrument across machines (a
+    runs folder does not outlive its machine; the repository does)."""
+    ck = load_checkpoint(os.path.join(args.run, "ckpt.pt"))
+    if ck is None:
+        print(f"attr_classifier: no checkpoint in {args.run}", file=sys.stderr)
+        return 1
+    os.makedirs(args.out, exist_ok=True)
+    safetensors_io.save(os.path.join(args.out, WEIGHTS_FILE), ck["model"], dtype="F16",
+                        metadata={"format": "pt", "steps": str(ck["step"])})
+    val = os.path.join(args.run, "val.json")
+    if os.path.exists(val):
+        with open(val) as f:
+            acc = json.load(f)
+        with open(os.path.join(args.out, "val.json"), "w") as f:
+            json.dump(acc, f, indent=1)
+    print(f"CLS: exported step {ck['step']} to {args.out}")
+    return 0
 
 
 @torch.no_grad()
@@ -236,8 +273,11 @@ def main(argv=None):
     p.add_argument("--batch", type=int, default=64)
     p.add_argument("--lr", type=float, default=2e-3)
     p.add_argument("--val", type=int, default=1000, help="the first N images are the validation set")
+    p = sub.add_parser("export")
+    p.add_argument("--run", default=os.path.join(RUNS, "cls"))
+    p.add_argument("--out", required=True)
     args = ap.parse_args(argv)
-    return cmd_data(args) if args.cmd == "data" else cmd_train(args)
+    return {"data": cmd_data, "train": cmd_train, "export": cmd_export}[args.cmd](args)
 
 
 if __name__ == "__main__":

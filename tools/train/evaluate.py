@@ -17,7 +17,10 @@
 
 Writes OUT/eval.json and sample grids. Not training.
 
-    evaluate.py --model models/reverie-tiny --teacher RUNS/teacher-folder --cls RUNS/cls/ckpt.pt --out RUNS/eval
+    evaluate.py --model models/reverie-tiny --teacher models/reverie-tiny-teacher --out RUNS/eval
+
+The classifier is models/attr-classifier (attr_classifier.py export) unless
+--cls names another folder or a train run's ckpt.pt.
 """
 
 import os
@@ -39,7 +42,7 @@ from reverie_ref.diffusers_folder import load_pipeline  # noqa: E402
 from reverie_ref.pipeline import image_to_image, text_to_image  # noqa: E402
 from reverie_ref.schedulers import make_scheduler  # noqa: E402
 from train.attr_classifier import COLOR_STYLES, FACTOR_NAMES, load_classifier, predict  # noqa: E402
-from train.common import RUNS, device, save_grid, setup, to_tensor, to_uint8  # noqa: E402
+from train.common import REPO, RUNS, device, save_grid, setup, to_tensor, to_uint8  # noqa: E402
 from train.sampling import noise_for  # noqa: E402
 
 EVAL_SEED = 900000
@@ -207,7 +210,8 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--model", required=True)
     ap.add_argument("--teacher", default=None, help="teacher diffusers folder (export.py of the teacher run)")
-    ap.add_argument("--cls", default=os.path.join(RUNS, "cls", "ckpt.pt"))
+    ap.add_argument("--cls", default=os.path.join(REPO, "models", "attr-classifier"),
+                    help="attribute classifier: its folder, or a train run's ckpt.pt")
     ap.add_argument("--out", default=os.path.join(RUNS, "eval"))
     ap.add_argument("--per-combo", type=int, default=8)
     ap.add_argument("--train-scenes", type=int, default=64)

@@ -6,7 +6,8 @@ are fp16 safetensors. Then reloads the folder with reverie_ref and checks
 that it generates what the in-memory model generates. Not training.
 
     export.py --unet RUNS/student32/ckpt.pt --out models/reverie-tiny
-    export.py --unet RUNS/teacher32/ckpt.pt --out RUNS/teacher-folder --multistep   (the teacher, for evaluation)
+    export.py --unet RUNS/teacher32/ckpt.pt --out models/reverie-tiny-teacher   (the teacher: run it
+                                                                            with 25 steps and guidance 4)
 """
 
 import os

@@ -10,6 +10,14 @@
 #   REVERIE_RUNS=R FROM=export bash tools/train/make_model.sh  # after GPU training: export, evaluation,
 #                                                              # model card, test_shipped's goldens (CPU)
 #
+# Besides OUT (models/reverie-tiny) it writes the multi-step teacher to
+# TEACHER_OUT (OUT-teacher) and the attribute classifier, the evaluation's
+# instrument, to CLS_OUT (attr-classifier beside OUT): a runs folder does not
+# outlive its machine, and with these seed_runs.py lets a new one go on from
+# the teacher (distillation) without training it again. TEACHER: the teacher
+# checkpoint the distillation uses (RUNS/teacher32/ckpt.pt; RUNS/teacher/ckpt.pt
+# after seed_runs.py). SD_WEIGHT: distill.py's --sd-weight (0).
+#
 # On a CUDA machine (PyTorch sees a GPU) the training stages run there and are
 # sized in seconds of training time (the *_SECONDS knobs) rather than steps,
 # rendering uses every core, and the shipped decoder and the attribute
@@ -56,6 +64,9 @@ unfinished() {
   fi
 }
 export REVERIE_RUNS=$RUNS
+TEACHER=${TEACHER:-$RUNS/teacher32/ckpt.pt}
+TEACHER_OUT=${TEACHER_OUT:-$OUT-teacher}
+CLS_OUT=${CLS_OUT:-$(dirname "$OUT")/attr-classifier}
 T=tools/train
 STAGES="tokenizer aedata ae latents decoder clsdata cls teacher16 teacher32 pairs student export eval card goldens"
 FROM=${FROM:-tokenizer}; UNTIL=${UNTIL:-goldens}
@@ -138,6 +149,7 @@ if want clsdata || want cls; then
     if want cls; then
       $PY $T/attr_classifier.py train --data "$RUNS/data/cls" --run "$RUNS/cls" --steps "$CLS_STEPS" \
         --val "$CLS_VAL" --batch "$CLS_BATCH"
+      $PY $T/attr_classifier.py export --run "$RUNS/cls" --out "$CLS_OUT"
     fi
   }
   background classifier cls_chain
@@ -181,14 +193,15 @@ fi
 
 if want pairs; then
   stage distillation pairs
-  $PY $T/distill.py pairs --teacher "$RUNS/teacher32/ckpt.pt" --out "$RUNS/pairs32" -n "$PAIRS" --batch "$PAIR_BATCH" \
+  $PY $T/distill.py pairs --teacher "$TEACHER" --out "$RUNS/pairs32" -n "$PAIRS" --batch "$PAIR_BATCH" \
     --sampler "${PAIR_SAMPLER:-euler}" --steps "${PAIR_STEPS:-25}" \
     --shard-size "$(( PAIR_BATCH > 512 ? PAIR_BATCH * 4 : 512 ))"
 fi
 if want student; then
   stage distillation
-  $PY $T/distill.py train --teacher "$RUNS/teacher32/ckpt.pt" --pairs "$RUNS/pairs32" --run "$RUNS/student32" \
-    ${STUDENT_INIT:+--init "$STUDENT_INIT"} --steps "$STUDENT_STEPS" $(secs STUDENT_SECONDS) --batch "$BATCH32"
+  $PY $T/distill.py train --teacher "$TEACHER" --pairs "$RUNS/pairs32" --run "$RUNS/student32" \
+    ${STUDENT_INIT:+--init "$STUDENT_INIT"} --steps "$STUDENT_STEPS" $(secs STUDENT_SECONDS) --batch "$BATCH32" \
+    --sd-weight "${SD_WEIGHT:-0}"
 fi
 
 join_background
@@ -196,12 +209,15 @@ join_background
 if want export; then
   stage export
   $PY $T/export.py --unet "$RUNS/student32/ckpt.pt" --ae "$RUNS/ae-decoder/ckpt.pt" --out "$OUT"
-  $PY $T/export.py --unet "$RUNS/teacher32/ckpt.pt" --ae "$RUNS/ae-decoder/ckpt.pt" --out "$RUNS/teacher-folder"
+  # the teacher's folder is written where its checkpoint was trained here (a seeded one is that folder)
+  if [ "$TEACHER" = "$RUNS/teacher32/ckpt.pt" ]; then
+    $PY $T/export.py --unet "$TEACHER" --ae "$RUNS/ae-decoder/ckpt.pt" --out "$TEACHER_OUT"
+  fi
 fi
 
 if want eval; then
   stage evaluation
-  $PY $T/evaluate.py --model "$OUT" --teacher "$RUNS/teacher-folder" --cls "$RUNS/cls/ckpt.pt" --out "$RUNS/eval" \
+  $PY $T/evaluate.py --model "$OUT" --teacher "$TEACHER_OUT" --cls "$CLS_OUT" --out "$RUNS/eval" \
     --per-combo "$EVAL_PER_COMBO" --train-scenes "$EVAL_TRAIN" --samples "$OUT/samples.png"
   cp "$RUNS/eval/eval.json" "$RUNS/eval/samples.txt" "$OUT/"
 fi
@@ -209,7 +225,7 @@ fi
 if want card; then
   stage model card
   $PY tools/flops.py "$OUT" --size 256 > "$OUT/flops.json"
-  $PY $T/model_card.py --model "$OUT" --runs "$RUNS"
+  $PY $T/model_card.py --model "$OUT" --runs "$RUNS" --cls "$CLS_OUT" --teacher "$TEACHER_OUT"
 fi
 
 if want goldens; then

@@ -85,6 +85,9 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--model", default="models/reverie-tiny")
     ap.add_argument("--runs", default=os.environ.get("REVERIE_RUNS", "/work/train-runs"))
+    ap.add_argument("--teacher", default=None, help="the teacher's folder: also write its README.md")
+    ap.add_argument("--cls", default=os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(
+        os.path.abspath(__file__)))), "models", "attr-classifier"), help="the classifier's folder (its val.json)")
     args = ap.parse_args(argv)
     fl = meta(os.path.join(args.model, "flops.json"))
     ev = meta(os.path.join(args.model, "eval.json"))
@@ -99,15 +102,18 @@ def main(argv=None):
     #  logs are gone (made on another machine; the figures copied from the card
     #  of the model they made), "distillation": [[run folder, stage, what], ...]
     #  where the student too was trained in more stages, "ae_data": the
-    #  autoencoder's data where RUNS/data no longer holds it}
+    #  autoencoder's data where RUNS/data no longer holds it, "pairs" and
+    #  "cls_val": the distillation pairs' meta.json and the classifier's
+    #  val.json where those are gone}; written back as <model>/stages.json
     history = meta(os.path.join(args.runs, "stages.json"))
     names = ["ae", "ae-decoder", "teacher16", "teacher32a", "teacher32", "student32", "cls"]
     names += [r[0] for r in history.get("teacher", []) + history.get("distillation", []) if r[0] not in names]
     runs = {k: run_summary(args.runs, k) for k in names}
     lat128 = meta(os.path.join(args.runs, "data", "lat128", "meta.json"))
     lat256 = meta(os.path.join(args.runs, "data", "lat256", "meta.json"))
-    pairs = meta(os.path.join(args.runs, "pairs32", "meta.json"))
-    cls_val = meta(os.path.join(args.runs, "cls", "val.json"))
+    pairs = meta(os.path.join(args.runs, "pairs32", "meta.json")) or history.get("pairs", {})
+    cls_val = (meta(os.path.join(args.runs, "cls", "val.json")) or meta(os.path.join(args.cls, "val.json"))
+               or history.get("cls_val", {}))
     weights = sum(os.path.getsize(os.path.join(r, fn)) for r, _, fs in os.walk(args.model) for fn in fs
                   if fn.endswith(".safetensors"))
 
@@ -160,6 +166,9 @@ def main(argv=None):
     w("the 25-step teacher, the shipped model at 1, 2 and 4 steps. Prompts are in "
       "`samples.txt`.\n")
     w("    reverie gen --model models/reverie-tiny \"a red lighthouse on a hill at sunset, watercolor\" --steps 2\n")
+    if args.teacher and os.path.isdir(args.teacher):
+        tname = os.path.basename(os.path.normpath(args.teacher))
+        w(f"Its teacher ships beside it as `models/{tname}` (25 steps with guidance 4; see its README).\n")
     w("## Budget and architecture\n")
     w(f"Weights: {weights / 1e6:.2f} MB (fp16 safetensors; budget 16 MB). One 256×256 frame, 1 UNet step + "
       f"decoder: {fl.get('frame_1_step_gflop', float('nan')):.2f} GFLOP (budget 4), counted by `tools/flops.py` "
@@ -180,17 +189,13 @@ def main(argv=None):
       "training and are used for evaluation. Captions are redrawn with a new phrasing every time a scene is used.\n")
     a256 = meta(os.path.join(args.runs, "data", "ae256", "meta.json")).get("count", 0)
     a128 = meta(os.path.join(args.runs, "data", "ae128", "meta.json")).get("count", 0)
-    if history.get("ae_data"):
-        w("- autoencoder: " + history["ae_data"])
-    else:
-        w(f"- autoencoder: {a256:,} renders at 256×256 (128×128 crops) and {a128:,} at 128×128")
-    if history.get("teacher_data"):
-        w("- teacher: " + "; ".join(history["teacher_data"]) + f"; latent scaling_factor "
-          f"{lat256.get('scaling_factor', 'n/a')}")
-    else:
-        w(f"- teacher: {lat128.get('count', 0):,} scenes at 128×128 (16×16 latents), then "
-          f"{lat256.get('count', 0):,} at 256×256 (32×32 latents); latent scaling_factor "
-          f"{lat256.get('scaling_factor', 'n/a')}")
+    data_lines = {"ae": f"{a256:,} renders at 256×256 (128×128 crops) and {a128:,} at 128×128",
+                  "teacher": f"{lat128.get('count', 0):,} scenes at 128×128 (16×16 latents), then "
+                             f"{lat256.get('count', 0):,} at 256×256 (32×32 latents)"}
+    w("- autoencoder: " + history.get("ae_data", data_lines["ae"]))
+    scaling = lat256.get("scaling_factor", meta(os.path.join(args.model, "vae", "config.json")).get("scaling_factor"))
+    w("- teacher: " + "; ".join(history.get("teacher_data", [data_lines["teacher"]]))
+      + f"; latent scaling_factor {scaling if scaling is not None else 'n/a'}")
     w(f"- distillation: {pairs.get('count', 0):,} teacher samples (noise, latent) made with "
       f"{pairs.get('steps', '?')} {SAMPLER_NAMES[pairs.get('sampler', 'euler')]} steps at guidance "
       f"{pairs.get('guidance', '?')}\n")
@@ -275,7 +280,64 @@ def main(argv=None):
     w("")
     with open(os.path.join(args.model, "README.md"), "w") as fh:
         fh.write("\n".join(L))
+    # the card's history beside it, in stages.json's form: a runs folder does
+    # not outlive its machine, so seed_runs.py puts this back as RUNS/stages.json
+    # and the next card still lists every stage with its figures
+    shown = [r[0] for r in teacher] + [r[0] for r in history.get("distillation", [["student32"]])]
+    kept = dict(history)
+    kept["recorded"] = dict(history.get("recorded", {}))
+    for name in ["ae", "ae-decoder"] + shown:
+        if runs.get(name):
+            kept["recorded"][name] = steps(name)
+    kept["teacher"] = teacher
+    kept.setdefault("ae_data", data_lines["ae"])
+    kept.setdefault("teacher_data", [data_lines["teacher"]])
+    kept.setdefault("pairs", {k: pairs[k] for k in ("count", "steps", "sampler", "guidance") if k in pairs})
+    kept.setdefault("cls_val", cls_val)
+    with open(os.path.join(args.model, "stages.json"), "w") as fh:
+        json.dump(kept, fh, indent=1, ensure_ascii=False)
+        fh.write("\n")
+    if args.teacher and os.path.isdir(args.teacher):
+        teacher_card(args, ev, g, [(stage, what, steps(run)) for run, stage, what in teacher])
     return 0
+
+
+def teacher_card(args, ev, g, stages):
+    """<teacher>/README.md: the multi-step teacher that ships beside the
+    student, so that distillation can go on without training it again."""
+    name = os.path.basename(os.path.normpath(args.teacher))
+    student = os.path.basename(os.path.normpath(args.model))
+    weights = sum(os.path.getsize(os.path.join(r, fn)) for r, _, fs in os.walk(args.teacher) for fn in fs
+                  if fn.endswith(".safetensors"))
+    row_name, row = next(((k, v) for k, v in ev.get("rows", {}).items() if k.startswith("teacher")), (None, None))
+    L = []
+    w = L.append
+    w(f"# {name}\n")
+    w(f"The multi-step teacher that `{student}` is distilled from: the same architecture and folder layout")
+    w("(CLIP tokenizer and text encoder, UNet2DConditionModel with v-prediction, AutoencoderTiny, Euler")
+    w("scheduler), trained by the diffusion loss rather than distilled, so it needs many steps and")
+    w("classifier-free guidance. It ships so that a new machine can distil from it without training it again")
+    w("(`tools/train/seed_runs.py` turns it back into a checkpoint), and to show what the student aims at.\n")
+    w(f"    reverie gen --model models/{name} \"a red lighthouse on a hill at sunset, watercolor\" "
+      "--steps 25 --guidance 4\n")
+    unet = g.get("unet_step", float("nan"))
+    w(f"Weights: {weights / 1e6:.2f} MB (fp16). A 256×256 frame at 25 steps with guidance: 50 UNet calls of "
+      f"{unet:.2f} GFLOP and the decoder ({g.get('decoder', float('nan')):.2f}), "
+      f"{50 * unet + g.get('decoder', 0):.0f} GFLOP, against the student's "
+      f"{unet + g.get('decoder', 0):.2f} for one step.\n")
+    if row:
+        w(f"Attribute accuracy ({row_name}; the student's card, `models/{student}/README.md`, gives the method "
+          f"and the other rows): {pct(row['heldout_attribute_accuracy'])} on held-out compositions, "
+          f"{pct(row['attribute_accuracy'])} on all prompts; per attribute "
+          + ", ".join(f"{k} {pct(v)}" for k, v in row["per_factor"].items()) + ".\n")
+    w("## Training\n")
+    w("| stage | what | run | hardware |")
+    w("|---|---|---|---|")
+    for stage, what, run in stages:
+        w(f"| {stage} | {what} | {run} |")
+    w("")
+    with open(os.path.join(args.teacher, "README.md"), "w") as fh:
+        fh.write("\n".join(L))
 
 
 if __name__ == "__main__":

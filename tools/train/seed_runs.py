@@ -9,10 +9,15 @@ the repository when the runs that made them are gone (a new machine):
     RUNS/shipped/ckpt.pt          its text encoder and UNet as a teacher/student
                                   checkpoint (weights and EMA alike, step 0),
                                   for train_teacher.py / distill.py --init
+    RUNS/teacher/ckpt.pt          the multi-step teacher (models/reverie-tiny-teacher)
+                                  in the same form, for distill.py --teacher
+    RUNS/stages.json              the model card's training history (model_card.py
+                                  keeps it in the model folder)
 
-The folder's fp16 weights become fp32; nothing else changes, so latents
-encoded by RUNS/ae match the shipped decoder's. Existing files are kept
-unless --force. Not training.
+The attribute classifier needs no seeding: evaluate.py reads its folder
+(models/attr-classifier). The folders' fp16 weights become fp32; nothing
+else changes, so latents encoded by RUNS/ae match the shipped decoder's.
+Existing files are kept unless --force. Not training.
 
     /usr/bin/python3 tools/train/seed_runs.py /work/train-runs [--model models/reverie-tiny]
 """
@@ -32,7 +37,7 @@ from train.common import REPO, save_checkpoint  # noqa: E402
 TOKENIZER_FILES = ("vocab.json", "merges.txt", "special_tokens_map.json", "tokenizer_config.json")
 
 
-def seed(model_dir, runs, force=False):
+def seed(model_dir, runs, force=False, teacher_dir=None):
     """Writes the files above; returns the paths written."""
     written = []
 
@@ -53,28 +58,45 @@ def seed(model_dir, runs, force=False):
             save_checkpoint(path, {"model": ae.state_dict(), "step": 0, "elapsed": 0.0, "config": vae_cfg,
                                    "phase": "seeded", "seeded_from": os.path.abspath(model_dir)})
             written.append(path)
+    path = os.path.join(runs, "stages.json")
+    if os.path.exists(os.path.join(model_dir, "stages.json")) and want(path):
+        shutil.copyfile(os.path.join(model_dir, "stages.json"), path)
+        written.append(path)
     path = os.path.join(runs, "shipped", "ckpt.pt")
     if want(path):
-        te = load_model(os.path.join(model_dir, "text_encoder"))
-        unet = load_model(os.path.join(model_dir, "unet"))
-        te_sd, unet_sd = te.state_dict(), unet.state_dict()
-        save_checkpoint(path, {
-            "te": te_sd, "unet": unet_sd, "ema_te": te_sd, "ema_unet": unet_sd, "step": 0, "elapsed": 0.0,
-            "te_config": read_json(os.path.join(model_dir, "text_encoder", "config.json")),
-            "unet_config": read_json(os.path.join(model_dir, "unet", "config.json")),
-            "scaling_factor": vae_cfg["scaling_factor"], "seeded_from": os.path.abspath(model_dir)})
+        _seed_denoiser(model_dir, path, vae_cfg)
         written.append(path)
+    if teacher_dir and os.path.isdir(teacher_dir):
+        path = os.path.join(runs, "teacher", "ckpt.pt")
+        if want(path):
+            _seed_denoiser(teacher_dir, path, read_json(os.path.join(teacher_dir, "vae", "config.json")))
+            written.append(path)
     return written
+
+
+def _seed_denoiser(model_dir, path, vae_cfg):
+    """A diffusers folder's text encoder and UNet as a train_teacher.py /
+    distill.py checkpoint (weights and EMA alike, step 0)."""
+    te = load_model(os.path.join(model_dir, "text_encoder"))
+    unet = load_model(os.path.join(model_dir, "unet"))
+    te_sd, unet_sd = te.state_dict(), unet.state_dict()
+    save_checkpoint(path, {
+        "te": te_sd, "unet": unet_sd, "ema_te": te_sd, "ema_unet": unet_sd, "step": 0, "elapsed": 0.0,
+        "te_config": read_json(os.path.join(model_dir, "text_encoder", "config.json")),
+        "unet_config": read_json(os.path.join(model_dir, "unet", "config.json")),
+        "scaling_factor": vae_cfg["scaling_factor"], "seeded_from": os.path.abspath(model_dir)})
 
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("runs")
     ap.add_argument("--model", default=os.path.join(REPO, "models", "reverie-tiny"))
+    ap.add_argument("--teacher", default=os.path.join(REPO, "models", "reverie-tiny-teacher"),
+                    help="the teacher's diffusers folder (skipped when absent)")
     ap.add_argument("--force", action="store_true", help="overwrite files already there")
     args = ap.parse_args(argv)
     torch.set_num_threads(1)
-    for p in seed(args.model, args.runs, args.force):
+    for p in seed(args.model, args.runs, args.force, args.teacher):
         print(f"SEED: {p}")
     return 0
 
