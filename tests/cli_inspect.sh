@@ -20,6 +20,7 @@ expect "sd15 counts" 1 "parameters: 859,520,964" -- "$bin" inspect "$shared/mode
 expect "sd21 counts" 1 "parameters: 340,387,840" -- "$bin" inspect "$shared/models/sd21-base"
 expect "no weights" 1 "no safetensors weights" -- "$bin" inspect "$shared/models/sd15"
 expect "pndm as euler" 1 "as EulerDiscreteScheduler: 1000 training timesteps, linspace spacing" -- "$bin" inspect "$shared/models/sd21-base"
+expect "shipped teacher" 0 "every tensor matches" -- "$bin" inspect "$src/models/reverie-tiny-teacher"
 expect "lcm scheduler" 0 "LCMScheduler: 1000 training timesteps, leading spacing .*original_inference_steps 50" -- "$bin" inspect "$src/tests/fixtures/tiny-sd15"
 mkdir -p "$tmp/bad"
 printf '{"_class_name": "UNet2DConditionModel", "block_out_channels": [16, 32], "wobble": 1}' > "$tmp/bad/config.json"

@@ -194,6 +194,58 @@ class ShippedModel(unittest.TestCase):
                              f"{rel} changed: run tools/make_shipped_goldens.py")
 
 
+TEACHER = MODEL + "-teacher"
+CLS = os.path.join(REPO, "models", "attr-classifier")
+
+
+@unittest.skipUnless(os.path.exists(os.path.join(TEACHER, "model_index.json")), "no teacher folder yet")
+class ShippedTeacher(unittest.TestCase):
+    def test_teacher_shares_the_students_architecture_and_parts(self):
+        """The teacher is the student's architecture (distill.py copies its
+        text encoder into the student) with the same tokenizer, loads through
+        the reference, and has its README."""
+        from reverie_ref.diffusers_folder import load_pipeline, read_json
+        for part in ("unet", "text_encoder", "vae"):
+            a = read_json(os.path.join(MODEL, part, "config.json"))
+            b = read_json(os.path.join(TEACHER, part, "config.json"))
+            self.assertEqual({k: v for k, v in a.items() if not k.startswith("_")},
+                             {k: v for k, v in b.items() if not k.startswith("_")}, part)
+        for fn in ("vocab.json", "merges.txt"):
+            with open(os.path.join(MODEL, "tokenizer", fn), "rb") as f, \
+                    open(os.path.join(TEACHER, "tokenizer", fn), "rb") as g:
+                self.assertEqual(f.read(), g.read(), fn)
+        pipe = load_pipeline(TEACHER)
+        self.assertIsNotNone(pipe.get("unet"))
+        self.assertTrue(os.path.exists(os.path.join(TEACHER, "README.md")))
+
+
+@unittest.skipUnless(os.path.exists(os.path.join(CLS, "model.safetensors")), "no classifier folder yet")
+class ShippedClassifier(unittest.TestCase):
+    def test_reads_real_renders(self):
+        """The evaluation's instrument, as committed, reads procedural renders
+        it has never seen (a seed apart from its data) about as well as its
+        recorded validation accuracy says."""
+        import numpy as np
+        import scenegen as sg
+        from train.attr_classifier import FACTOR_NAMES, accuracy_table, load_classifier, predict
+        from train.common import generate_item
+        torch.set_num_threads(1)
+        imgs, labels, objects = [], [], []
+        for i in range(48):
+            img, _, attrs = generate_item(7777, i, 256, "all")
+            attrs.pop("scene")
+            imgs.append(img)
+            labels.append(sg.label_vector(attrs))
+            objects.append(sg.objects_multi_hot(attrs))
+        pred, pobj = predict(load_classifier(CLS).cpu(), np.stack(imgs))
+        acc = accuracy_table(pred, pobj, np.array(labels, np.int16), np.array(objects, np.uint8))
+        with open(os.path.join(CLS, "val.json")) as f:
+            val = json.load(f)
+        for name in FACTOR_NAMES:
+            if name in ("time", "weather", "terrain", "style"):  # enough of each in 48 renders
+                self.assertGreaterEqual(acc[name], val[name] - 0.15, (name, acc, val))
+
+
 class SeedRuns(unittest.TestCase):
     def test_shipped_folder_becomes_training_checkpoints(self):
         """seed_runs.py turns the shipped folder back into the checkpoints the

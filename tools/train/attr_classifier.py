@@ -178,12 +178,31 @@ def cmd_export(args):
     os.makedirs(args.out, exist_ok=True)
     safetensors_io.save(os.path.join(args.out, WEIGHTS_FILE), ck["model"], dtype="F16",
                         metadata={"format": "pt", "steps": str(ck["step"])})
+    acc = {}
     val = os.path.join(args.run, "val.json")
     if os.path.exists(val):
         with open(val) as f:
             acc = json.load(f)
         with open(os.path.join(args.out, "val.json"), "w") as f:
             json.dump(acc, f, indent=1)
+    params = sum(v.numel() for k, v in ck["model"].items() if not k.endswith("num_batches_tracked"))
+    L = ["# attr-classifier\n",
+         "The instrument of Reverie's model evaluation (`tools/train/evaluate.py`), not a generator: a small CNN",
+         "(`AttrNet` in `tools/train/attr_classifier.py`: eight 3×3 conv + batch-norm + ReLU layers, 32 to 192",
+         f"channels, mean- and max-pooled into one linear head; {params:,} parameters, fp16 here) that reads a",
+         "256×256 image at 128×128 and names scenegen's factors — time of day, weather, terrain, style, sky",
+         "colour, main object and its colour — and which objects are present. It is trained on procedural renders",
+         "of every split, held-out compositions included (it measures; it is not the model under test), with",
+         "blur and noise so that images softened by the autoencoder read like sharp ones.\n",
+         f"Trained {ck['step']:,} steps (`attr_classifier.py data` / `train`, their defaults); validation accuracy",
+         "on the renders kept out of its training (colours scored only in colour styles; objects_set: every",
+         "object's presence right):\n",
+         "| " + " | ".join(acc) + " |", "|" + "---|" * len(acc),
+         "| " + " | ".join(f"{100 * v:.1f}%" for v in acc.values()) + " |\n",
+         "It ships so that every machine scores models with the same weights (a runs folder does not outlive its",
+         "machine). `make_model.sh` trains and exports it again when it runs the classifier stages.\n"]
+    with open(os.path.join(args.out, "README.md"), "w") as f:
+        f.write("\n".join(L))
     print(f"CLS: exported step {ck['step']} to {args.out}")
     return 0
 
