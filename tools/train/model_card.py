@@ -104,7 +104,8 @@ def main(argv=None):
     #  where the student too was trained in more stages, "ae_data": the
     #  autoencoder's data where RUNS/data no longer holds it, "pairs" and
     #  "cls_val": the distillation pairs' meta.json and the classifier's
-    #  val.json where those are gone}; written back as <model>/stages.json
+    #  val.json where those are gone, "distillation_note": a sentence for the
+    #  card's Distillation section}; written back as <model>/stages.json
     history = meta(os.path.join(args.runs, "stages.json"))
     names = ["ae", "ae-decoder", "teacher16", "teacher32a", "teacher32", "student32", "cls"]
     names += [r[0] for r in history.get("teacher", []) + history.get("distillation", []) if r[0] not in names]
@@ -232,7 +233,7 @@ def main(argv=None):
     w("consistency distillation (two teacher calls and an EMA target per step) and progressive distillation")
     w("(one training round per halving) because the teacher's samples are made once and reused, which is what")
     w("the compute at hand affords. Guidance is baked in: run it with guidance 0 (one UNet call per step),")
-    w("like SD-Turbo.\n")
+    w("like SD-Turbo." + (" " + history["distillation_note"] if history.get("distillation_note") else "") + "\n")
     w("## Evaluation\n")
     if ev:
         rows = ev.get("rows", {})
