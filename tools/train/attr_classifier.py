@@ -153,12 +153,7 @@ def load_classifier(path):
         weights = os.path.join(path, WEIGHTS_FILE)
         if not os.path.exists(weights):
             raise FileNotFoundError(weights)
-        state = safetensors_io.load_torch(weights)
-        ref = net.state_dict()
-        for k, v in state.items():
-            if k in ref:
-                state[k] = v.to(ref[k].dtype)
-        net.load_state_dict(state)
+        net.load_state_dict(safetensors_io.load_torch(weights, dtype=torch.float32))
     else:
         ck = load_checkpoint(path)
         if ck is None:

@@ -62,6 +62,14 @@ SD_SEED = 0x5D15  # numbers the score-distillation term's fresh scenes
 _TRAILING = {}  # device -> TRAILING as a tensor there
 
 
+def trailing_on(dev):
+    """TRAILING as a tensor on dev, made once per device: a host-to-device
+    copy in the training loop would wait for the GPU."""
+    if dev not in _TRAILING:
+        _TRAILING[dev] = torch.tensor(TRAILING, device=dev)
+    return _TRAILING[dev]
+
+
 def load_teacher(path, dev=None):
     """The EMA text encoder and UNet of a teacher (or student) checkpoint, on
     dev (default: the training device), and the checkpoint."""
@@ -146,9 +154,7 @@ def student_loss(unet, ctx, z, x0, ac, gen, trailing_frac=2 / 3):
     `gen`: Euler's trailing timesteps `trailing_frac` of the time, else
     uniform over 0..999."""
     b, dev = z.shape[0], z.device
-    trailing = _TRAILING.get(dev)
-    if trailing is None:  # once per device: a host-to-device copy in the loop would wait for the GPU
-        trailing = _TRAILING[dev] = torch.tensor(TRAILING, device=dev)
+    trailing = trailing_on(dev)
     pick = trailing[torch.randint(0, len(TRAILING), (b,), device=dev, generator=gen)]
     anywhere = torch.randint(0, len(ac), (b,), device=dev, generator=gen)
     t = torch.where(torch.rand(b, device=dev, generator=gen) < trailing_frac, pick, anywhere)
@@ -175,9 +181,7 @@ def score_distillation_loss(student, teacher, ctx, neg_ctx, z, ac, gen, guidance
     and per-sample x0-space MSE."""
     b, dev = z.shape[0], z.device
     top = len(ac) - 1
-    trailing = _TRAILING.get(dev)
-    if trailing is None:
-        trailing = _TRAILING[dev] = torch.tensor(TRAILING, device=dev)
+    trailing = trailing_on(dev)
     t_s = trailing[torch.randint(0, len(TRAILING), (b,), device=dev, generator=gen)]
     a_top = ac[top]
     x_top = (1 - a_top).sqrt() * z  # Euler's first model input (noise * sigma_max, scaled)

@@ -74,6 +74,12 @@ def meta(path):
     return {}
 
 
+def weights_bytes(folder):
+    """Bytes of the safetensors files under a diffusers folder."""
+    return sum(os.path.getsize(os.path.join(r, fn)) for r, _, fs in os.walk(folder) for fn in fs
+               if fn.endswith(".safetensors"))
+
+
 def pct(x):
     return f"{100 * x:.1f}%"
 
@@ -115,8 +121,7 @@ def main(argv=None):
     pairs = meta(os.path.join(args.runs, "pairs32", "meta.json")) or history.get("pairs", {})
     cls_val = (meta(os.path.join(args.runs, "cls", "val.json")) or meta(os.path.join(args.cls, "val.json"))
                or history.get("cls_val", {}))
-    weights = sum(os.path.getsize(os.path.join(r, fn)) for r, _, fs in os.walk(args.model) for fn in fs
-                  if fn.endswith(".safetensors"))
+    weights = weights_bytes(args.model)
 
     def steps(name):
         r = runs.get(name)
@@ -308,8 +313,7 @@ def teacher_card(args, ev, g, stages):
     student, so that distillation can go on without training it again."""
     name = os.path.basename(os.path.normpath(args.teacher))
     student = os.path.basename(os.path.normpath(args.model))
-    weights = sum(os.path.getsize(os.path.join(r, fn)) for r, _, fs in os.walk(args.teacher) for fn in fs
-                  if fn.endswith(".safetensors"))
+    weights = weights_bytes(args.teacher)
     row_name, row = next(((k, v) for k, v in ev.get("rows", {}).items() if k.startswith("teacher")), (None, None))
     L = []
     w = L.append

@@ -64,17 +64,17 @@ def seed(model_dir, runs, force=False, teacher_dir=None):
         written.append(path)
     path = os.path.join(runs, "shipped", "ckpt.pt")
     if want(path):
-        _seed_denoiser(model_dir, path, vae_cfg)
+        _seed_denoiser(model_dir, path)
         written.append(path)
     if teacher_dir and os.path.isdir(teacher_dir):
         path = os.path.join(runs, "teacher", "ckpt.pt")
         if want(path):
-            _seed_denoiser(teacher_dir, path, read_json(os.path.join(teacher_dir, "vae", "config.json")))
+            _seed_denoiser(teacher_dir, path)
             written.append(path)
     return written
 
 
-def _seed_denoiser(model_dir, path, vae_cfg):
+def _seed_denoiser(model_dir, path):
     """A diffusers folder's text encoder and UNet as a train_teacher.py /
     distill.py checkpoint (weights and EMA alike, step 0)."""
     te = load_model(os.path.join(model_dir, "text_encoder"))
@@ -84,7 +84,8 @@ def _seed_denoiser(model_dir, path, vae_cfg):
         "te": te_sd, "unet": unet_sd, "ema_te": te_sd, "ema_unet": unet_sd, "step": 0, "elapsed": 0.0,
         "te_config": read_json(os.path.join(model_dir, "text_encoder", "config.json")),
         "unet_config": read_json(os.path.join(model_dir, "unet", "config.json")),
-        "scaling_factor": vae_cfg["scaling_factor"], "seeded_from": os.path.abspath(model_dir)})
+        "scaling_factor": read_json(os.path.join(model_dir, "vae", "config.json"))["scaling_factor"],
+        "seeded_from": os.path.abspath(model_dir)})
 
 
 def main(argv=None):
