@@ -378,12 +378,20 @@ class ModelCard(unittest.TestCase):
                 f.write(json.dumps({"event": "start", "hardware": "CPU, 2 threads (PyTorch x)", "time": 0}) + "\n")
                 for step, time in ((100, 0), (300, 600)):
                     f.write(json.dumps({"step": step, "loss": 0.1, "samples_per_s": 20.0, "time": time}) + "\n")
+            # the pairs here are newer than those the history names
+            os.makedirs(os.path.join(runs, "pairs32"))
+            with open(os.path.join(runs, "pairs32", "meta.json"), "w") as f:
+                json.dump({"count": 4096, "steps": 12, "sampler": "dpm2m", "guidance": 4.0}, f)
             with open(os.path.join(runs, "stages.json"), "w") as f:
                 json.dump({"teacher": [["tA", "teacher, part A", "from scratch"]],
-                           "recorded": {"ae": "9 steps, 1.0 min | GPU"}}, f)
+                           "recorded": {"ae": "9 steps, 1.0 min | GPU"},
+                           "pairs": {"count": 2048, "steps": 12, "sampler": "dpm2m", "guidance": 4.0}}, f)
             model_card.main(["--model", m, "--runs", runs, "--teacher", t])
             with open(os.path.join(m, "README.md")) as f:
                 first = f.read()
+            self.assertIn("4,096 teacher samples", first)
+            with open(os.path.join(m, "stages.json")) as f:
+                self.assertEqual(json.load(f)["pairs"]["count"], 4096)
             row = "| teacher, part A | from scratch | 300 steps, 10.0 min, median 20 samples/s | CPU, 2 threads (PyTorch x) |"
             self.assertIn(row, first)
             self.assertIn("| autoencoder, phase 1 | ", first)
@@ -398,6 +406,7 @@ class ModelCard(unittest.TestCase):
                 second = f.read()
             self.assertIn(row, second)
             self.assertIn("9 steps, 1.0 min | GPU |", second)
+            self.assertIn("4,096 teacher samples", second)
 
 
 class Handoff(unittest.TestCase):

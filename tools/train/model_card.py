@@ -298,8 +298,9 @@ def main(argv=None):
     kept["teacher"] = teacher
     kept.setdefault("ae_data", data_lines["ae"])
     kept.setdefault("teacher_data", [data_lines["teacher"]])
-    kept.setdefault("pairs", {k: pairs[k] for k in ("count", "steps", "sampler", "guidance") if k in pairs})
-    kept.setdefault("cls_val", cls_val)
+    # what this card was made from, not what an older one was
+    kept["pairs"] = {k: pairs[k] for k in ("count", "steps", "sampler", "guidance") if k in pairs}
+    kept["cls_val"] = cls_val
     with open(os.path.join(args.model, "stages.json"), "w") as fh:
         json.dump(kept, fh, indent=1, ensure_ascii=False)
         fh.write("\n")
