@@ -390,6 +390,7 @@ class ModelCard(unittest.TestCase):
             with open(os.path.join(m, "README.md")) as f:
                 first = f.read()
             self.assertIn("4,096 teacher samples", first)
+            self.assertIn("come through (each ≥ 80%); weaker: ", first)
             with open(os.path.join(m, "stages.json")) as f:
                 self.assertEqual(json.load(f)["pairs"]["count"], 4096)
             row = "| teacher, part A | from scratch | 300 steps, 10.0 min, median 20 samples/s | CPU, 2 threads (PyTorch x) |"
