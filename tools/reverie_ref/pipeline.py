@@ -32,9 +32,11 @@ def to_uint8(image):
     return (x * 255).round().to(torch.uint8)
 
 
-def _prepare(unet, text_encoder, ids, guidance_scale, negative_ids, clip_skip):
+def _prepare(unet, text_encoder, ids, guidance_scale, negative_ids, clip_skip, prompt_embeds=None):
     dtype = next(unet.parameters()).dtype
-    prompt_embeds = encode_prompt(text_encoder, ids, clip_skip).to(dtype)
+    if prompt_embeds is None:
+        prompt_embeds = encode_prompt(text_encoder, ids, clip_skip)
+    prompt_embeds = prompt_embeds.to(dtype)
     cond_dim = unet.config["time_cond_proj_dim"]
     do_cfg = guidance_scale > 1 and cond_dim is None
     if do_cfg:
@@ -47,7 +49,7 @@ def _prepare(unet, text_encoder, ids, guidance_scale, negative_ids, clip_skip):
         embeds = prompt_embeds
     timestep_cond = None
     if cond_dim is not None:
-        w = torch.tensor(guidance_scale - 1).repeat(ids.shape[0])
+        w = torch.tensor(guidance_scale - 1).repeat(prompt_embeds.shape[0])
         timestep_cond = guidance_scale_embedding(w, cond_dim).to(dtype)
     return dtype, prompt_embeds, embeds, do_cfg, timestep_cond
 
@@ -77,7 +79,8 @@ def _denoise(unet, scheduler, embeds, latents, first, do_cfg, guidance_scale, ti
 
 @torch.no_grad()
 def text_to_image(unet, text_encoder, scheduler, decoder, ids, noise, num_steps, guidance_scale=0.0,
-                  negative_ids=None, clip_skip=None, step_noises=None, return_intermediates=False):
+                  negative_ids=None, clip_skip=None, step_noises=None, return_intermediates=False,
+                  prompt_embeds=None):
     """Generate latents and an image.
 
     ids, negative_ids: [B, S] token ids (negative defaults to none: the caller
@@ -88,9 +91,11 @@ def text_to_image(unet, text_encoder, scheduler, decoder, ids, noise, num_steps,
     Classifier-free guidance runs when guidance_scale > 1 and the UNet has no
     time_cond_proj_dim, exactly diffusers' condition.
     decoder: AutoencoderKL or AutoencoderTiny, or None to skip decoding.
+    prompt_embeds: [B, S, D] used instead of encoding ids (ids may then be
+    None), e.g. a blend of several prompts' embeddings (frames.py).
     Returns dict(latents, image, prompt_embeds[, steps])."""
     dtype, prompt_embeds, embeds, do_cfg, cond = _prepare(unet, text_encoder, ids, guidance_scale, negative_ids,
-                                                          clip_skip)
+                                                          clip_skip, prompt_embeds)
     scheduler.set_timesteps(num_steps)
     latents = noise.to(dtype) * scheduler.init_noise_sigma
     steps = [] if return_intermediates else None
@@ -115,14 +120,15 @@ def img2img_start(num_steps, strength):
 @torch.no_grad()
 def image_to_image(unet, text_encoder, scheduler, decoder, ids, init_latents, noise, num_steps, strength,
                    guidance_scale=0.0, negative_ids=None, clip_skip=None, step_noises=None,
-                   return_intermediates=False):
+                   return_intermediates=False, prompt_embeds=None):
     """StableDiffusionImg2ImgPipeline from given (already scaled) latents: the
     schedule of num_steps is cut to its last int(num_steps * strength) steps,
     init_latents are noised to the first of them with scheduler.add_noise
     (Euler: x + sigma * noise; LCM: sqrt(a) x + sqrt(1 - a) noise), then
-    denoised as in text_to_image. step_noises (LCM): one per step run but the last."""
+    denoised as in text_to_image. step_noises (LCM): one per step run but the last.
+    prompt_embeds: as in text_to_image."""
     dtype, prompt_embeds, embeds, do_cfg, cond = _prepare(unet, text_encoder, ids, guidance_scale, negative_ids,
-                                                          clip_skip)
+                                                          clip_skip, prompt_embeds)
     timesteps = scheduler.set_timesteps(num_steps)
     first = img2img_start(num_steps, strength)
     init_latents, noise = init_latents.to(dtype), noise.to(dtype)
