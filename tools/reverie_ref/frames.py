@@ -238,7 +238,7 @@ def move(latent, desc, anchor=None):
 
 def frame_decoder(pipe):
     """The frame loop decodes with TAESD when the model has one."""
-    return pipe.get("vae_tiny") or pipe["vae"]
+    return pipe["vae_tiny"] if pipe.get("vae_tiny") is not None else pipe["vae"]
 
 
 class PromptCache:
