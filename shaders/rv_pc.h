@@ -144,4 +144,12 @@ struct rv_pc_softmax {
     float scale;
 };
 
+/* Affine warp of [planes][h][w]: output pixel centre (px, py) samples the
+ * input bilinearly at q = (m00 px + m01 py + ox, m10 px + m11 py + oy), edge
+ * pixels replicated. Bindings: 0 x, 1 y. */
+struct rv_pc_warp {
+    uint planes, h, w, pad0;
+    float m00, m01, m10, m11, ox, oy;
+};
+
 #endif

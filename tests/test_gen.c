@@ -112,12 +112,17 @@ static void run_case(golden *g, rv_gen *gen, const char *cname, const char *tag,
             printf(")\n");
             CHECK(res.nstages >= 3 + 2 * (prm.steps - res.first_step), "%s: %d timed parts", full, res.nstages);
             snprintf(name, sizeof(name), "%s.prompt_embeds", cname);
-            for (int i = 0; i < RV_GEN_TEXT_CACHE && rv_safetensors_find(g->st, name); i++)
-                if (gen->cache[i].valid && strcmp(gen->cache[i].prompt, prm.prompt) == 0) {
-                    snprintf(label, sizeof(label), "%s.prompt_embeds", full);
-                    golden_check(g, gen->gpu, tag, label, &gen->cache[i].emb, name, limit);
-                    break;
-                }
+            uint64_t hp = 0;
+            int ep = -1;
+            rv_prompt_info pi;
+            if (rv_safetensors_find(g->st, name)) { /* the run's embedding, still cached */
+                CHECK(rv_gen_text(gen, prm.prompt, 0, &hp, &pi, &err) == RV_OK && pi.cached &&
+                      rv_gen_text_entry_of(gen, hp, "prompt", &ep, &err) == RV_OK, "%s: cached prompt: %s", full,
+                      err.msg);
+                snprintf(label, sizeof(label), "%s.prompt_embeds", full);
+                if (ep >= 0)
+                    golden_check(g, gen->gpu, tag, label, &gen->cache[ep].emb, name, limit);
+            }
             float *lat = malloc(L * sizeof(float));
             CHECK(rv_gen_read_latents(gen, plan, lat, &err) == RV_OK, "%s", err.msg);
             snprintf(name, sizeof(name), "%s.latents", cname);

@@ -66,11 +66,13 @@ static void run_case(golden *g, rv_gen *gen, const cJSON *c, const char *tag, do
                rv_decoder_kind_name(plan->decoder));
         char name[160], label[200];
         snprintf(name, sizeof(name), "%s.prompt_embeds", cname);
-        for (int i = 0; i < RV_GEN_TEXT_CACHE; i++)
-            if (gen->cache[i].valid && strcmp(gen->cache[i].prompt, prm.prompt) == 0) {
-                golden_check(g, gen->gpu, tag, name, &gen->cache[i].emb, name, limit);
-                break;
-            }
+        uint64_t hp = 0;
+        int ep = -1;
+        rv_prompt_info pi;
+        CHECK(rv_gen_text(gen, prm.prompt, 0, &hp, &pi, &err) == RV_OK && pi.cached &&
+              rv_gen_text_entry_of(gen, hp, "prompt", &ep, &err) == RV_OK, "%s: cached prompt: %s", cname, err.msg);
+        if (ep >= 0)
+            golden_check(g, gen->gpu, tag, name, &gen->cache[ep].emb, name, limit);
         const uint64_t L = (uint64_t)4 * lh * lw;
         float *lat = malloc(L * sizeof(float));
         CHECK(rv_gen_read_latents(gen, plan, lat, &err) == RV_OK, "%s", err.msg);

@@ -18,11 +18,6 @@
 /* Timing stages kept free for the decoder and the RGBA conversion. */
 #define DECODE_STAGES 16
 
-const char *rv_decoder_kind_name(rv_decoder_kind k)
-{
-    return k == RV_DECODER_TINY ? "tiny" : k == RV_DECODER_VAE ? "vae" : "auto";
-}
-
 /* ---- loading ---- */
 
 static bool is_dir(const char *path)
@@ -66,6 +61,8 @@ rv_status rv_gen_load(rv_gen **out, rv_gpu *gpu, const rv_gen_desc *desc, rv_err
     if (!g)
         return rv_error_set(err, RV_ERR_HOST_MEMORY, "GEN: out of memory");
     g->gpu = gpu;
+    static uint32_t next_uid;
+    g->uid = (++next_uid) & 0xffffffu; /* per process; handles carry it */
     snprintf(g->dir, sizeof(g->dir), "%s", desc->model_dir);
     char dir[1024];
     rv_status s = rv_model_index_load(&g->index, g->dir, err);
@@ -174,7 +171,7 @@ void rv_gen_unload(rv_gen *g)
     rv_cmd_destroy(g->cmd);
     for (int i = 0; i < RV_GEN_TEXT_CACHE; i++) {
         rv_tensor_free(g->gpu, &g->cache[i].emb);
-        free(g->cache[i].prompt);
+        free(g->cache[i].host);
     }
     rv_tensor_free(g->gpu, &g->ids);
     rv_clip_text_plan_destroy(g->te_plan);
@@ -338,21 +335,27 @@ static void stage(rv_cmd *cmd, const char *fmt, int i)
 }
 
 /* After a wait: the stages into res, model stages summed into the part (a
- * "gen:" stage) they follow. */
+ * "gen:" stage) they follow. Past the capacity of res->stages, the last
+ * entry becomes "more" and sums every later stage, so no part's time is
+ * ever added to another part. */
 static void collect(rv_gen *g, rv_gen_result *res)
 {
     rv_stage_time t[64];
+    const int cap = (int)(sizeof(res->stages) / sizeof(res->stages[0]));
     int n = rv_cmd_timings(g->cmd, t, 64);
     for (int i = 0; i < n; i++) {
         bool part = strncmp(t[i].name, STAGE_PREFIX, strlen(STAGE_PREFIX)) == 0;
         if (res->ndetail < RV_GEN_MAX_STAGES)
             res->detail[res->ndetail++] = t[i];
-        if (part || res->nstages == 0) {
-            if (res->nstages == (int)(sizeof(res->stages) / sizeof(res->stages[0])))
-                continue;
-            rv_stage_time *s = &res->stages[res->nstages++];
-            snprintf(s->name, sizeof(s->name), "%s", part ? t[i].name + strlen(STAGE_PREFIX) : "other");
-            s->ms = 0;
+        if ((part || res->nstages == 0) && !res->more) {
+            if (res->nstages == cap) {
+                res->more = true;
+                snprintf(res->stages[cap - 1].name, sizeof(res->stages[0].name), "more");
+            } else {
+                rv_stage_time *s = &res->stages[res->nstages++];
+                snprintf(s->name, sizeof(s->name), "%s", part ? t[i].name + strlen(STAGE_PREFIX) : "other");
+                s->ms = 0;
+            }
         }
         res->stages[res->nstages - 1].ms += t[i].ms;
     }
@@ -365,13 +368,13 @@ static void collect(rv_gen *g, rv_gen_result *res)
         if (j < res->nops) {
             res->ops[j].dispatches += o[i].dispatches;
             res->ops[j].ms += o[i].ms;
-        } else if (res->nops < 64) {
+        } else if (res->nops < RV_GEN_MAX_OPS) {
             res->ops[res->nops++] = o[i];
         }
     }
 }
 
-static rv_status submit(rv_gen *g, rv_gen_result *res, rv_error *err)
+rv_status rv_gen_submit(rv_gen *g, rv_gen_result *res, rv_error *err)
 {
     rv_status s = rv_cmd_run(g->cmd, err);
     res->submissions++;
@@ -385,75 +388,147 @@ static rv_status room(rv_gen *g, int need, rv_gen_result *res, rv_error *err)
 {
     if (rv_cmd_stage_room(g->cmd) >= need)
         return RV_OK;
-    rv_status s = submit(g, res, err);
+    rv_status s = rv_gen_submit(g, res, err);
     return s ? s : rv_cmd_begin(g->cmd, err);
 }
 
-/* ---- text ---- */
+int rv_gen_default_steps(const rv_gen *g)
+{
+    if (g->sched.kind == RV_SCHED_LCM)
+        return 4;
+    return g->sched.spacing == RV_SPACING_TRAILING ? 1 : 25;
+}
 
-typedef struct text_req {
-    const char *prompt;
-    uint32_t clip_skip;
-    int entry;
-    bool encode;        /* not cached: encode in this run */
-} text_req;
+uint32_t rv_gen_default_side(const rv_gen *g)
+{
+    uint32_t ss = g->unet->cfg.sample_size;
+    return (ss ? ss : 64) * g->factor;
+}
 
-static int find_entry(rv_gen *g, const char *prompt, uint32_t clip_skip)
+/* ---- text: embeddings cached by token ids, handed out as handles ---- */
+
+#define HANDLE(g, slot, serial) (((uint64_t)(g)->uid << 40) | ((uint64_t)(serial) << 8) | (uint64_t)((slot) + 1))
+
+static int find_entry(const rv_gen *g, const int32_t *ids, uint32_t clip_skip)
 {
     for (int i = 0; i < RV_GEN_TEXT_CACHE; i++) {
-        rv_gen_text_entry *e = &g->cache[i];
-        if (e->prompt && e->valid && e->clip_skip == clip_skip && strcmp(e->prompt, prompt) == 0)
+        const rv_gen_text_entry *e = &g->cache[i];
+        if (e->valid && e->clip_skip == clip_skip && memcmp(e->ids, ids, sizeof(e->ids)) == 0)
             return i;
     }
     return -1;
 }
 
-/* A free or least recently used entry other than `keep`. */
-static int victim(rv_gen *g, int keep)
+/* A free or the least recently used entry. */
+static int victim(const rv_gen *g)
 {
-    int best = -1;
+    int best = 0;
     for (int i = 0; i < RV_GEN_TEXT_CACHE; i++) {
-        if (i == keep)
-            continue;
-        if (!g->cache[i].prompt)
+        if (!g->cache[i].valid)
             return i;
-        if (best < 0 || g->cache[i].used < g->cache[best].used)
+        if (g->cache[i].used < g->cache[best].used)
             best = i;
     }
     return best;
 }
 
-static rv_status claim(rv_gen *g, text_req *r, int keep, rv_error *err)
+rv_status rv_gen_text(rv_gen *g, const char *prompt, uint32_t clip_skip, uint64_t *handle, rv_prompt_info *info,
+                      rv_error *err)
 {
-    r->entry = find_entry(g, r->prompt, r->clip_skip);
-    if (r->entry >= 0) {
-        g->cache[r->entry].used = ++g->clock;
+    *handle = 0;
+    if (info)
+        memset(info, 0, sizeof(*info));
+    if (!prompt)
+        return rv_error_set(err, RV_ERR_INVALID, "GEN: no prompt");
+    if (clip_skip >= g->te->cfg.num_hidden_layers)
+        return rv_error_set(err, RV_ERR_INVALID, "GEN: clip skip %u: the text encoder has %u layers", clip_skip,
+                            g->te->cfg.num_hidden_layers);
+    int32_t ids[SEQ];
+    int n_tokens = 0;
+    rv_status s = rv_tokenizer_encode(g->tok, prompt, ids, &n_tokens, err);
+    if (s)
+        return s;
+    if (info)
+        info->n_tokens = n_tokens;
+    int e = find_entry(g, ids, clip_skip);
+    if (e >= 0) {
+        g->cache[e].used = ++g->clock;
+        *handle = HANDLE(g, e, g->cache[e].serial);
+        if (info)
+            info->cached = true;
         return RV_OK;
     }
-    r->entry = victim(g, keep);
-    rv_gen_text_entry *e = &g->cache[r->entry];
-    free(e->prompt);
-    e->prompt = strdup(r->prompt);
-    e->valid = false;
-    e->clip_skip = r->clip_skip;
-    e->used = ++g->clock;
-    r->encode = true;
-    if (!e->prompt)
-        return rv_error_set(err, RV_ERR_HOST_MEMORY, "GEN: out of memory");
+    e = victim(g);
+    rv_gen_text_entry *en = &g->cache[e];
+    en->valid = false;
+    en->serial++;
+    free(en->host);
+    en->host = NULL;
+    float f[SEQ];
+    for (int i = 0; i < SEQ; i++)
+        f[i] = (float)ids[i];
+    rv_tensor row = view(&g->ids, 0, SEQ);
+    s = rv_tensor_write(g->gpu, &row, 0, f, sizeof(f), err);
+    if (!s) {
+        rv_gpu_clear_error(g->gpu);
+        s = rv_cmd_begin(g->cmd, err);
+    }
+    if (s)
+        return s;
+    rv_cmd_stage(g->cmd, STAGE_PREFIX "text");
+    rv_clip_text_args a = {.ids = &row, .clip_skip = clip_skip};
+    rv_clip_text_forward(g->cmd, g->te, g->te_plan, &en->emb, &a);
+    s = rv_cmd_run(g->cmd, err);
+    if (s)
+        return s;
+    rv_stage_time t[4];
+    int n = rv_cmd_timings(g->cmd, t, 4);
+    if (info)
+        for (int i = 0; i < n; i++)
+            info->encode_ms += t[i].ms;
+    memcpy(en->ids, ids, sizeof(ids));
+    en->clip_skip = clip_skip;
+    en->valid = true;
+    en->used = ++g->clock;
+    *handle = HANDLE(g, e, en->serial);
     return RV_OK;
 }
 
-/* Tokenizes into row `row` of g->ids (float32 for the embedding gather). */
-static rv_status upload_ids(rv_gen *g, const char *prompt, int row, int *n_tokens, rv_error *err)
+rv_status rv_gen_text_entry_of(rv_gen *g, uint64_t handle, const char *what, int *entry, rv_error *err)
 {
-    int32_t ids[SEQ];
-    float f[SEQ];
-    rv_status s = rv_tokenizer_encode(g->tok, prompt, ids, n_tokens, err);
-    if (s)
-        return s;
-    for (int i = 0; i < SEQ; i++)
-        f[i] = (float)ids[i];
-    return rv_tensor_write(g->gpu, &g->ids, (uint64_t)row * SEQ * sizeof(float), f, sizeof(f), err);
+    int slot = (int)(handle & 0xff) - 1;
+    uint32_t serial = (uint32_t)(handle >> 8);
+    if (handle == 0)
+        return rv_error_set(err, RV_ERR_INVALID, "%s: no prompt handle (0)", what);
+    if ((handle >> 40) != g->uid || slot < 0 || slot >= RV_GEN_TEXT_CACHE)
+        return rv_error_set(err, RV_ERR_INVALID, "%s: the prompt handle %#llx was not made by this model (%s)",
+                            what, (unsigned long long)handle, g->dir);
+    rv_gen_text_entry *e = &g->cache[slot];
+    if (!e->valid || e->serial != serial)
+        return rv_error_set(err, RV_ERR_INVALID, "%s: the prompt handle %#llx is stale (its embedding was "
+                            "replaced by newer prompts; %d are kept): ask for the prompt again", what,
+                            (unsigned long long)handle, RV_GEN_TEXT_CACHE);
+    e->used = ++g->clock;
+    *entry = slot;
+    return RV_OK;
+}
+
+rv_status rv_gen_text_host(rv_gen *g, int entry, const float **out, rv_error *err)
+{
+    rv_gen_text_entry *e = &g->cache[entry];
+    if (!e->host) {
+        float *h = malloc(e->emb.count * sizeof(float));
+        if (!h)
+            return rv_error_set(err, RV_ERR_HOST_MEMORY, "GEN: out of memory");
+        rv_status s = rv_tensor_download(g->gpu, &e->emb, h, err);
+        if (s) {
+            free(h);
+            return s;
+        }
+        e->host = h;
+    }
+    *out = e->host;
+    return RV_OK;
 }
 
 /* ---- the run ---- */
@@ -478,61 +553,26 @@ static rv_status check_params(const rv_gen *g, const rv_gen_plan *p, const rv_ge
     return RV_OK;
 }
 
-rv_status rv_gen_run(rv_gen *g, rv_gen_plan *p, const rv_gen_params *prm, rv_gen_result *res, rv_error *err)
+rv_status rv_gen_upload_steps(rv_gen *g, rv_gen_plan *p, int first, int nrun, float guidance, uint64_t seed,
+                              const float *step_noise, rv_error *err)
 {
-    memset(res, 0, sizeof(*res));
-    rv_status s = check_params(g, p, prm, err);
-    if (s)
-        return s;
     rv_scheduler *sc = &g->sched;
-    s = rv_scheduler_set_timesteps(sc, prm->steps, err);
-    if (s)
-        return s;
-    int first = 0;
-    if (prm->init_latents) {
-        first = rv_scheduler_img2img_start(prm->steps, prm->strength);
-        if (first < 0)
-            return rv_error_set(err, RV_ERR_INVALID, "GEN: strength %g with %d steps leaves no step to run",
-                                (double)prm->strength, prm->steps);
-    }
-    res->first_step = first;
-    const int nrun = prm->steps - first;
     const uint64_t L = p->nlat;
     const uint32_t B = p->batch;
     rv_gpu *gpu = g->gpu;
-
-    /* text: the prompt, and the negative prompt with guidance */
-    text_req req[2] = {{.prompt = prm->prompt, .clip_skip = prm->clip_skip, .entry = -1},
-                       {.prompt = prm->negative ? prm->negative : "", .clip_skip = 0, .entry = -1}};
-    const int ntext = p->d.cfg ? 2 : 1;
-    s = upload_ids(g, req[0].prompt, 0, &res->n_tokens, err);
-    if (!s && ntext == 2)
-        s = upload_ids(g, req[1].prompt, 1, NULL, err);
-    for (int i = 0; i < ntext && !s; i++)
-        s = claim(g, &req[i], i ? req[0].entry : -1, err);
-    if (s)
-        return s;
-
-    /* noise, start latents, timesteps */
     float *h = p->host;
-    if (prm->noise)
-        memcpy(h, prm->noise, L * sizeof(float));
-    else
-        rv_noise_normal(prm->seed, RV_NOISE_STREAM_INIT, 0, h, L);
-    s = rv_tensor_upload(gpu, &p->noise, h, err);
-    if (!s && prm->init_latents)
-        s = rv_tensor_upload(gpu, &p->init, prm->init_latents, err);
+    rv_status s = RV_OK;
     int nnoise = 0;
     for (int k = 0; k < nrun; k++)
         if (rv_scheduler_step_noise(sc, first + k)) {
             float *dst = h + (size_t)nnoise * L;
-            if (prm->step_noise)
-                memcpy(dst, prm->step_noise + (size_t)k * L, L * sizeof(float));
+            if (step_noise)
+                memcpy(dst, step_noise + (size_t)k * L, L * sizeof(float));
             else
-                rv_noise_normal(prm->seed, RV_NOISE_STREAM_STEP(first + k), 0, dst, L);
+                rv_noise_normal(seed, RV_NOISE_STREAM_STEP(first + k), 0, dst, L);
             nnoise++;
         }
-    if (!s && nnoise) {
+    if (nnoise) {
         rv_tensor sn = view(&p->step_noise, 0, (uint64_t)nnoise * L);
         s = rv_tensor_upload(gpu, &sn, h, err);
     }
@@ -545,43 +585,28 @@ rv_status rv_gen_run(rv_gen *g, rv_gen_plan *p, const rv_gen_params *prm, rv_gen
     s = rv_tensor_upload(gpu, &ts, h, err);
     const uint32_t cond = g->unet->cfg.time_cond_proj_dim;
     if (!s && cond) {
-        rv_guidance_embedding(prm->guidance - 1.0f, cond, h);
+        rv_guidance_embedding(guidance - 1.0f, cond, h);
         for (uint32_t b = 1; b < B; b++)
             memcpy(h + (size_t)b * cond, h, cond * sizeof(float));
         s = rv_tensor_upload(gpu, &p->tcond, h, err);
     }
-    if (s)
-        return s;
+    return s;
+}
 
-    /* record */
+rv_status rv_gen_record_denoise(rv_gen *g, rv_gen_plan *p, const rv_tensor *context, const rv_tensor *init, int first,
+                                int nrun, float guidance, rv_gen_result *res, rv_error *err)
+{
     rv_cmd *cmd = g->cmd;
-    rv_gpu_clear_error(gpu);
-    s = rv_cmd_begin(cmd, err);
-    if (s)
-        return s;
-    stage(cmd, "text", -1);
-    for (int i = 0; i < ntext; i++) {
-        if (!req[i].encode)
-            continue;
-        rv_tensor ids = view(&g->ids, (uint64_t)i * SEQ, SEQ);
-        rv_clip_text_args a = {.ids = &ids, .clip_skip = req[i].clip_skip};
-        rv_clip_text_forward(cmd, g->te, g->te_plan, &g->cache[req[i].entry].emb, &a);
-    }
-    const rv_tensor *context = &g->cache[req[0].entry].emb;
-    if (p->d.cfg) {
-        uint64_t n = (uint64_t)SEQ * g->te->cfg.hidden_size;
-        rv_tensor c0 = view(&p->context, 0, n), c1 = view(&p->context, n, n);
-        scale(cmd, &c0, &g->cache[req[1].entry].emb, 1.0f); /* [negative, prompt] */
-        scale(cmd, &c1, &g->cache[req[0].entry].emb, 1.0f);
-        context = &p->context;
-    }
-
+    rv_scheduler *sc = &g->sched;
+    const uint64_t L = p->nlat;
+    const uint32_t B = p->batch, cond = g->unet->cfg.time_cond_proj_dim;
+    rv_status s = RV_OK;
     stage(cmd, "init", -1);
     int cur = 0;
-    if (prm->init_latents) {
+    if (init) {
         rv_sched_coefs c;
         rv_scheduler_add_noise_coefs(sc, first, &c);
-        lincomb(cmd, &p->lat[0], &p->init, c.sample, &p->noise, c.noise, &p->tmp);
+        lincomb(cmd, &p->lat[0], init, c.sample, &p->noise, c.noise, &p->tmp);
     } else {
         scale(cmd, &p->lat[0], &p->noise, sc->init_noise_sigma);
     }
@@ -609,7 +634,7 @@ rv_status rv_gen_run(rv_gen *g, rv_gen_plan *p, const rv_gen_params *prm, rv_gen
         const rv_tensor *m = &p->model_out;
         if (p->d.cfg) { /* uncond + g * (text - uncond) */
             rv_tensor u = view(&p->model_out, 0, L), t = view(&p->model_out, L, L);
-            binary(cmd, &p->tmp, &t, &u, RV_BINARY_SUB, prm->guidance);
+            binary(cmd, &p->tmp, &t, &u, RV_BINARY_SUB, guidance);
             binary(cmd, &p->guided, &u, &p->tmp, RV_BINARY_ADD, 1.0f);
             m = &p->guided;
         }
@@ -628,30 +653,106 @@ rv_status rv_gen_run(rv_gen *g, rv_gen_plan *p, const rv_gen_params *prm, rv_gen
         if (after < before)
             step_stages = before - after + 1; /* measured: the next step needs as many */
     }
-    if (!s)
-        s = room(g, DECODE_STAGES, res, err);
-    if (!s) {
-        stage(cmd, "decode", -1);
-        if (p->decoder == RV_DECODER_TINY)
-            rv_taesd_forward(cmd, g->taesd, p->taesd, &p->image, &p->lat[cur]);
-        else
-            rv_vae_forward(cmd, g->vae, p->vae, &p->image, &p->lat[cur], NULL, NULL);
-        stage(cmd, "rgba", -1);
-        rv_op_to_rgba8(cmd, &p->rgba, &p->image, 1, p->d.height, p->d.width, 0.5f, 0.5f);
-        s = submit(g, res, err);
-    }
     p->final = cur;
+    return s;
+}
+
+rv_status rv_gen_record_decode(rv_gen *g, rv_gen_plan *p, rv_gen_result *res, rv_error *err)
+{
+    rv_status s = room(g, DECODE_STAGES, res, err);
+    if (s)
+        return s;
+    rv_cmd *cmd = g->cmd;
+    stage(cmd, "decode", -1);
+    if (p->decoder == RV_DECODER_TINY)
+        rv_taesd_forward(cmd, g->taesd, p->taesd, &p->image, &p->lat[p->final]);
+    else
+        rv_vae_forward(cmd, g->vae, p->vae, &p->image, &p->lat[p->final], NULL, NULL);
+    stage(cmd, "rgba", -1);
+    rv_op_to_rgba8(cmd, &p->rgba, &p->image, 1, p->d.height, p->d.width, 0.5f, 0.5f);
+    return RV_OK;
+}
+
+rv_status rv_gen_run(rv_gen *g, rv_gen_plan *p, const rv_gen_params *prm, rv_gen_result *res, rv_error *err)
+{
+    memset(res, 0, sizeof(*res));
+    rv_status s = check_params(g, p, prm, err);
+    if (s)
+        return s;
+    rv_scheduler *sc = &g->sched;
+    s = rv_scheduler_set_timesteps(sc, prm->steps, err);
+    if (s)
+        return s;
+    int first = 0;
+    if (prm->init_latents) {
+        first = rv_scheduler_img2img_start(prm->steps, prm->strength);
+        if (first < 0)
+            return rv_error_set(err, RV_ERR_INVALID, "GEN: strength %g with %d steps leaves no step to run",
+                                (double)prm->strength, prm->steps);
+    }
+    res->first_step = first;
+    const int nrun = prm->steps - first;
+    const uint64_t L = p->nlat;
+    rv_gpu *gpu = g->gpu;
+
+    /* text: the prompt, and the negative prompt with guidance (each encoded
+     * once, in its own submission, unless cached) */
+    uint64_t hp = 0, hn = 0;
+    int ep = -1, en = -1;
+    rv_prompt_info ip, in = {0};
+    s = rv_gen_text(g, prm->prompt, prm->clip_skip, &hp, &ip, err);
+    if (!s && p->d.cfg)
+        s = rv_gen_text(g, prm->negative ? prm->negative : "", 0, &hn, &in, err);
+    if (!s)
+        s = rv_gen_text_entry_of(g, hp, "GEN: prompt", &ep, err);
+    if (!s && p->d.cfg)
+        s = rv_gen_text_entry_of(g, hn, "GEN: negative prompt", &en, err);
+    if (s)
+        return s;
+    res->n_tokens = ip.n_tokens;
+
+    /* noise, start latents, timesteps */
+    float *h = p->host;
+    if (prm->noise)
+        memcpy(h, prm->noise, L * sizeof(float));
+    else
+        rv_noise_normal(prm->seed, RV_NOISE_STREAM_INIT, 0, h, L);
+    s = rv_tensor_upload(gpu, &p->noise, h, err);
+    if (!s && prm->init_latents)
+        s = rv_tensor_upload(gpu, &p->init, prm->init_latents, err);
+    if (!s)
+        s = rv_gen_upload_steps(g, p, first, nrun, prm->guidance, prm->seed, prm->step_noise, err);
+    if (s)
+        return s;
+
+    /* record */
+    rv_cmd *cmd = g->cmd;
+    rv_gpu_clear_error(gpu);
+    s = rv_cmd_begin(cmd, err);
+    if (s)
+        return s;
+    stage(cmd, "text", -1);
+    const rv_tensor *context = &g->cache[ep].emb;
+    if (p->d.cfg) {
+        uint64_t n = (uint64_t)SEQ * g->te->cfg.hidden_size;
+        rv_tensor c0 = view(&p->context, 0, n), c1 = view(&p->context, n, n);
+        scale(cmd, &c0, &g->cache[en].emb, 1.0f); /* [negative, prompt] */
+        scale(cmd, &c1, &g->cache[ep].emb, 1.0f);
+        context = &p->context;
+    }
+    s = rv_gen_record_denoise(g, p, context, prm->init_latents ? &p->init : NULL, first, nrun, prm->guidance, res,
+                              err);
+    if (!s)
+        s = rv_gen_record_decode(g, p, res, err);
+    if (!s)
+        s = rv_gen_submit(g, res, err);
     if (s) {
         rv_cmd_wait(cmd, NULL);
-        for (int i = 0; i < ntext; i++)
-            if (req[i].encode) {
-                free(g->cache[req[i].entry].prompt);
-                g->cache[req[i].entry].prompt = NULL;
-            }
         return s;
     }
-    for (int i = 0; i < ntext; i++)
-        g->cache[req[i].entry].valid = true;
+    /* the text encoder's time belongs to the "text" part */
+    if (res->nstages > 0 && strcmp(res->stages[0].name, "text") == 0)
+        res->stages[0].ms += ip.encode_ms + in.encode_ms;
     return RV_OK;
 }
 
@@ -664,3 +765,11 @@ rv_status rv_gen_read_rgba(rv_gen *g, const rv_gen_plan *p, uint32_t *out, rv_er
 {
     return rv_tensor_read(g->gpu, &p->rgba, 0, out, p->rgba.bytes, err);
 }
+
+void rv_gen_lincomb(rv_cmd *cmd, const rv_tensor *out, const rv_tensor *a, float ca, const rv_tensor *b, float cb,
+                    const rv_tensor *tmp)
+{
+    lincomb(cmd, out, a, ca, b, cb, tmp);
+}
+
+void rv_gen_stage(rv_cmd *cmd, const char *name) { stage(cmd, name, -1); }

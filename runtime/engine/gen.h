@@ -13,6 +13,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "rv_engine.h"
 #include "engine/scheduler.h"
 #include "gpu/rv_gpu.h"
 #include "loader/diffusers.h"
@@ -22,14 +23,6 @@
 #include "models/unet.h"
 #include "models/vae.h"
 
-typedef enum rv_decoder_kind {
-    RV_DECODER_AUTO = 0,   /* TAESD when the model has one, else the VAE */
-    RV_DECODER_TINY = 1,   /* AutoencoderTiny */
-    RV_DECODER_VAE = 2,    /* AutoencoderKL */
-} rv_decoder_kind;
-
-const char *rv_decoder_kind_name(rv_decoder_kind k); /* "auto", "tiny", "vae" */
-
 typedef struct rv_gen_desc {
     const char *model_dir;     /* a diffusers folder */
     const char *scheduler;     /* class override ("euler", "lcm", or a class name); NULL = the config's */
@@ -37,14 +30,19 @@ typedef struct rv_gen_desc {
     bool vae, tiny;            /* decoders to load; neither = the AUTO one */
 } rv_gen_desc;
 
-#define RV_GEN_TEXT_CACHE 8    /* prompt embeddings kept on the device */
+#define RV_GEN_TEXT_CACHE RV_ENGINE_PROMPTS  /* prompt embeddings kept on the device */
 
+/* One cached embedding, keyed by token ids and clip skip (two spellings of
+ * one tokenization share it). A handle names (model, slot, serial): the
+ * serial changes whenever the slot is given to another prompt. */
 typedef struct rv_gen_text_entry {
-    char *prompt;              /* malloc'd; NULL = free entry */
+    int32_t ids[RV_TOKENIZER_MAX_LENGTH];
     uint32_t clip_skip;
+    bool valid;                /* encoded by a finished submission */
+    uint32_t serial;
     rv_tensor emb;             /* [77][hidden] */
+    float *host;               /* float32 copy, made on first need (slerp), NULL before */
     uint64_t used;             /* LRU clock */
-    bool valid;                /* computed by a finished run */
 } rv_gen_text_entry;
 
 typedef struct rv_gen {
@@ -63,6 +61,7 @@ typedef struct rv_gen {
     rv_tensor ids;                /* float32 [2][77] */
     rv_gen_text_entry cache[RV_GEN_TEXT_CACHE];
     uint64_t clock;
+    uint32_t uid;              /* tags this model's prompt handles */
     rv_cmd *cmd;
 } rv_gen;
 
@@ -125,18 +124,61 @@ typedef struct rv_gen_params {
     float strength;            /* img2img: (0, 1] */
 } rv_gen_params;
 
-#define RV_GEN_MAX_STAGES 256
+#define RV_GEN_MAX_STAGES RV_GEN_MAX_DETAIL
 
 typedef struct rv_gen_result {
     int n_tokens;              /* the prompt's tokens with BOS/EOS before truncation (> 77: cut) */
     int first_step;            /* img2img: the first schedule index run */
-    int submissions;           /* command buffers the run took */
+    int submissions;           /* command buffers the run took (not counting text encoding) */
     int nstages, ndetail;
-    rv_stage_time stages[64];                /* per part: text, init, step<i>, sched<i>, decode, rgba */
-    rv_stage_time detail[RV_GEN_MAX_STAGES]; /* every model stage */
+    /* per part: text, init, step<i>, sched<i>, decode, rgba; past the
+     * capacity the last entry is "more" and holds the sum of the rest */
+    rv_stage_time stages[RV_GEN_MAX_PARTS];
+    rv_stage_time detail[RV_GEN_MAX_STAGES]; /* every model stage (the first ones past capacity) */
     int nops;
-    rv_op_time ops[64];                      /* RV_PROFILE_OPS=1: time per pipeline, summed over submissions */
+    rv_op_time ops[RV_GEN_MAX_OPS];          /* RV_PROFILE_OPS=1: time per pipeline, summed over submissions */
+    bool more;                 /* internal: stages past capacity go to the "more" entry */
 } rv_gen_result;
+
+/* ---- prompt embeddings (shared by runs and streams) ---- */
+
+/* The handle of `prompt`'s embedding, encoding it now (its own submission,
+ * waited for) when its token ids are not cached. info may be NULL. */
+rv_status rv_gen_text(rv_gen *g, const char *prompt, uint32_t clip_skip, uint64_t *handle, rv_prompt_info *info,
+                      rv_error *err);
+/* The cache entry of a handle (marked as just used), or RV_ERR_INVALID for a
+ * stale, foreign or zero handle; `what` names it in the message. */
+rv_status rv_gen_text_entry_of(rv_gen *g, uint64_t handle, const char *what, int *entry, rv_error *err);
+/* A host float32 copy of an entry's embedding (downloaded once). */
+rv_status rv_gen_text_host(rv_gen *g, int entry, const float **out, rv_error *err);
+
+/* ---- the pieces a run is made of (shared with engine/frames.c) ---- */
+
+/* Uploads what steps [first, first + nrun) of the scheduler (already set
+ * to its step count) need: timesteps, the guidance embedding, LCM's step
+ * noise (from `step_noise` or the seed's streams). The command buffer must
+ * be idle. */
+rv_status rv_gen_upload_steps(rv_gen *g, rv_gen_plan *p, int first, int nrun, float guidance, uint64_t seed,
+                              const float *step_noise, rv_error *err);
+/* Records the start latent (init_noise_sigma * noise without `init`,
+ * else the scheduler's add_noise of init at step `first`) and the steps
+ * into g->cmd (begun), splitting it across submissions when timing stages
+ * run out. The result is in p->lat[p->final]. */
+rv_status rv_gen_record_denoise(rv_gen *g, rv_gen_plan *p, const rv_tensor *context, const rv_tensor *init, int first,
+                                int nrun, float guidance, rv_gen_result *res, rv_error *err);
+/* Records decoding p->lat[p->final] into p->image and p->rgba. */
+rv_status rv_gen_record_decode(rv_gen *g, rv_gen_plan *p, rv_gen_result *res, rv_error *err);
+/* Submits g->cmd, waits, and adds its timings to res. */
+rv_status rv_gen_submit(rv_gen *g, rv_gen_result *res, rv_error *err);
+/* out = ca*a + cb*b (b may be NULL) through tmp, out aliasing neither
+ * input, in the order that keeps fp16 intermediates small. */
+void rv_gen_lincomb(rv_cmd *cmd, const rv_tensor *out, const rv_tensor *a, float ca, const rv_tensor *b, float cb,
+                    const rv_tensor *tmp);
+/* A timing stage that rv_gen_submit reports as a part named `name`. */
+void rv_gen_stage(rv_cmd *cmd, const char *name);
+/* The default step count of the loaded scheduler, and the default side. */
+int rv_gen_default_steps(const rv_gen *g);
+uint32_t rv_gen_default_side(const rv_gen *g);
 
 /* Runs the whole generation; the plan's lat[final], image and rgba hold the
  * result. Host copies: rv_gen_read_latents / rv_gen_read_rgba. */

@@ -24,6 +24,7 @@ const char *const rv_op_names[RV_OP_COUNT] = {
     [RV_OP_RESIZE_NEAREST] = "resize_nearest",
     [RV_OP_PAD2D] = "pad2d",
     [RV_OP_SOFTMAX] = "softmax",
+    [RV_OP_WARP] = "warp",
 };
 
 #define MAX_GROUPS 65535u
@@ -566,4 +567,25 @@ void rv_op_softmax(rv_cmd *cmd, const rv_tensor *y, const rv_tensor *x, uint32_t
     grid1d(rows, 1, &gx, &gy);
     rv_cmd_dispatch(cmd, pick(y->dtype, RV_PIPE_SOFTMAX_F32, RV_PIPE_SOFTMAX_F16), bind, 2, &pc, sizeof(pc), gx, gy,
                     1);
+}
+
+void rv_op_warp(rv_cmd *cmd, const rv_tensor *y, const rv_tensor *x, uint32_t planes, uint32_t h, uint32_t w,
+                const float minv[4], const float off[2])
+{
+    const rv_op op = RV_OP_WARP;
+    uint64_t n = (uint64_t)planes * h * w;
+    bool finite = true;
+    for (int i = 0; i < 4; i++)
+        finite = finite && isfinite(minv[i]) && (i >= 2 || isfinite(off[i]));
+    if (failed(cmd) || !check(cmd, op, y != NULL, "missing output") || !check(cmd, op, n > 0, "zero dimension") ||
+        !check(cmd, op, h < (1u << 24) && w < (1u << 24), "sides of 2^24 or more are not exact in float32") ||
+        !check(cmd, op, finite, "non-finite transform") || !need(cmd, op, y, y->dtype, n, "y") ||
+        !need(cmd, op, x, y->dtype, n, "x"))
+        return;
+    struct rv_pc_warp pc = {.planes = planes, .h = h, .w = w, .m00 = minv[0], .m01 = minv[1], .m10 = minv[2],
+                            .m11 = minv[3], .ox = off[0], .oy = off[1]};
+    rv_binding bind[2] = {{x, false}, {y, true}};
+    uint32_t gx, gy;
+    grid1d(n, cmd->gpu->tiles.elem_wg, &gx, &gy);
+    rv_cmd_dispatch(cmd, pick(y->dtype, RV_PIPE_WARP_F32, RV_PIPE_WARP_F16), bind, 2, &pc, sizeof(pc), gx, gy, 1);
 }

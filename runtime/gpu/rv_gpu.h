@@ -8,6 +8,7 @@
 #include <stdint.h>
 #include <stdbool.h>
 
+#include "rv_device.h"
 #include "rv_status.h"
 
 typedef enum rv_dtype {
@@ -19,53 +20,8 @@ typedef enum rv_dtype {
 size_t rv_dtype_size(rv_dtype t);
 const char *rv_dtype_name(rv_dtype t);
 
-typedef enum rv_precision {
-    RV_PRECISION_AUTO = 0, /* fp16 storage where the device has it */
-    RV_PRECISION_F32 = 1,
-    RV_PRECISION_F16 = 2,
-} rv_precision;
-
-typedef struct rv_gpu_desc {
-    int device_index;          /* -1 or 0-based index; 0 in a zeroed desc means "auto" unless device_index_set */
-    bool device_index_set;
-    const char *device_name;   /* case-insensitive substring; NULL = auto */
-    bool validation;           /* enable VK_LAYER_KHRONOS_validation + messenger */
-    rv_precision precision;
-    uint64_t block_size;       /* device memory block size; 0 = 256 MiB */
-    uint64_t memory_limit;     /* bytes of device memory Reverie may take; 0 = no limit (env RV_MAX_MEMORY_MB) */
-} rv_gpu_desc;
-
-typedef struct rv_device_info {
-    char name[256];
-    char type[16];             /* "discrete", "integrated", "virtual", "cpu", "other" */
-    uint32_t vendor_id, device_id;
-    uint32_t api_version;
-    char driver[520];
-    bool storage16;            /* storageBuffer16BitAccess */
-    bool float16;              /* shaderFloat16 */
-    bool int8;
-    bool push_descriptor;
-    bool subgroup_size_control;
-    bool subgroup_arith;       /* subgroup arithmetic in compute shaders (norms need it) */
-    bool coopmat;              /* VK_KHR_cooperative_matrix */
-    uint32_t subgroup_size, subgroup_min, subgroup_max;
-    uint32_t max_wg_invocations;
-    uint32_t max_wg_size[3];
-    uint32_t max_wg_count[3];
-    uint32_t max_shared_bytes;
-    uint64_t max_storage_range;
-    uint64_t max_uniform_range;   /* maxUniformBufferRange */
-    uint64_t uniform_align;       /* minUniformBufferOffsetAlignment */
-    uint64_t max_alloc;
-    uint64_t device_local_bytes;
-    float timestamp_period_ns;
-    bool timestamps;
-} rv_device_info;
-
 typedef struct rv_gpu rv_gpu;
 
-/* Lists the devices without creating one. `out` may be NULL to count. */
-rv_status rv_gpu_enumerate(rv_device_info *out, int cap, int *count, rv_error *err);
 
 rv_status rv_gpu_create(rv_gpu **out, const rv_gpu_desc *desc, rv_error *err);
 void rv_gpu_destroy(rv_gpu *gpu);

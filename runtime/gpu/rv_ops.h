@@ -26,6 +26,7 @@ typedef enum rv_op {
     RV_OP_RESIZE_NEAREST,
     RV_OP_PAD2D,
     RV_OP_SOFTMAX,
+    RV_OP_WARP,
     RV_OP_COUNT
 } rv_op;
 
@@ -117,5 +118,10 @@ void rv_op_pad2d(rv_cmd *cmd, const rv_tensor *y, const rv_tensor *x, uint32_t p
                  uint32_t oh, uint32_t ow, uint32_t top, uint32_t left);
 /* y [rows][n] = softmax(x * scale) along each row. */
 void rv_op_softmax(rv_cmd *cmd, const rv_tensor *y, const rv_tensor *x, uint32_t rows, uint32_t n, float scale);
+/* Affine warp of [planes][h][w] into a tensor of the same shape: output
+ * pixel centre p = (j + 0.5, i + 0.5) takes the bilinear sample of x at
+ * q = minv p + off (pixel units, edges replicated). minv is row-major 2x2. */
+void rv_op_warp(rv_cmd *cmd, const rv_tensor *y, const rv_tensor *x, uint32_t planes, uint32_t h, uint32_t w,
+                const float minv[4], const float off[2]);
 
 #endif

@@ -314,3 +314,29 @@ void rv_ref_softmax(float *y, const float *x, uint32_t rows, uint32_t n, float s
             y[(size_t)r * n + i] = (float)(exp((double)xr[i] * scale - m) / s);
     }
 }
+
+static float warp_at(const float *x, uint32_t h, uint32_t w, int64_t i, int64_t j)
+{
+    i = i < 0 ? 0 : i >= (int64_t)h ? (int64_t)h - 1 : i;
+    j = j < 0 ? 0 : j >= (int64_t)w ? (int64_t)w - 1 : j;
+    return x[(size_t)i * w + (size_t)j];
+}
+
+void rv_ref_warp(float *y, const float *x, uint32_t planes, uint32_t h, uint32_t w, const float minv[4],
+                 const float off[2])
+{
+    for (uint32_t p = 0; p < planes; p++) {
+        const float *xp = x + (size_t)p * h * w;
+        for (uint32_t i = 0; i < h; i++)
+            for (uint32_t j = 0; j < w; j++) {
+                float px = (float)j + 0.5f, py = (float)i + 0.5f;
+                float u = minv[0] * px + minv[1] * py + off[0] - 0.5f;
+                float v = minv[2] * px + minv[3] * py + off[1] - 0.5f;
+                float fu = floorf(u), fv = floorf(v), fx = u - fu, fy = v - fv;
+                int64_t x0 = (int64_t)fu, y0 = (int64_t)fv;
+                float top = (1.0f - fx) * warp_at(xp, h, w, y0, x0) + fx * warp_at(xp, h, w, y0, x0 + 1);
+                float bot = (1.0f - fx) * warp_at(xp, h, w, y0 + 1, x0) + fx * warp_at(xp, h, w, y0 + 1, x0 + 1);
+                y[((size_t)p * h + i) * w + j] = (1.0f - fy) * top + fy * bot;
+            }
+    }
+}

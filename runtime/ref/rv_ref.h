@@ -40,5 +40,8 @@ void rv_ref_resize_nearest(float *y, const float *x, uint32_t planes, uint32_t h
 void rv_ref_pad2d(float *y, const float *x, uint32_t planes, uint32_t h, uint32_t w, uint32_t oh, uint32_t ow,
                   uint32_t top, uint32_t left);
 void rv_ref_softmax(float *y, const float *x, uint32_t rows, uint32_t n, float scale);
+/* rv_op_warp's arithmetic (bilinear at q = minv p + off, edges replicated). */
+void rv_ref_warp(float *y, const float *x, uint32_t planes, uint32_t h, uint32_t w, const float minv[4],
+                 const float off[2]);
 
 #endif

@@ -1,0 +1,581 @@
+/* The frame loop (rv_stream in rv_engine.h): each frame grows from the
+ * previous frame's latent — warped by the camera motion, pulled toward an
+ * optional anchor, re-noised to the frame's strength with the scene's fixed
+ * noise, denoised by a few UNet steps from the matching timestep, decoded
+ * to RGBA8. Prompt embeddings come from the engine's cache and are blended
+ * on the GPU with per-token-row coefficients the CPU works out. Everything
+ * a frame needs is allocated when the stream is made. The semantics are
+ * tools/reverie_ref/frames.py's, which the goldens come from. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "engine/engine_internal.h"
+#include "engine/noise.h"
+#include "gpu/rv_ops.h"
+
+#define SEQ RV_TOKENIZER_MAX_LENGTH
+#define MAX_LEADING 1000   /* N, the schedule length a strength implies */
+
+struct rv_stream {
+    rv_engine *e;
+    rv_gen *g;
+    rv_gen_plan *p;
+    rv_stream_desc d;
+    uint32_t D;                /* embedding width */
+    rv_tensor blend;           /* [77][D] blended embedding (without guidance) */
+    rv_tensor blend_tmp;       /* [77][D] */
+    rv_tensor coef;            /* [4][77] per-row blend coefficients */
+    rv_tensor anchor;          /* [C][lh][lw] */
+    bool has_latent, has_anchor;
+    uint64_t index;
+    bool noise_valid;
+    uint64_t noise_seed, noise_seed_to;
+    float noise_mix;
+    float *noise_a, *noise_b, *noise_host; /* [L] each */
+    float *lat_host, *lat_prev;            /* [L] */
+    float *coef_host;                      /* [4][77] */
+    uint32_t *rgba_host;
+    rv_frame_desc last;
+    bool last_valid;
+    double last_change;
+    rv_gen_result *res;
+};
+
+static double now_ms(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec * 1e3 + (double)t.tv_nsec * 1e-6;
+}
+
+void rv_stream_destroy(rv_stream *s)
+{
+    if (!s)
+        return;
+    rv_gpu *gpu = s->e->gpu;
+    rv_tensor_free(gpu, &s->blend);
+    rv_tensor_free(gpu, &s->blend_tmp);
+    rv_tensor_free(gpu, &s->coef);
+    rv_tensor_free(gpu, &s->anchor);
+    rv_gen_plan_destroy(s->p);
+    free(s->noise_a);
+    free(s->noise_b);
+    free(s->noise_host);
+    free(s->lat_host);
+    free(s->lat_prev);
+    free(s->coef_host);
+    free(s->rgba_host);
+    free(s->res);
+    free(s);
+}
+
+rv_status rv_stream_create(rv_engine *e, const rv_stream_desc *desc, rv_stream **out, rv_error *err)
+{
+    *out = NULL;
+    rv_gen *g = e->gen;
+    rv_stream_desc d = *desc;
+    if (!d.max_steps)
+        d.max_steps = 4;
+    if (d.max_steps < 1 || d.max_steps > 50)
+        return rv_error_set(err, RV_ERR_INVALID, "STREAM: max_steps %d (1 to 50)", d.max_steps);
+    if (!isfinite(d.guidance) || d.guidance < 0 || d.guidance > 100)
+        return rv_error_set(err, RV_ERR_INVALID, "STREAM: guidance %g (0 to 100)", (double)d.guidance);
+    if (!isfinite(d.similarity) || d.similarity < 0 || d.similarity > 1)
+        return rv_error_set(err, RV_ERR_INVALID, "STREAM: similarity threshold %g (0 to 1)", (double)d.similarity);
+    uint32_t side = rv_gen_default_side(g);
+    rv_stream *s = calloc(1, sizeof(*s));
+    if (!s)
+        return rv_error_set(err, RV_ERR_HOST_MEMORY, "STREAM: out of memory");
+    s->e = e;
+    s->g = g;
+    s->D = g->te->cfg.hidden_size;
+    rv_gen_plan_desc pd = {.width = d.width ? d.width : side, .height = d.height ? d.height : side,
+                           .steps = d.max_steps, .cfg = rv_gen_uses_cfg(g, d.guidance), .decoder = d.decoder};
+    d.width = pd.width;
+    d.height = pd.height;
+    s->d = d;
+    rv_status st = rv_gen_plan_create(g, &pd, &s->p, err);
+    rv_gpu *gpu = e->gpu;
+    rv_dtype dt = rv_gpu_dtype(gpu);
+    const uint64_t L = s->p ? s->p->nlat : 0, E = (uint64_t)SEQ * s->D;
+    if (!st)
+        st = rv_tensor_alloc(gpu, &s->blend, dt, E, err);
+    if (!st)
+        st = rv_tensor_alloc(gpu, &s->blend_tmp, dt, E, err);
+    if (!st)
+        st = rv_tensor_alloc(gpu, &s->coef, dt, (uint64_t)RV_FRAME_MAX_PROMPTS * SEQ, err);
+    if (!st)
+        st = rv_tensor_alloc(gpu, &s->anchor, dt, L, err);
+    if (!st) {
+        s->noise_a = malloc(L * sizeof(float));
+        s->noise_b = malloc(L * sizeof(float));
+        s->noise_host = malloc(L * sizeof(float));
+        s->lat_host = malloc(L * sizeof(float));
+        s->lat_prev = malloc(L * sizeof(float));
+        s->coef_host = malloc((size_t)RV_FRAME_MAX_PROMPTS * SEQ * sizeof(float));
+        s->rgba_host = malloc((size_t)pd.width * pd.height * sizeof(uint32_t));
+        s->res = malloc(sizeof(*s->res));
+        if (!s->noise_a || !s->noise_b || !s->noise_host || !s->lat_host || !s->lat_prev || !s->coef_host ||
+            !s->rgba_host || !s->res)
+            st = rv_error_set(err, RV_ERR_HOST_MEMORY, "STREAM: out of memory");
+    }
+    if (st) {
+        rv_stream_destroy(s);
+        return st;
+    }
+    *out = s;
+    return RV_OK;
+}
+
+void rv_stream_size(const rv_stream *s, uint32_t *width, uint32_t *height, uint32_t *latent_count)
+{
+    if (width)
+        *width = s->d.width;
+    if (height)
+        *height = s->d.height;
+    if (latent_count)
+        *latent_count = (uint32_t)s->p->nlat;
+}
+
+/* ---- the CPU's decisions ---- */
+
+/* Spherical interpolation coefficients of a and b (n values) at t, in
+ * float64; nearly parallel vectors (|cos| > 0.9995) interpolate linearly. */
+static void slerp_coefs(const float *a, const float *b, size_t n, double t, double *ca, double *cb)
+{
+    double ab = 0, aa = 0, bb = 0;
+    for (size_t i = 0; i < n; i++) {
+        ab += (double)a[i] * b[i];
+        aa += (double)a[i] * a[i];
+        bb += (double)b[i] * b[i];
+    }
+    double c = aa > 0 && bb > 0 ? ab / (sqrt(aa) * sqrt(bb)) : 0.0;
+    c = c < -1 ? -1 : c > 1 ? 1 : c;
+    if (fabs(c) > 0.9995) {
+        *ca = 1 - t;
+        *cb = t;
+        return;
+    }
+    double th = acos(c), sn = sin(th);
+    *ca = sin((1 - t) * th) / sn;
+    *cb = sin(t * th) / sn;
+}
+
+/* The schedule length N and first index for `steps` steps at strength s:
+ * the smallest N >= steps with floor(N s) >= steps (diffusers' img2img
+ * then runs exactly `steps` of set_timesteps(N)). */
+static int schedule_for(int steps, float strength, int *first)
+{
+    double s = (double)strength;
+    for (int n = steps; n <= MAX_LEADING; n++) {
+        double init = floor((double)n * s);
+        if (init >= steps) {
+            *first = rv_scheduler_img2img_start(n, strength);
+            return n;
+        }
+    }
+    return -1;
+}
+
+static bool finite_in(float v, float lo, float hi) { return isfinite(v) && v >= lo && v <= hi; }
+
+static rv_status check_motion(rv_stream *s, const rv_frame_desc *f, rv_error *err);
+
+static rv_status check_desc(rv_stream *s, const rv_frame_desc *f, rv_error *err)
+{
+    if (f->warp_only) /* warp and decode: prompts, noise and strength are not used */
+        return check_motion(s, f, err);
+    if (f->nprompts < 1 || f->nprompts > RV_FRAME_MAX_PROMPTS)
+        return rv_error_set(err, RV_ERR_INVALID, "FRAME: nprompts %d (1 to %d)", f->nprompts, RV_FRAME_MAX_PROMPTS);
+    double sum = 0;
+    for (int i = 0; i < f->nprompts; i++) {
+        if (!finite_in(f->weight[i], 0.0f, 1e6f))
+            return rv_error_set(err, RV_ERR_INVALID, "FRAME: weight[%d] = %g (a finite number >= 0)", i,
+                                (double)f->weight[i]);
+        sum += f->weight[i];
+    }
+    (void)sum;
+    if (f->blend != RV_BLEND_LINEAR && f->blend != RV_BLEND_SLERP)
+        return rv_error_set(err, RV_ERR_INVALID, "FRAME: blend %d (linear or slerp)", (int)f->blend);
+    if (f->blend == RV_BLEND_SLERP && f->nprompts != 2)
+        return rv_error_set(err, RV_ERR_INVALID, "FRAME: slerp blends exactly 2 prompts, not %d", f->nprompts);
+    if (!(isfinite(f->strength) && f->strength > 0.0f && f->strength <= 1.0f))
+        return rv_error_set(err, RV_ERR_INVALID, "FRAME: strength %g (in (0, 1])", (double)f->strength);
+    if (f->steps < 1 || f->steps > s->d.max_steps)
+        return rv_error_set(err, RV_ERR_INVALID, "FRAME: steps %d (1 to the stream's max_steps %d)", f->steps,
+                            s->d.max_steps);
+    if (!finite_in(f->seed_mix, 0.0f, 1.0f))
+        return rv_error_set(err, RV_ERR_INVALID, "FRAME: seed_mix %g (0 to 1)", (double)f->seed_mix);
+    return check_motion(s, f, err);
+}
+
+static rv_status check_motion(rv_stream *s, const rv_frame_desc *f, rv_error *err)
+{
+    const rv_motion *m = &f->motion;
+    if (!(m->zoom == 0.0f || finite_in(m->zoom, 0.1f, 10.0f)))
+        return rv_error_set(err, RV_ERR_INVALID, "FRAME: motion.zoom %g (0.1 to 10; 0 = none)", (double)m->zoom);
+    if (!finite_in(m->pan_x, -1.0f, 1.0f) || !finite_in(m->pan_y, -1.0f, 1.0f))
+        return rv_error_set(err, RV_ERR_INVALID, "FRAME: motion.pan %g, %g (-1 to 1 of the picture per frame)",
+                            (double)m->pan_x, (double)m->pan_y);
+    if (!finite_in(m->rotate, -360.0f, 360.0f))
+        return rv_error_set(err, RV_ERR_INVALID, "FRAME: motion.rotate %g (-360 to 360 degrees per frame)",
+                            (double)m->rotate);
+    if (!finite_in(f->anchor, 0.0f, 1.0f))
+        return rv_error_set(err, RV_ERR_INVALID, "FRAME: anchor %g (0 to 1)", (double)f->anchor);
+    if (f->anchor > 0 && !s->has_anchor)
+        return rv_error_set(err, RV_ERR_INVALID, "FRAME: anchor %g but the stream has no anchor latent "
+                            "(rv_stream_set_anchor)", (double)f->anchor);
+    return RV_OK;
+}
+
+/* Field by field (padding bytes may differ). */
+static bool same_desc(const rv_frame_desc *a, const rv_frame_desc *b)
+{
+    if (a->nprompts != b->nprompts || a->blend != b->blend || a->negative != b->negative || a->seed != b->seed ||
+        a->seed_to != b->seed_to || a->seed_mix != b->seed_mix || a->strength != b->strength ||
+        a->steps != b->steps || a->anchor != b->anchor || a->warp_only != b->warp_only ||
+        a->motion.zoom != b->motion.zoom || a->motion.pan_x != b->motion.pan_x || a->motion.pan_y != b->motion.pan_y ||
+        a->motion.rotate != b->motion.rotate)
+        return false;
+    for (int i = 0; i < a->nprompts; i++)
+        if (a->prompt[i] != b->prompt[i] || a->weight[i] != b->weight[i])
+            return false;
+    return true;
+}
+
+static bool identity_motion(const rv_motion *m)
+{
+    return (m->zoom == 0.0f || m->zoom == 1.0f) && m->pan_x == 0.0f && m->pan_y == 0.0f && m->rotate == 0.0f;
+}
+
+/* q = minv p + off for the motion (see rv_op_warp), in float64. */
+static void motion_transform(const rv_motion *m, uint32_t w, uint32_t h, float minv[4], float off[2])
+{
+    double z = m->zoom == 0.0f ? 1.0 : (double)m->zoom, th = (double)m->rotate * M_PI / 180.0;
+    double c = cos(th), sn = sin(th);
+    double a00 = c / z, a01 = sn / z, a10 = -sn / z, a11 = c / z; /* (z R)^-1 = R^T / z */
+    double cx = w / 2.0, cy = h / 2.0, tx = (double)m->pan_x * w, ty = (double)m->pan_y * h;
+    double px = cx + tx, py = cy + ty;
+    minv[0] = (float)a00;
+    minv[1] = (float)a01;
+    minv[2] = (float)a10;
+    minv[3] = (float)a11;
+    off[0] = (float)(cx - (a00 * px + a01 * py));
+    off[1] = (float)(cy - (a10 * px + a11 * py));
+}
+
+static rv_status update_noise(rv_stream *s, const rv_frame_desc *f, rv_error *err)
+{
+    float mix = f->seed_mix;
+    uint64_t to = mix > 0 ? f->seed_to : 0;
+    if (s->noise_valid && s->noise_seed == f->seed && s->noise_seed_to == to && s->noise_mix == mix)
+        return RV_OK;
+    const uint64_t L = s->p->nlat;
+    rv_noise_normal(f->seed, RV_NOISE_STREAM_INIT, 0, s->noise_a, L);
+    const float *src = s->noise_a;
+    if (mix > 0) {
+        rv_noise_normal(to, RV_NOISE_STREAM_INIT, 0, s->noise_b, L);
+        double ca, cb;
+        slerp_coefs(s->noise_a, s->noise_b, L, (double)mix, &ca, &cb);
+        float fa = (float)ca, fb = (float)cb;
+        for (uint64_t i = 0; i < L; i++) {
+            float x = fa * s->noise_a[i];
+            float y = fb * s->noise_b[i];
+            s->noise_host[i] = x + y;
+        }
+        src = s->noise_host;
+    }
+    rv_status st = rv_tensor_upload(s->e->gpu, &s->p->noise, src, err);
+    if (st) {
+        s->noise_valid = false;
+        return st;
+    }
+    s->noise_valid = true;
+    s->noise_seed = f->seed;
+    s->noise_seed_to = to;
+    s->noise_mix = mix;
+    return RV_OK;
+}
+
+/* Per-row coefficients of the blend into s->coef_host ([n][77]). */
+static rv_status blend_coefs(rv_stream *s, const rv_frame_desc *f, const int *entry, rv_error *err)
+{
+    double w[RV_FRAME_MAX_PROMPTS], sum = 0;
+    for (int i = 0; i < f->nprompts; i++)
+        sum += f->weight[i];
+    for (int i = 0; i < f->nprompts; i++)
+        w[i] = sum > 0 ? f->weight[i] / sum : 1.0 / f->nprompts;
+    if (f->blend == RV_BLEND_LINEAR) {
+        for (int i = 0; i < f->nprompts; i++)
+            for (int r = 0; r < SEQ; r++)
+                s->coef_host[i * SEQ + r] = (float)w[i];
+        return RV_OK;
+    }
+    const float *a, *b;
+    rv_status st = rv_gen_text_host(s->g, entry[0], &a, err);
+    if (!st)
+        st = rv_gen_text_host(s->g, entry[1], &b, err);
+    if (st)
+        return st;
+    for (int r = 0; r < SEQ; r++) {
+        double ca, cb;
+        slerp_coefs(a + (size_t)r * s->D, b + (size_t)r * s->D, s->D, w[1], &ca, &cb);
+        s->coef_host[r] = (float)ca;
+        s->coef_host[SEQ + r] = (float)cb;
+    }
+    return RV_OK;
+}
+
+/* ---- recording ---- */
+
+static void bcast_mul(rv_cmd *cmd, const rv_tensor *out, const rv_tensor *emb, const rv_tensor *coef, uint32_t D)
+{
+    uint32_t ne[4] = {1, 1, SEQ, D}, sa[4] = {0, 0, D, 1}, sb[4] = {0, 0, 1, 0};
+    rv_op_binary(cmd, out, emb, coef, RV_BINARY_MUL, ne, sa, sb, 1.0f);
+}
+
+/* The frame's conditioning into `dst` ([77][D]), or NULL when one prompt's
+ * cached embedding serves as is (then *ctx points at it). */
+static void record_blend(rv_stream *s, const rv_frame_desc *f, const int *entry, const rv_tensor *dst)
+{
+    rv_cmd *cmd = s->g->cmd;
+    for (int i = 0; i < f->nprompts; i++) {
+        rv_tensor c = rv_tensor_view(&s->coef, (uint64_t)i * SEQ, SEQ);
+        const rv_tensor *emb = &s->g->cache[entry[i]].emb;
+        if (i == 0) {
+            bcast_mul(cmd, dst, emb, &c, s->D);
+        } else {
+            bcast_mul(cmd, &s->blend_tmp, emb, &c, s->D);
+            rv_op_add(cmd, dst, dst, &s->blend_tmp);
+        }
+    }
+}
+
+static void copy(rv_cmd *cmd, const rv_tensor *y, const rv_tensor *x) { rv_op_unary(cmd, y, x, RV_UNARY_COPY, 1, 0); }
+
+/* The previous latent, warped and anchored, into p->init or p->tmp2;
+ * returns the tensor that holds it. */
+static const rv_tensor *record_warp(rv_stream *s, const rv_frame_desc *f)
+{
+    rv_gen_plan *p = s->p;
+    rv_cmd *cmd = s->g->cmd;
+    const rv_tensor *src = &p->lat[p->final];
+    if (!identity_motion(&f->motion)) {
+        float minv[4], off[2];
+        motion_transform(&f->motion, p->lw, p->lh, minv, off);
+        rv_op_warp(cmd, &p->init, src, s->g->latent_channels, p->lh, p->lw, minv, off);
+    } else {
+        copy(cmd, &p->init, src);
+    }
+    if (f->anchor > 0) {
+        rv_gen_lincomb(cmd, &p->tmp2, &p->init, 1.0f - f->anchor, &s->anchor, f->anchor, &p->tmp);
+        return &p->tmp2;
+    }
+    return &p->init;
+}
+
+static void fill_result(rv_stream *s, const rv_frame_desc *f, rv_frame_result *res, double t0)
+{
+    memset(res, 0, sizeof(*res));
+    res->index = s->index;
+    res->rgba = s->rgba_host;
+    res->width = s->d.width;
+    res->height = s->d.height;
+    res->diffused = !f->warp_only;
+    const rv_gen_result *r = s->res;
+    for (int i = 0; i < r->nstages && res->nstages < RV_FRAME_MAX_STAGES; i++) {
+        rv_stage_ms *o = &res->stages[res->nstages++];
+        memcpy(o->name, r->stages[i].name, sizeof(o->name));
+        o->ms = r->stages[i].ms;
+        res->gpu_ms += o->ms;
+    }
+    res->wall_ms = now_ms() - t0;
+}
+
+rv_status rv_stream_frame(rv_stream *s, const rv_frame_desc *f, rv_frame_result *res, rv_error *err)
+{
+    double t0 = now_ms();
+    rv_gen *g = s->g;
+    rv_gen_plan *p = s->p;
+    rv_status st = check_desc(s, f, err);
+    if (st)
+        return st;
+    int entry[RV_FRAME_MAX_PROMPTS], eneg = -1;
+    for (int i = 0; i < f->nprompts && !st && !f->warp_only; i++) {
+        char what[32];
+        snprintf(what, sizeof(what), "FRAME: prompt[%d]", i);
+        st = rv_gen_text_entry_of(g, f->prompt[i], what, &entry[i], err);
+    }
+    if (!st && p->d.cfg && !f->warp_only) {
+        if (f->negative) {
+            st = rv_gen_text_entry_of(g, f->negative, "FRAME: negative", &eneg, err);
+        } else {
+            uint64_t h;
+            st = rv_gen_text(g, "", 0, &h, NULL, err);
+            if (!st)
+                st = rv_gen_text_entry_of(g, h, "FRAME: negative", &eneg, err);
+        }
+    }
+    if (st)
+        return st;
+
+    /* the similarity filter: a still frame that barely changed last time is kept */
+    if (s->d.similarity > 0 && s->last_valid && s->has_latent && !f->warp_only && identity_motion(&f->motion) &&
+        same_desc(&s->last, f) && s->last_change < s->d.similarity) {
+        memset(s->res, 0, sizeof(*s->res));
+        s->index++;
+        fill_result(s, f, res, t0);
+        res->diffused = false;
+        res->skipped = true;
+        res->change = 0;
+        return RV_OK;
+    }
+
+    const bool fresh = f->strength >= 1.0f || !s->has_latent;
+    int first = 0, n = f->steps;
+    if (!fresh && !f->warp_only) {
+        n = schedule_for(f->steps, f->strength, &first);
+        if (n < 0)
+            return rv_error_set(err, RV_ERR_INVALID, "FRAME: strength %g is too low for %d step(s) (a schedule of "
+                                "more than %d steps)", (double)f->strength, f->steps, MAX_LEADING);
+    }
+    if (f->warp_only && !s->has_latent)
+        return rv_error_set(err, RV_ERR_INVALID, "FRAME: a warp-only frame needs a previous frame");
+    if (!f->warp_only) {
+        rv_error e2 = {0};
+        st = rv_scheduler_set_timesteps(&g->sched, n, &e2);
+        if (st)
+            return rv_error_set(err, st, "FRAME: strength %g with %d step(s) runs the last %d of a %d-step schedule, "
+                                "which the scheduler refuses: %s", (double)f->strength, f->steps, f->steps, n,
+                                e2.msg);
+        if (!st)
+            st = update_noise(s, f, err);
+        if (!st)
+            st = rv_gen_upload_steps(g, p, first, f->steps, s->d.guidance, f->seed, NULL, err);
+    }
+    const bool blended = f->nprompts > 1 && !f->warp_only; /* one prompt: its weight normalises to 1 */
+    if (!st && blended) {
+        st = blend_coefs(s, f, entry, err);
+        if (!st) {
+            rv_tensor c = rv_tensor_view(&s->coef, 0, (uint64_t)f->nprompts * SEQ);
+            st = rv_tensor_upload(g->gpu, &c, s->coef_host, err);
+        }
+    }
+    if (st)
+        return st;
+
+    rv_cmd *cmd = g->cmd;
+    memset(s->res, 0, sizeof(*s->res));
+    rv_gpu_clear_error(g->gpu);
+    st = rv_cmd_begin(cmd, err);
+    if (st)
+        return st;
+    const uint64_t E = (uint64_t)SEQ * s->D;
+    const rv_tensor *context = NULL;
+    if (!f->warp_only) {
+        context = &g->cache[entry[0]].emb;
+        rv_gen_stage(cmd, "blend");
+        rv_tensor c1 = p->d.cfg ? rv_tensor_view(&p->context, E, E) : s->blend;
+        if (blended) {
+            record_blend(s, f, entry, &c1);
+            context = &s->blend;
+        } else if (p->d.cfg) {
+            copy(cmd, &c1, &g->cache[entry[0]].emb);
+        }
+        if (p->d.cfg) {
+            rv_tensor c0 = rv_tensor_view(&p->context, 0, E);
+            copy(cmd, &c0, &g->cache[eneg].emb);
+            context = &p->context;
+        }
+    }
+    const rv_tensor *init = NULL;
+    if (!fresh || f->warp_only) {
+        rv_gen_stage(cmd, "warp");
+        init = record_warp(s, f);
+    }
+    if (f->warp_only) {
+        p->final ^= 1;
+        copy(cmd, &p->lat[p->final], init);
+    } else {
+        st = rv_gen_record_denoise(g, p, context, init, first, f->steps, s->d.guidance, s->res, err);
+    }
+    if (!st)
+        st = rv_gen_record_decode(g, p, s->res, err);
+    if (!st)
+        st = rv_gen_submit(g, s->res, err);
+    if (!st)
+        st = rv_tensor_download(g->gpu, &p->lat[p->final], s->lat_host, err);
+    if (!st)
+        st = rv_tensor_read(g->gpu, &p->rgba, 0, s->rgba_host, p->rgba.bytes, err);
+    if (st) {
+        rv_cmd_wait(cmd, NULL);
+        s->last_valid = false;
+        return st;
+    }
+    char what[64];
+    snprintf(what, sizeof(what), "frame %llu's latent%s", (unsigned long long)s->index,
+             f->warp_only ? " (warped)" : " after the UNet steps");
+    st = rv_engine_check_finite(s->lat_host, p->nlat, what, err);
+    if (st) {
+        s->last_valid = false;
+        return st;
+    }
+    double d2 = 0, x2 = 0;
+    const uint64_t L = p->nlat;
+    if (s->has_latent) {
+        for (uint64_t i = 0; i < L; i++) {
+            double dd = (double)s->lat_host[i] - s->lat_prev[i];
+            d2 += dd * dd;
+            x2 += (double)s->lat_prev[i] * s->lat_prev[i];
+        }
+    }
+    memcpy(s->lat_prev, s->lat_host, L * sizeof(float));
+    s->has_latent = true;
+    s->index++;
+    fill_result(s, f, res, t0);
+    res->change = x2 > 0 ? sqrt(d2 / x2) : 0;
+    s->last = *f;
+    s->last_valid = true;
+    s->last_change = res->change;
+    return RV_OK;
+}
+
+rv_status rv_stream_set_anchor(rv_stream *s, rv_error *err)
+{
+    if (!s->has_latent)
+        return rv_error_set(err, RV_ERR_INVALID, "STREAM: no frame yet to anchor to");
+    rv_cmd *cmd = s->g->cmd;
+    rv_gpu_clear_error(s->e->gpu);
+    rv_status st = rv_cmd_begin(cmd, err);
+    if (st)
+        return st;
+    copy(cmd, &s->anchor, &s->p->lat[s->p->final]);
+    st = rv_cmd_run(cmd, err);
+    if (!st)
+        s->has_anchor = true;
+    return st;
+}
+
+rv_status rv_stream_read_latent(rv_stream *s, float *out, rv_error *err)
+{
+    if (!s->has_latent)
+        return rv_error_set(err, RV_ERR_INVALID, "STREAM: no frame yet");
+    memcpy(out, s->lat_prev, s->p->nlat * sizeof(float));
+    return RV_OK;
+}
+
+rv_status rv_stream_write_latent(rv_stream *s, const float *in, rv_error *err)
+{
+    rv_status st = rv_engine_check_finite(in, s->p->nlat, "STREAM: the latent to restore", err);
+    if (!st)
+        st = rv_tensor_upload(s->e->gpu, &s->p->lat[s->p->final], in, err);
+    if (st)
+        return st;
+    memcpy(s->lat_prev, in, s->p->nlat * sizeof(float));
+    s->has_latent = true;
+    s->last_valid = false;
+    return RV_OK;
+}

@@ -1,0 +1,521 @@
+/* The frame loop (rv_engine.h streams): the warp op against its CPU
+ * reference; a stream's fresh frame equals `gen`'s image; frames are
+ * deterministic; prompt edits, blends, motion, anchors and warp-only frames
+ * change what they should; bad frame descriptions are refused with the
+ * field named; and (frames.safetensors) every frame of a sequence matches
+ * the PyTorch reference (tools/reverie_ref/frames.py) on the tiny fixture
+ * and the shipped model, fp32 and fp16.
+ * Usage: test_frames [section-substring] */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "gpu/rv_ops.h"
+#include "ref/rv_ref.h"
+#include "rv_engine.h"
+#include "rv_golden.h"
+#include "rv_test.h"
+
+static const char *filter;
+
+static bool want(const char *section) { return !filter || strstr(section, filter); }
+
+static double nmse(const float *got, const float *ref, size_t n)
+{
+    double num = 0, den = 0;
+    for (size_t i = 0; i < n; i++) {
+        double d = (double)got[i] - ref[i];
+        num += d * d;
+        den += (double)ref[i] * ref[i];
+    }
+    return den > 0 ? num / den : num;
+}
+
+/* ---- the warp op ---- */
+
+static void motion_matrix(float zoom, float px, float py, float rot, uint32_t w, uint32_t h, float minv[4],
+                          float off[2])
+{
+    double th = rot * M_PI / 180.0, c = cos(th), s = sin(th);
+    double a00 = c / zoom, a01 = s / zoom, a10 = -s / zoom, a11 = c / zoom;
+    double cx = w / 2.0, cy = h / 2.0, tx = cx + px * w, ty = cy + py * h;
+    minv[0] = (float)a00, minv[1] = (float)a01, minv[2] = (float)a10, minv[3] = (float)a11;
+    off[0] = (float)(cx - (a00 * tx + a01 * ty));
+    off[1] = (float)(cy - (a10 * tx + a11 * ty));
+}
+
+static void warp_cases(int prec)
+{
+    if (!want("warp"))
+        return;
+    rv_gpu *gpu = NULL;
+    if (golden_gpu(prec, "test_frames", &gpu) <= 0)
+        return;
+    const char *tag = prec ? "f16" : "f32";
+    static const struct { uint32_t planes, h, w; float zoom, px, py, rot; } cases[] = {
+        {4, 32, 32, 1.05f, 0.02f, -0.01f, 2.0f}, {3, 7, 13, 0.8f, 0.0f, 0.0f, -30.0f},
+        {1, 1, 1, 2.0f, 0.5f, 0.5f, 45.0f},     {4, 16, 24, 1.0f, -0.3f, 0.7f, 0.0f},
+        {2, 9, 5, 3.0f, 0.0f, 0.0f, 180.0f},    {4, 64, 48, 1.0f, 0.0f, 0.0f, 0.0f},
+    };
+    for (size_t k = 0; k < sizeof(cases) / sizeof(cases[0]); k++) {
+        const uint32_t P = cases[k].planes, H = cases[k].h, W = cases[k].w;
+        const size_t n = (size_t)P * H * W;
+        float *x = malloc(n * sizeof(float)), *ref = malloc(n * sizeof(float));
+        for (size_t i = 0; i < n; i++)
+            x[i] = (float)sin(0.37 * (double)i) + 0.1f * (float)(i % 7);
+        if (prec) /* the fp16 tensor holds rounded inputs: the reference takes the same */
+            for (size_t i = 0; i < n; i++)
+                x[i] = (float)(_Float16)x[i];
+        float minv[4], off[2];
+        motion_matrix(cases[k].zoom, cases[k].px, cases[k].py, cases[k].rot, W, H, minv, off);
+        rv_ref_warp(ref, x, P, H, W, minv, off);
+        rv_dtype dt = rv_gpu_dtype(gpu);
+        rv_tensor tx = golden_upload(gpu, dt, x, n), ty = golden_upload(gpu, dt, x, n);
+        rv_cmd *cmd = NULL;
+        rv_error err = {0};
+        CHECK(rv_cmd_create(gpu, &cmd, &err) == RV_OK, "%s", err.msg);
+        rv_cmd_begin(cmd, &err);
+        rv_op_warp(cmd, &ty, &tx, P, H, W, minv, off);
+        CHECK(rv_cmd_run(cmd, &err) == RV_OK, "warp %zu: %s", k, err.msg);
+        float *got = golden_download(gpu, &ty);
+        double e = nmse(got, ref, n), limit = prec ? 1e-5 : 1e-10;
+        bool finite = true;
+        for (size_t i = 0; i < n; i++)
+            finite = finite && isfinite(got[i]);
+        printf("  %s warp [%u][%u][%u] zoom %g pan %g,%g rot %g: nmse %.2e %s\n", tag, P, H, W,
+               (double)cases[k].zoom, (double)cases[k].px, (double)cases[k].py, (double)cases[k].rot, e,
+               e <= limit && finite ? "OK" : "NOT OK");
+        CHECK(e <= limit && finite, "warp case %zu %s: nmse %.3e", k, tag, e);
+        if (cases[k].zoom == 1.0f && cases[k].px == 0 && cases[k].py == 0 && cases[k].rot == 0)
+            CHECK(memcmp(got, x, n * sizeof(float)) == 0 || prec, "identity warp changed values");
+        free(got);
+        free(x);
+        free(ref);
+        rv_cmd_destroy(cmd);
+        rv_tensor_free(gpu, &tx);
+        rv_tensor_free(gpu, &ty);
+    }
+    /* a bad transform is refused, not run */
+    rv_error err = {0};
+    rv_cmd *cmd = NULL;
+    rv_cmd_create(gpu, &cmd, &err);
+    rv_tensor t = golden_upload(gpu, rv_gpu_dtype(gpu), (float[4]){1, 2, 3, 4}, 4);
+    float bad[4] = {NAN, 0, 0, 1}, off[2] = {0, 0};
+    rv_gpu_clear_error(gpu);
+    rv_cmd_begin(cmd, &err);
+    rv_op_warp(cmd, &t, &t, 1, 2, 2, bad, off);
+    CHECK(rv_cmd_submit(cmd, &err) != RV_OK && strstr(err.msg, "non-finite transform"), "NaN warp: %s", err.msg);
+    rv_cmd_wait(cmd, NULL);
+    rv_cmd_destroy(cmd);
+    rv_tensor_free(gpu, &t);
+    CHECK(rv_gpu_validation_count(gpu) == 0, "validation messages: %d", rv_gpu_validation_count(gpu));
+    rv_gpu_destroy(gpu);
+}
+
+/* ---- streams on a fixture ---- */
+
+static rv_engine *engine_for(const char *fixture, int prec)
+{
+    char dir[512];
+    golden_fixture_dir(fixture, dir, sizeof(dir));
+    const char *shipped = strcmp(fixture, "reverie-tiny") == 0 ? getenv("RV_SOURCE_DIR") : NULL;
+    char mdir[600];
+    if (shipped) {
+        snprintf(mdir, sizeof(mdir), "%s/models/reverie-tiny", shipped);
+    } else {
+        snprintf(mdir, sizeof(mdir), "%s", dir);
+    }
+    rv_engine_desc d = {.model_dir = mdir, .gpu = {.validation = true,
+                                                   .precision = prec ? RV_PRECISION_F16 : RV_PRECISION_F32}};
+    rv_engine *e = NULL;
+    rv_error err = {0};
+    rv_status s = rv_engine_create(&e, &d, &err);
+    if (s == RV_ERR_UNSUPPORTED && prec) {
+        printf("fp16: skipped (%s)\n", err.msg);
+        return NULL;
+    }
+    CHECK(s == RV_OK, "engine %s: %s", mdir, err.msg);
+    return e;
+}
+
+static rv_prompt prompt(rv_engine *e, const char *text)
+{
+    rv_prompt h = 0;
+    rv_error err = {0};
+    CHECK(rv_engine_prompt(e, text, 0, &h, NULL, &err) == RV_OK, "prompt \"%s\": %s", text, err.msg);
+    return h;
+}
+
+static rv_frame_desc still(rv_prompt p, uint64_t seed, float strength, int steps)
+{
+    rv_frame_desc f = {.nprompts = 1, .seed = seed, .strength = strength, .steps = steps};
+    f.prompt[0] = p;
+    f.weight[0] = 1;
+    return f;
+}
+
+static double rgba_diff(const uint32_t *a, const uint32_t *b, size_t n)
+{
+    double s = 0;
+    for (size_t i = 0; i < n; i++)
+        for (int c = 0; c < 3; c++)
+            s += fabs((double)((a[i] >> (8 * c)) & 0xff) - (double)((b[i] >> (8 * c)) & 0xff));
+    return s / (3.0 * (double)n);
+}
+
+/* A fresh frame is `gen`'s image; the loop is deterministic; edits,
+ * blends, motion, anchors and warp-only frames behave. */
+static void stream_behaviour(const char *fixture, int prec)
+{
+    char sect[64];
+    snprintf(sect, sizeof(sect), "stream %s", fixture);
+    if (!want(sect))
+        return;
+    rv_engine *e = engine_for(fixture, prec);
+    if (!e)
+        return;
+    const char *tag = prec ? "f16" : "f32";
+    rv_engine_info info;
+    rv_engine_get_info(e, &info);
+    rv_error err = {0};
+    const int steps = info.default_steps > 2 ? 2 : info.default_steps;
+    rv_stream_desc sd = {.max_steps = 4};
+    rv_stream *s = NULL, *s2 = NULL;
+    CHECK(rv_stream_create(e, &sd, &s, &err) == RV_OK, "stream: %s", err.msg);
+    CHECK(rv_stream_create(e, &sd, &s2, &err) == RV_OK, "stream 2: %s", err.msg);
+    if (!s || !s2)
+        goto done;
+    uint32_t W, H, L;
+    rv_stream_size(s, &W, &H, &L);
+    const size_t P = (size_t)W * H;
+    rv_prompt a = prompt(e, "a red lighthouse on a hill at sunset, watercolor");
+    rv_prompt b = prompt(e, "a castle by the lake at night with the moon and stars");
+
+    /* frame 0 at strength 1 is gen's image for the same prompt and seed */
+    rv_frame_desc f0 = still(a, 7, 1.0f, steps);
+    rv_frame_result r;
+    CHECK(rv_stream_frame(s, &f0, &r, &err) == RV_OK, "frame 0: %s", err.msg);
+    uint32_t *frame0 = malloc(P * 4);
+    memcpy(frame0, r.rgba, P * 4);
+    rv_gen_request gq = {.width = W, .height = H, .steps = steps,
+                         .prompt = "a red lighthouse on a hill at sunset, watercolor", .seed = 7};
+    rv_gen_report rep;
+    CHECK(rv_engine_generate(e, &gq, &rep, &err) == RV_OK, "generate: %s", err.msg);
+    bool same_as_gen = rep.rgba && memcmp(rep.rgba, frame0, P * 4) == 0;
+    printf("  %s %s: a fresh frame %s gen's image (%ux%u, %d step%s)\n", tag, fixture,
+           same_as_gen ? "is bit-identical to" : "DIFFERS from", W, H, steps, steps > 1 ? "s" : "");
+    CHECK(same_as_gen, "%s: the stream's fresh frame differs from gen's image", fixture);
+    rv_gen_report_free(&rep);
+    CHECK(r.nstages >= 4 && r.gpu_ms > 0, "%s: %d timed stages, %.2f ms", fixture, r.nstages, r.gpu_ms);
+
+    /* determinism: a second stream given the same frames gives the same bytes */
+    rv_frame_desc seq[5];
+    seq[0] = f0;
+    seq[1] = still(a, 7, 0.5f, 1);
+    seq[1].motion = (rv_motion){.zoom = 1.05f, .pan_x = 0.02f, .pan_y = -0.01f, .rotate = 2};
+    seq[2] = seq[1];
+    seq[2].nprompts = 2;
+    seq[2].prompt[1] = b;
+    seq[2].weight[1] = 1;
+    seq[2].blend = RV_BLEND_SLERP;
+    seq[2].seed_to = 8;
+    seq[2].seed_mix = 0.3f;
+    seq[3] = seq[2];
+    seq[3].blend = RV_BLEND_LINEAR;
+    seq[3].weight[1] = 3;
+    seq[4] = still(b, 7, 0.6f, 2);
+    seq[4].warp_only = true;
+    seq[4].motion.zoom = 1.02f;
+    uint32_t *last[2] = {malloc(P * 4), malloc(P * 4)};
+    float *lat[2] = {malloc(L * sizeof(float)), malloc(L * sizeof(float))};
+    double change[5] = {0};
+    for (int k = 0; k < 5; k++) {
+        CHECK(rv_stream_frame(s, &seq[k], &r, &err) == RV_OK, "seq frame %d: %s", k, err.msg);
+        memcpy(last[0], r.rgba, P * 4);
+        change[k] = r.change;
+        CHECK(rv_stream_frame(s2, &seq[k], &r, &err) == RV_OK, "seq2 frame %d: %s", k, err.msg);
+        memcpy(last[1], r.rgba, P * 4);
+        rv_stream_read_latent(s, lat[0], &err);
+        rv_stream_read_latent(s2, lat[1], &err);
+        CHECK(memcmp(last[0], last[1], P * 4) == 0 && memcmp(lat[0], lat[1], L * sizeof(float)) == 0,
+              "%s: frame %d differs between two streams given the same descriptions", fixture, k);
+        CHECK(r.diffused == !seq[k].warp_only, "frame %d diffused %d", k, r.diffused);
+    }
+    printf("  %s %s: 5 frames (fresh, zoom+pan+rotate, slerp + seed drift, linear blend, warp only) "
+           "bit-identical across two streams; latent change per frame %.3f %.3f %.3f %.3f\n",
+           tag, fixture, change[1], change[2], change[3], change[4]);
+    for (int k = 1; k < 5; k++)
+        CHECK(change[k] > 0 && isfinite(change[k]), "%s: frame %d did not change the latent", fixture, k);
+
+    /* a still scene: repeating one description settles; with the anchor the
+     * picture stays near the anchored frame */
+    rv_frame_desc st = still(a, 3, 0.5f, 1);
+    double first_change = 0, last_change = 0;
+    CHECK(rv_stream_frame(s, &f0, &r, &err) == RV_OK, "%s", err.msg);
+    CHECK(rv_stream_set_anchor(s, &err) == RV_OK, "anchor: %s", err.msg);
+    for (int k = 0; k < 6; k++) {
+        CHECK(rv_stream_frame(s, &st, &r, &err) == RV_OK, "still %d: %s", k, err.msg);
+        if (k == 0)
+            first_change = r.change;
+        last_change = r.change;
+    }
+    printf("  %s %s: still scene: latent change %.4f on the first re-noised frame, %.4f on the sixth\n", tag,
+           fixture, first_change, last_change);
+    CHECK(last_change < first_change, "%s: a still scene does not settle (%.4f -> %.4f)", fixture, first_change,
+          last_change);
+
+    /* rollback: writing back a latent restores what grows from it */
+    rv_stream_read_latent(s, lat[0], &err);
+    CHECK(rv_stream_frame(s, &st, &r, &err) == RV_OK, "%s", err.msg);
+    memcpy(last[0], r.rgba, P * 4);
+    CHECK(rv_stream_frame(s, &seq[2], &r, &err) == RV_OK, "%s", err.msg);
+    CHECK(rv_stream_write_latent(s, lat[0], &err) == RV_OK, "write latent: %s", err.msg);
+    CHECK(rv_stream_frame(s, &st, &r, &err) == RV_OK, "%s", err.msg);
+    CHECK(memcmp(last[0], r.rgba, P * 4) == 0, "%s: a restored latent did not give the same next frame", fixture);
+
+    /* a prompt edit shows in the very next frame */
+    rv_frame_desc edit = st;
+    edit.prompt[0] = b;
+    CHECK(rv_stream_frame(s, &st, &r, &err) == RV_OK, "%s", err.msg);
+    memcpy(last[0], r.rgba, P * 4);
+    CHECK(rv_stream_frame(s, &edit, &r, &err) == RV_OK, "%s", err.msg);
+    double d_edit = rgba_diff(last[0], r.rgba, P);
+    memcpy(last[1], r.rgba, P * 4);
+    CHECK(rv_stream_frame(s, &edit, &r, &err) == RV_OK, "%s", err.msg);
+    double d_after = rgba_diff(last[1], r.rgba, P);
+    printf("  %s %s: prompt edit: mean |d| %.2f levels on the next frame, %.2f on the one after\n", tag, fixture,
+           d_edit, d_after);
+    CHECK(d_edit > d_after, "%s: the edit did not show in the next frame", fixture);
+
+    /* the similarity filter keeps a still frame that stopped changing */
+    rv_stream *sf = NULL;
+    rv_stream_desc sfd = {.max_steps = 2, .similarity = 1.0f};
+    CHECK(rv_stream_create(e, &sfd, &sf, &err) == RV_OK, "%s", err.msg);
+    if (sf) {
+        rv_stream_frame(sf, &f0, &r, &err);
+        rv_stream_frame(sf, &st, &r, &err);
+        CHECK(rv_stream_frame(sf, &st, &r, &err) == RV_OK && r.skipped && !r.diffused, "%s: not skipped", fixture);
+        rv_frame_desc moved = st;
+        moved.motion.zoom = 1.01f;
+        CHECK(rv_stream_frame(sf, &moved, &r, &err) == RV_OK && !r.skipped, "%s: moving frame skipped", fixture);
+        rv_stream_destroy(sf);
+    }
+
+    /* bad descriptions name the field; nothing runs */
+    struct { rv_frame_desc f; const char *msg; } bad[12];
+    int nb = 0;
+    bad[nb].f = st, bad[nb].f.strength = NAN, bad[nb++].msg = "FRAME: strength nan";
+    bad[nb].f = st, bad[nb].f.strength = 0, bad[nb++].msg = "FRAME: strength 0 (in (0, 1])";
+    bad[nb].f = st, bad[nb].f.steps = 0, bad[nb++].msg = "FRAME: steps 0 (1 to the stream's max_steps 4)";
+    bad[nb].f = st, bad[nb].f.nprompts = 0, bad[nb++].msg = "FRAME: nprompts 0 (1 to 4)";
+    bad[nb].f = st, bad[nb].f.weight[0] = -1, bad[nb++].msg = "FRAME: weight[0] = -1";
+    bad[nb].f = st, bad[nb].f.blend = RV_BLEND_SLERP, bad[nb++].msg = "FRAME: slerp blends exactly 2 prompts, not 1";
+    bad[nb].f = st, bad[nb].f.motion.zoom = INFINITY, bad[nb++].msg = "FRAME: motion.zoom inf";
+    bad[nb].f = st, bad[nb].f.motion.rotate = NAN, bad[nb++].msg = "FRAME: motion.rotate nan";
+    bad[nb].f = st, bad[nb].f.seed_mix = 2, bad[nb++].msg = "FRAME: seed_mix 2 (0 to 1)";
+    bad[nb].f = st, bad[nb].f.prompt[0] = 0, bad[nb++].msg = "FRAME: prompt[0]: no prompt handle (0)";
+    bad[nb].f = st, bad[nb].f.prompt[0] = a ^ (1ull << 40), bad[nb++].msg = "was not made by this model";
+    bad[nb].f = st, bad[nb].f.strength = 0.001f, bad[nb++].msg = "FRAME: strength 0.001 with 1 step(s) runs the last 1 of a 1000-step schedule";
+    for (int k = 0; k < nb; k++) {
+        rv_error_clear(&err);
+        rv_status bs = rv_stream_frame(s, &bad[k].f, &r, &err);
+        CHECK(bs == RV_ERR_INVALID && strstr(err.msg, bad[k].msg), "bad frame %d: got \"%s\", want \"%s\"", k,
+              err.msg, bad[k].msg);
+    }
+    printf("  %s %s: %d bad frame descriptions refused with the field named\n", tag, fixture, nb);
+    CHECK(info.validation_messages == 0, "validation messages");
+    free(frame0);
+    for (int i = 0; i < 2; i++) {
+        free(last[i]);
+        free(lat[i]);
+    }
+done:
+    rv_stream_destroy(s);
+    rv_stream_destroy(s2);
+    rv_engine_get_info(e, &info);
+    CHECK(info.validation_messages == 0, "%d validation messages", info.validation_messages);
+    rv_engine_destroy(e);
+}
+
+
+/* ---- the PyTorch reference's sequence (frames.json / frames.safetensors) ---- */
+
+static float jnum(const cJSON *o, const char *key)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+    return cJSON_IsNumber(v) ? (float)v->valuedouble : 0.0f;
+}
+
+/* Largest per-channel difference of RGBA8 pixels from a golden U8 [1][H][W][3]. */
+static int image_max_diff(const uint32_t *rgba, const rv_st_tensor *t, size_t pixels)
+{
+    if (t->dtype != RV_ST_U8 || t->numel != pixels * 3)
+        return 256;
+    const uint8_t *px = t->data;
+    int worst = 0;
+    for (size_t i = 0; i < pixels; i++)
+        for (int c = 0; c < 3; c++) {
+            int d = abs((int)((rgba[i] >> (8 * c)) & 0xff) - (int)px[i * 3 + c]);
+            worst = d > worst ? d : worst;
+        }
+    return worst;
+}
+
+static void sequence_golden(const char *fixture, int prec)
+{
+    char sect[64];
+    snprintf(sect, sizeof(sect), "golden %s", fixture);
+    if (!want(sect))
+        return;
+    char dir[512], path[700];
+    golden_fixture_dir(fixture, dir, sizeof(dir));
+    snprintf(path, sizeof(path), "%s/frames.safetensors", dir);
+    rv_error err = {0};
+    rv_safetensors *st = NULL;
+    CHECK(rv_safetensors_open(&st, path, &err) == RV_OK, "%s: %s", path, err.msg);
+    snprintf(path, sizeof(path), "%s/frames.json", dir);
+    FILE *jf = fopen(path, "rb");
+    char *text = NULL;
+    size_t len = 0;
+    if (jf) {
+        fseek(jf, 0, SEEK_END);
+        len = (size_t)ftell(jf);
+        fseek(jf, 0, SEEK_SET);
+        text = calloc(len + 1, 1);
+        if (fread(text, 1, len, jf) != len)
+            len = 0;
+        fclose(jf);
+    }
+    cJSON *js = text ? cJSON_Parse(text) : NULL;
+    free(text);
+    CHECK(js != NULL, "%s: unreadable", path);
+    rv_engine *e = st && js ? engine_for(fixture, prec) : NULL;
+    if (!e) {
+        cJSON_Delete(js);
+        rv_safetensors_close(st);
+        return;
+    }
+    const char *tag = prec ? "f16" : "f32";
+    const double limit = prec ? GOLDEN_NMSE_F16 : GOLDEN_NMSE_F32;
+    rv_stream *s = NULL;
+    rv_stream_desc sd = {.max_steps = 4};
+    CHECK(rv_stream_create(e, &sd, &s, &err) == RV_OK, "%s: stream: %s", fixture, err.msg);
+    uint32_t W = 0, H = 0, L = 0;
+    if (s)
+        rv_stream_size(s, &W, &H, &L);
+    float *lat = malloc((size_t)L * sizeof(float));
+    const cJSON *frames = cJSON_GetObjectItemCaseSensitive(js, "frames"), *fr;
+    int k = 0;
+    cJSON_ArrayForEach(fr, frames) {
+        if (!s)
+            break;
+        rv_frame_desc f = {0};
+        const cJSON *pr, *prompts = cJSON_GetObjectItemCaseSensitive(fr, "prompts");
+        cJSON_ArrayForEach(pr, prompts) {
+            if (f.nprompts == RV_FRAME_MAX_PROMPTS)
+                break;
+            f.prompt[f.nprompts] = prompt(e, cJSON_GetObjectItemCaseSensitive(pr, "text")->valuestring);
+            f.weight[f.nprompts++] = jnum(pr, "weight");
+        }
+        const cJSON *bl = cJSON_GetObjectItemCaseSensitive(fr, "blend");
+        f.blend = cJSON_IsString(bl) && strcmp(bl->valuestring, "slerp") == 0 ? RV_BLEND_SLERP : RV_BLEND_LINEAR;
+        f.seed = (uint64_t)jnum(fr, "seed");
+        f.seed_to = (uint64_t)jnum(fr, "seed_to");
+        f.seed_mix = jnum(fr, "seed_mix");
+        f.strength = jnum(fr, "strength");
+        f.steps = (int)jnum(fr, "steps");
+        f.anchor = jnum(fr, "anchor_weight");
+        f.warp_only = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(fr, "warp_only"));
+        f.motion = (rv_motion){.zoom = jnum(fr, "zoom"), .pan_x = jnum(fr, "pan_x"), .pan_y = jnum(fr, "pan_y"),
+                               .rotate = jnum(fr, "rotate")};
+        rv_frame_result r;
+        rv_status fs = rv_stream_frame(s, &f, &r, &err);
+        CHECK(fs == RV_OK, "%s frame %d: %s", fixture, k, err.msg);
+        if (fs)
+            break;
+        char name[64], label[128];
+        snprintf(name, sizeof(name), "frame%d.latents", k);
+        snprintf(label, sizeof(label), "%s frame %d latent (%s%s)", fixture, k, f.warp_only ? "warp only" : "",
+                 f.warp_only ? "" : (f.nprompts > 1 ? (f.blend ? "slerp" : "linear blend") : "one prompt"));
+        const rv_st_tensor *gi = NULL;
+        float *want_lat = golden_get(&(golden){.st = st}, name, &gi);
+        if (want_lat && gi->numel == L) {
+            rv_stream_read_latent(s, lat, &err);
+            golden_compare(tag, label, lat, want_lat, L, limit);
+        }
+        free(want_lat);
+        snprintf(name, sizeof(name), "frame%d.image", k);
+        const rv_st_tensor *img = rv_safetensors_find(st, name);
+        if (img) {
+            int d = image_max_diff(r.rgba, img, (size_t)W * H);
+            int lim = prec ? 8 : 2;
+            printf("  %-4s %s frame %d image: max |d| %d levels of 255 %s\n", tag, fixture, k, d,
+                   d <= lim ? "OK" : "NOT OK");
+            CHECK(d <= lim, "%s frame %d image differs by %d levels", fixture, k, d);
+        }
+        if (k == 0) /* the reference's anchor is frame 0's latent */
+            CHECK(rv_stream_set_anchor(s, &err) == RV_OK, "anchor: %s", err.msg);
+        k++;
+    }
+    CHECK(k == cJSON_GetArraySize(frames), "%s: %d of %d frames ran", fixture, k, cJSON_GetArraySize(frames));
+    free(lat);
+    rv_stream_destroy(s);
+    rv_engine_info info;
+    rv_engine_get_info(e, &info);
+    CHECK(info.validation_messages == 0, "%d validation messages", info.validation_messages);
+    rv_engine_destroy(e);
+    cJSON_Delete(js);
+    rv_safetensors_close(st);
+}
+
+/* A handle from another model (or another engine of the same model) is refused. */
+static void foreign_handles(void)
+{
+    if (!want("foreign"))
+        return;
+    rv_engine *e1 = engine_for("tiny-sd15", 0), *e2 = engine_for("tiny-sd15", 0);
+    if (e1 && e2) {
+        rv_prompt h = prompt(e1, "a red lighthouse");
+        rv_stream *s = NULL;
+        rv_error err = {0};
+        rv_stream_desc sd = {0};
+        CHECK(rv_stream_create(e2, &sd, &s, &err) == RV_OK, "%s", err.msg);
+        rv_frame_desc f = still(h, 1, 1.0f, 1);
+        rv_frame_result r;
+        CHECK(s && rv_stream_frame(s, &f, &r, &err) == RV_ERR_INVALID && strstr(err.msg, "was not made by this model"),
+              "foreign handle: %s", err.msg);
+        printf("  a prompt handle from another engine: \"%s\"\n", err.msg);
+        rv_stream_destroy(s);
+        /* and a stale one: 32 newer prompts push it out */
+        rv_prompt old = prompt(e2, "the first prompt");
+        for (int i = 0; i < RV_ENGINE_PROMPTS; i++) {
+            char t[64];
+            snprintf(t, sizeof(t), "prompt number %d", i);
+            prompt(e2, t);
+        }
+        rv_error_clear(&err);
+        CHECK(rv_stream_create(e2, &sd, &s, &err) == RV_OK, "%s", err.msg);
+        f.prompt[0] = old;
+        CHECK(s && rv_stream_frame(s, &f, &r, &err) == RV_ERR_INVALID && strstr(err.msg, "is stale"),
+              "stale handle: %s", err.msg);
+        rv_stream_destroy(s);
+    }
+    rv_engine_destroy(e1);
+    rv_engine_destroy(e2);
+}
+
+int main(int argc, char **argv)
+{
+    filter = argc > 1 ? argv[1] : NULL;
+    for (int prec = 0; prec < 2; prec++)
+        warp_cases(prec);
+    for (int prec = 0; prec < 2; prec++)
+        stream_behaviour("tiny-sd15", prec);
+    foreign_handles();
+    for (int prec = 0; prec < 2; prec++) {
+        sequence_golden("tiny-sd15", prec);
+        sequence_golden("reverie-tiny", prec);
+    }
+    return rv_test_finish("test_frames");
+}
