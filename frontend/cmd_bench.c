@@ -215,8 +215,10 @@ int rv_cmd_bench_main(int argc, char **argv)
         help();
         return argc < 2 ? 1 : 0;
     }
+    if (strcmp(argv[1], "frames") == 0)
+        return rv_bench_frames_main(argc - 1, argv + 1);
     if (strcmp(argv[1], "ops") != 0) {
-        fprintf(stderr, "reverie bench: unknown benchmark \"%s\" (available: ops)\n", argv[1]);
+        fprintf(stderr, "reverie bench: unknown benchmark \"%s\" (available: ops, frames)\n", argv[1]);
         return 1;
     }
     const char *filter = NULL;
