@@ -56,4 +56,33 @@ edit_unet 's/"sample_size": [0-9]*/"sample_size": 1073741824/'
 expect "sample_size" 1 "key \"sample_size\": 1073741824 is more than Reverie supports \(at most 2048\)" -- \
   "$bin" gen --model "$tmp/m" x -o "$tmp/x.png"
 expect "inspect sample_size" 1 "key \"sample_size\": 1073741824 is more than" -- "$bin" inspect "$tmp/m"
+# ---- class 3: NaN weights (the fixture: tiny-sd15 with one UNet weight patched) ----
+# nan_model DIR TENSOR INDEX: links tiny-sd15 into DIR, copies its UNet
+# checkpoint and overwrites element INDEX of the F32 tensor TENSOR with a NaN
+nan_model() {
+  local d=$1 name=$2 idx=$3 src15="$fx/tiny-sd15"
+  mkdir -p "$d/unet"
+  for c in "$src15"/*; do [ "$(basename "$c")" = unet ] || ln -s "$c" "$d/"; done
+  cp "$src15/unet/config.json" "$d/unet/"
+  local st="$d/unet/diffusion_pytorch_model.safetensors"
+  cp "$src15/unet/diffusion_pytorch_model.safetensors" "$st"
+  local n begin
+  n=$(head -c 8 "$st" | od -An -tu8 | tr -d ' ')
+  begin=$(head -c $((8 + n)) "$st" | tail -c "$n" | grep -o "\"$name\":{[^}]*}" | sed 's/.*"data_offsets":\[\([0-9]*\),.*/\1/')
+  printf '\x00\x00\xc0\x7f' | dd of="$st" bs=1 seek=$((8 + n + begin + 4 * idx)) conv=notrunc status=none
+}
+nan_model "$tmp/nan" conv_in.weight 5
+expect "NaN weights refused" 1 "^reverie gen: format error: LOAD: $tmp/nan/unet/diffusion_pytorch_model.safetensors: tensor 'conv_in.weight' holds NaN \(element 5\): the checkpoint has non-finite weights and would give a garbage picture \(--allow-nonfinite loads it anyway\)$" -- \
+  "$bin" gen --model "$tmp/nan" "x" -o "$tmp/nan.png"
+[ -e "$tmp/nan.png" ] && bad "NaN weights: a PNG was written" || ok
+# TODO(coordinator): enable once the engine passes --allow-nonfinite to the
+# loads (rv_bind_report.allow_nonfinite) and checks latents with
+# rv_op_check_finite: the model then loads, its first UNet stage turns the
+# latent non-finite, and gen must fail naming that stage and write no PNG.
+# Not run by ctest until then (RV_TEST_NONFINITE_ENGINE=1 runs it).
+if [ "${RV_TEST_NONFINITE_ENGINE:-0}" = 1 ]; then
+  expect "NaN weights allowed: latent check" 1 "non-finite.*unet" -- \
+    "$bin" gen --model "$tmp/nan" "x" --allow-nonfinite -o "$tmp/nan2.png"
+  [ -e "$tmp/nan2.png" ] && bad "NaN latent: a PNG was written" || ok
+fi
 finish cli_hardening

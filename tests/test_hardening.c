@@ -311,6 +311,55 @@ static void test_wrapping_sizes(void)
                "LOAD: te/config.json: key \"hidden_size\": 1000000 is more than Reverie supports (at most 65536)");
 }
 
+/* ---- class 3: the non-finite scan of checkpoint tensors ---- */
+
+static void test_nonfinite_scan(void)
+{
+    enum { N = 10000 };   /* more than one scan block */
+    static uint32_t f32[N];
+    static uint16_t f16[N], bf16[N];
+    static uint64_t f64[N];
+    for (int i = 0; i < N; i++) {
+        float x = (float)(i % 97) - 48.0f;
+        memcpy(&f32[i], &x, 4);
+        f16[i] = (uint16_t)(0x3c00 + i % 512);   /* finite halves near 1 */
+        bf16[i] = (uint16_t)(f32[i] >> 16);
+        double d = x;
+        memcpy(&f64[i], &d, 8);
+    }
+    struct { rv_st_dtype dt; void *p; size_t es; uint64_t nan, pinf, ninf; } cases[] = {
+        {RV_ST_F32, f32, 4, 0x7fc00001u, 0x7f800000u, 0xff800000u},
+        {RV_ST_F16, f16, 2, 0x7e00u, 0x7c00u, 0xfc00u},
+        {RV_ST_BF16, bf16, 2, 0x7fc1u, 0x7f80u, 0xff80u},
+        {RV_ST_F64, f64, 8, 0x7ff8000000000000ull, 0x7ff0000000000000ull, 0xfff0000000000000ull},
+    };
+    for (size_t c = 0; c < sizeof(cases) / sizeof(cases[0]); c++) {
+        rv_st_tensor t = {.name = "w", .file = "f", .dtype = cases[c].dt, .ndim = 1, .shape = {N}, .numel = N,
+                          .data = cases[c].p, .nbytes = (uint64_t)N * cases[c].es};
+        uint64_t at = 0;
+        const char *what = NULL;
+        CHECK(!rv_safetensors_find_nonfinite(&t, &at, &what), "%s clean tensor flagged at %llu",
+              rv_st_dtype_name(cases[c].dt), (unsigned long long)at);
+        const uint64_t bits[3] = {cases[c].nan, cases[c].pinf, cases[c].ninf};
+        const char *names[3] = {"NaN", "+Inf", "-Inf"};
+        for (int k = 0; k < 3; k++) {
+            unsigned char *p = cases[c].p;
+            const size_t pos = 4096 + 7 + (size_t)k * 1000;
+            unsigned char save[8];
+            memcpy(save, p + pos * cases[c].es, cases[c].es);
+            memcpy(p + pos * cases[c].es, &bits[k], cases[c].es);   /* little-endian host */
+            bool found = rv_safetensors_find_nonfinite(&t, &at, &what);
+            CHECK(found && at == pos && strcmp(what, names[k]) == 0, "%s %s: found %d at %llu (%s)",
+                  rv_st_dtype_name(cases[c].dt), names[k], found, (unsigned long long)at, what ? what : "-");
+            memcpy(p + pos * cases[c].es, save, cases[c].es);
+        }
+    }
+    rv_st_tensor it = {.name = "i", .file = "f", .dtype = RV_ST_I32, .ndim = 1, .shape = {N}, .numel = N,
+                       .data = f32, .nbytes = (uint64_t)N * 4};
+    memset(f32, 0xff, sizeof f32);
+    CHECK(!rv_safetensors_find_nonfinite(&it, NULL, NULL), "integer tensors are not scanned");
+}
+
 int main(void)
 {
     snprintf(tmpdir, sizeof tmpdir, "/tmp/rv_hard_XXXXXX");
@@ -322,6 +371,7 @@ int main(void)
     test_many_keys();
     test_header_nul();
     test_wrapping_sizes();
+    test_nonfinite_scan();
     char cmd[128];
     snprintf(cmd, sizeof cmd, "rm -rf %s", tmpdir);
     if (system(cmd) != 0)
