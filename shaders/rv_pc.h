@@ -144,4 +144,10 @@ struct rv_pc_softmax {
     float scale;
 };
 
+/* Non-finite check: flags[slot] |= 0x3f800000 (1.0f) when any of x's n
+ * elements is NaN or Inf. Bindings: 0 x, 1 flags (32-bit words). */
+struct rv_pc_finite {
+    uint n, slot;
+};
+
 #endif

@@ -10,8 +10,9 @@ rv_shader(dconv_f32 dconv.comp)
 rv_shader(dconv_f16 dconv.comp RV_F16)
 rv_shader(dattn_f32 dattn.comp)
 rv_shader(dattn_f16 dattn.comp RV_F16)
-# Model-support ops: embedding gather, nearest resize, zero pad, row softmax.
-foreach(op embed resize pad softmax)
+# Model-support ops: embedding gather, nearest resize, zero pad, row softmax,
+# the non-finite check.
+foreach(op embed resize pad softmax finite)
   rv_shader(${op}_f32 ${op}.comp)
   rv_shader(${op}_f16 ${op}.comp RV_F16)
 endforeach()

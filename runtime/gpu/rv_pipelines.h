@@ -52,7 +52,9 @@
     X(PAD_F32,       "pad_f32",       2, rv_pc_pad,      RV_SPEC_ELEM) \
     X(PAD_F16,       "pad_f16",       2, rv_pc_pad,      RV_SPEC_ELEM) \
     X(SOFTMAX_F32,   "softmax_f32",   2, rv_pc_softmax,  RV_SPEC_REDUCE) \
-    X(SOFTMAX_F16,   "softmax_f16",   2, rv_pc_softmax,  RV_SPEC_REDUCE)
+    X(SOFTMAX_F16,   "softmax_f16",   2, rv_pc_softmax,  RV_SPEC_REDUCE) \
+    X(FINITE_F32,    "finite_f32",    2, rv_pc_finite,   RV_SPEC_ELEM) \
+    X(FINITE_F16,    "finite_f16",    2, rv_pc_finite,   RV_SPEC_ELEM)
 
 enum rv_spec_family {
     RV_SPEC_ELEM,

@@ -314,3 +314,10 @@ void rv_ref_softmax(float *y, const float *x, uint32_t rows, uint32_t n, float s
             y[(size_t)r * n + i] = (float)(exp((double)xr[i] * scale - m) / s);
     }
 }
+
+void rv_ref_check_finite(float *flags, const float *x, uint64_t n, uint32_t slot)
+{
+    for (uint64_t i = 0; i < n; i++)
+        if (!isfinite(x[i]))
+            flags[slot] = 1.0f;
+}

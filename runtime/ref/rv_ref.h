@@ -40,5 +40,7 @@ void rv_ref_resize_nearest(float *y, const float *x, uint32_t planes, uint32_t h
 void rv_ref_pad2d(float *y, const float *x, uint32_t planes, uint32_t h, uint32_t w, uint32_t oh, uint32_t ow,
                   uint32_t top, uint32_t left);
 void rv_ref_softmax(float *y, const float *x, uint32_t rows, uint32_t n, float scale);
+/* flags[slot] = 1 when any of x[0..n) is NaN or Inf (else unchanged). */
+void rv_ref_check_finite(float *flags, const float *x, uint64_t n, uint32_t slot);
 
 #endif
