@@ -36,15 +36,21 @@ static bool exists(const char *path)
 
 /* ---- model_index.json ---- */
 
-rv_status rv_model_index_load(rv_model_index *idx, const char *dir, rv_error *err)
+static rv_status model_index(rv_model_index *idx, const char *dir, const char *json, const char *name,
+                             rv_error *err)
 {
     rv_error local = {0};
     err = err ? err : &local;
     memset(idx, 0, sizeof(*idx));
-    char path[1024];
-    join(path, sizeof(path), dir, "model_index.json");
     rv_cfg c;
-    rv_status st = rv_cfg_load(&c, path, err);
+    rv_status st;
+    if (json) {
+        st = rv_cfg_parse(&c, json, name, err);
+    } else {
+        char path[1024];
+        join(path, sizeof(path), dir, "model_index.json");
+        st = rv_cfg_load(&c, path, err);
+    }
     if (st)
         return st;
     snprintf(idx->class_name, sizeof(idx->class_name), "%s", rv_cfg_str(&c, "_class_name", "", false));
@@ -77,6 +83,16 @@ rv_status rv_model_index_load(rv_model_index *idx, const char *dir, rv_error *er
         rv_cfg_fail(&c, NULL, "names no components");
     rv_cfg_free(&c);
     return err->code;
+}
+
+rv_status rv_model_index_load(rv_model_index *idx, const char *dir, rv_error *err)
+{
+    return model_index(idx, dir, NULL, NULL, err);
+}
+
+rv_status rv_model_index_parse(rv_model_index *idx, const char *json, const char *name, rv_error *err)
+{
+    return model_index(idx, NULL, json, name, err);
 }
 
 const rv_component *rv_model_index_find(const rv_model_index *idx, const char *class_name)

@@ -52,6 +52,8 @@ typedef struct rv_model_index {
 
 /* Reads `dir`/model_index.json; components whose class is null are left out. */
 rv_status rv_model_index_load(rv_model_index *idx, const char *dir, rv_error *err);
+/* The same from JSON text; `name` stands for the file in messages. */
+rv_status rv_model_index_parse(rv_model_index *idx, const char *json, const char *name, rv_error *err);
 /* The first component of that class, or NULL. */
 const rv_component *rv_model_index_find(const rv_model_index *idx, const char *class_name);
 
