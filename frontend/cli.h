@@ -3,7 +3,9 @@
 #ifndef RV_CLI_H
 #define RV_CLI_H
 
+#include <getopt.h>
 #include <stdbool.h>
+#include <stdint.h>
 
 #include "gpu/rv_gpu.h"
 
@@ -32,5 +34,48 @@ bool rv_cli_is_help(const char *arg);
  * models/reverie-tiny of the source tree this binary was built from, else
  * models/reverie-tiny under the working directory. */
 const char *rv_cli_default_model(void);
+
+/* ---- the option parser every subcommand uses (cli_opts.c) ----
+ * getopt_long underneath: options and operands in any order, "--" ends the
+ * options (`reverie gen -- "-a prompt"`), --name=value and -oFILE work,
+ * -h/--help everywhere, one message style: `reverie CMD: unknown option
+ * "--x" (see --help)`, `reverie CMD: --x needs a value`. */
+typedef struct rv_cli_opt {
+    const char *name;    /* long name without "--", or NULL */
+    char short_name;     /* or 0 */
+    bool has_value;
+    int id;              /* > 0: what rv_cli_next returns for it */
+} rv_cli_opt;
+
+enum { RV_CLI_END = 0, RV_CLI_ERROR = -1, RV_CLI_HELP = -2 };
+
+#define RV_CLI_MAX_OPTS 40
+
+typedef struct rv_cli_parser {
+    const char *cmd;           /* "gen": messages start "reverie gen: " */
+    const rv_cli_opt *opts;    /* the command's options, ended by a zeroed entry */
+    rv_gpu_desc *gpu;          /* non-NULL: the common GPU options are taken into it */
+    int argc;
+    char **argv;               /* permuted by getopt_long: operands end up last */
+    const char *value;         /* the value of the option just returned */
+    const char *option;        /* how it was spelled ("--steps", "-o") for messages */
+    int operand;               /* after RV_CLI_END: operands are argv[operand .. argc) */
+    /* internal */
+    bool started;
+    char shorts[2 * RV_CLI_MAX_OPTS + 4];
+    struct option longs[RV_CLI_MAX_OPTS + 8];
+} rv_cli_parser;
+
+/* Initialises a parser over argv[1..argc) (argv[0] is the subcommand). */
+void rv_cli_parser_init(rv_cli_parser *p, const char *cmd, const rv_cli_opt *opts, rv_gpu_desc *gpu, int argc,
+                        char **argv);
+/* The next option's id (its value in p->value), RV_CLI_HELP for -h/--help,
+ * RV_CLI_ERROR once the message is printed (exit status 1), RV_CLI_END when
+ * the options are done. */
+int rv_cli_next(rv_cli_parser *p);
+/* Value checks with the same message style; false once the message is printed. */
+bool rv_cli_long(const rv_cli_parser *p, long lo, long hi, long *out);
+bool rv_cli_u64(const rv_cli_parser *p, uint64_t *out);   /* digits only: 0 to 2^64-1 */
+bool rv_cli_double(const rv_cli_parser *p, double lo, double hi, double *out);
 
 #endif

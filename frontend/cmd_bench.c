@@ -211,39 +211,35 @@ static rv_status timed(rv_cmd *cmd, const bench_case *c, bench_bufs *b, rv_dtype
 
 int rv_cmd_bench_main(int argc, char **argv)
 {
-    if (argc < 2 || rv_cli_is_help(argv[1])) {
-        help();
-        return argc < 2 ? 1 : 0;
-    }
-    if (strcmp(argv[1], "frames") == 0)
+    if (argc >= 2 && strcmp(argv[1], "frames") == 0)
         return rv_bench_frames_main(argc - 1, argv + 1);
-    if (strcmp(argv[1], "ops") != 0) {
-        fprintf(stderr, "reverie bench: unknown benchmark \"%s\" (available: ops, frames)\n", argv[1]);
-        return 1;
-    }
     const char *filter = NULL;
     double target = 1.0;
     rv_gpu_desc desc = {0};
-    for (int i = 2; i < argc; i++) {
-        if (rv_cli_is_help(argv[i])) {
+    enum { OPT_OP = 256, OPT_TIME };
+    static const rv_cli_opt opts[] = {{"op", 0, true, OPT_OP}, {"time", 0, true, OPT_TIME}, {0}};
+    rv_cli_parser p;
+    rv_cli_parser_init(&p, "bench", opts, &desc, argc, argv);
+    for (int c; (c = rv_cli_next(&p)) != RV_CLI_END;) {
+        if (c == RV_CLI_HELP) {
             help();
             return 0;
         }
-        if (strcmp(argv[i], "--op") == 0 && i + 1 < argc) {
-            filter = argv[++i];
-            continue;
-        }
-        if (strcmp(argv[i], "--time") == 0 && i + 1 < argc) {
-            target = atof(argv[++i]);
-            continue;
-        }
-        int r = rv_cli_gpu_option(argc, argv, &i, &desc);
-        if (r < 0)
+        if (c == RV_CLI_ERROR)
             return 1;
-        if (r == 0) {
-            fprintf(stderr, "reverie bench ops: unknown option \"%s\"\n", argv[i]);
+        if (c == OPT_OP)
+            filter = p.value;
+        else if (c == OPT_TIME && !rv_cli_double(&p, 0.001, 3600, &target))
             return 1;
-        }
+    }
+    if (p.operand >= argc) {
+        help();
+        return 1;
+    }
+    if (strcmp(argv[p.operand], "ops") != 0 || argc - p.operand > 1) {
+        fprintf(stderr, "reverie bench: unknown benchmark \"%s\" (available: ops, frames)\n",
+                argv[p.operand + (strcmp(argv[p.operand], "ops") == 0)]);
+        return 1;
     }
     rv_gpu *gpu = NULL;
     int rc = rv_cli_gpu_create(&gpu, &desc);

@@ -54,32 +54,26 @@ int rv_cmd_demo_main(int argc, char **argv)
     const char *out_path = "reverie-demo.png";
     long size = 64;
     rv_gpu_desc desc = {0};
-    for (int i = 1; i < argc; i++) {
-        if (rv_cli_is_help(argv[i])) {
+    enum { OPT_OUT = 256, OPT_SIZE };
+    static const rv_cli_opt opts[] = {{NULL, 'o', true, OPT_OUT}, {"size", 0, true, OPT_SIZE}, {0}};
+    rv_cli_parser p;
+    rv_cli_parser_init(&p, "demo", opts, &desc, argc, argv);
+    for (int c; (c = rv_cli_next(&p)) != RV_CLI_END;) {
+        if (c == RV_CLI_HELP) {
             help();
             return 0;
         }
-        if (strcmp(argv[i], "-o") == 0 && i + 1 < argc) {
-            out_path = argv[++i];
-            continue;
-        }
-        if (strcmp(argv[i], "--size") == 0 && i + 1 < argc) {
-            char *end = NULL;
-            size = strtol(argv[++i], &end, 10);
-            if (!end || *end || size < 4 || size > 256) {
-                /* attention over every pixel: the work grows with size^4 */
-                fprintf(stderr, "reverie demo: --size must be an integer from 4 to 256\n");
-                return 1;
-            }
-            continue;
-        }
-        int r = rv_cli_gpu_option(argc, argv, &i, &desc);
-        if (r < 0)
+        if (c == RV_CLI_ERROR)
             return 1;
-        if (r == 0) {
-            fprintf(stderr, "reverie demo: unknown option \"%s\"\n", argv[i]);
+        if (c == OPT_OUT)
+            out_path = p.value;
+        /* attention over every pixel: the work grows with size^4 */
+        else if (c == OPT_SIZE && !rv_cli_long(&p, 4, 256, &size))
             return 1;
-        }
+    }
+    if (p.operand < argc) {
+        fprintf(stderr, "reverie demo: unexpected argument \"%s\" (see --help)\n", argv[p.operand]);
+        return 1;
     }
     rv_gpu *gpu = NULL;
     int rc = rv_cli_gpu_create(&gpu, &desc);

@@ -20,22 +20,21 @@ int rv_cmd_devices_main(int argc, char **argv)
 {
     bool json = false;
     rv_gpu_desc desc = {0};
-    for (int i = 1; i < argc; i++) {
-        if (rv_cli_is_help(argv[i])) {
+    static const rv_cli_opt opts[] = {{"json", 0, false, 256}, {0}};
+    rv_cli_parser p;
+    rv_cli_parser_init(&p, "devices", opts, &desc, argc, argv);
+    for (int c; (c = rv_cli_next(&p)) != RV_CLI_END;) {
+        if (c == RV_CLI_HELP) {
             help();
             return 0;
         }
-        if (strcmp(argv[i], "--json") == 0) {
-            json = true;
-            continue;
-        }
-        int r = rv_cli_gpu_option(argc, argv, &i, &desc);
-        if (r < 0)
+        if (c == RV_CLI_ERROR)
             return 1;
-        if (r == 0) {
-            fprintf(stderr, "reverie devices: unknown option \"%s\"\n", argv[i]);
-            return 1;
-        }
+        json = true;
+    }
+    if (p.operand < argc) {
+        fprintf(stderr, "reverie devices: unexpected argument \"%s\" (see --help)\n", argv[p.operand]);
+        return 1;
     }
     rv_device_info infos[16];
     int n = 0;

@@ -12,6 +12,7 @@
 
 #include "cli.h"
 #include "engine/gen.h"
+#include "loader/latent_file.h"
 #include "util/rv_png.h"
 
 static void help(void)
@@ -45,6 +46,9 @@ static void help(void)
            "  --variant NAME      weight files like *.fp16.safetensors\n"
            "  --profile           also print every model stage's GPU time, slowest first\n"
            "                      (and each pipeline's, with RV_PROFILE_OPS=1 in the environment)\n"
+           "  --allow-nonfinite   load checkpoints that hold NaN or Inf weights (refused by\n"
+           "                      default, naming the file and tensor)\n"
+           "  --                  ends the options: `reverie gen -- \"-a prompt with a dash\"`\n"
            "Prompts longer than CLIP's 77 tokens are cut with a warning.\n"
            "Exit status: 1 bad arguments or input files, 2 device or model errors.\n\n%s",
            rv_cli_gpu_help);
@@ -59,6 +63,7 @@ typedef struct gen_opts {
     long clip_skip;
     rv_decoder_kind decoder;
     bool profile;
+    bool allow_nonfinite;   /* --allow-nonfinite: load checkpoints holding NaN/Inf weights */
 } gen_opts;
 
 static int by_ms_desc(const void *a, const void *b)
@@ -91,19 +96,6 @@ static void print_profile(const rv_gen_result *res)
                ops > 0 ? 100 * res->ops[i].ms / ops : 0.0);
 }
 
-static bool parse_long(const char *opt, const char *v, long lo, long hi, long *out)
-{
-    char *end = NULL;
-    errno = 0;
-    long x = strtol(v, &end, 10);
-    if (!*v || !end || *end || errno || x < lo || x > hi) {
-        fprintf(stderr, "reverie gen: %s must be an integer from %ld to %ld, not \"%s\"\n", opt, lo, hi, v);
-        return false;
-    }
-    *out = x;
-    return true;
-}
-
 static int exit_code(rv_status s)
 {
     switch (s) {
@@ -120,104 +112,112 @@ static int exit_code(rv_status s)
     }
 }
 
+enum {
+    OPT_MODEL = 256, OPT_OUT, OPT_STEPS, OPT_SEED, OPT_WIDTH, OPT_HEIGHT, OPT_GUIDANCE, OPT_NEGATIVE, OPT_DECODER,
+    OPT_SCHEDULER, OPT_NOISE_FILE, OPT_LATENT_OUT, OPT_CLIP_SKIP, OPT_VARIANT, OPT_PROFILE, OPT_ALLOW_NONFINITE,
+};
+
+static const rv_cli_opt gen_options[] = {
+    {"model", 0, true, OPT_MODEL},           {NULL, 'o', true, OPT_OUT},
+    {"steps", 0, true, OPT_STEPS},           {"seed", 0, true, OPT_SEED},
+    {"width", 0, true, OPT_WIDTH},           {"height", 0, true, OPT_HEIGHT},
+    {"guidance", 0, true, OPT_GUIDANCE},     {"negative", 0, true, OPT_NEGATIVE},
+    {"decoder", 0, true, OPT_DECODER},       {"scheduler", 0, true, OPT_SCHEDULER},
+    {"noise-file", 0, true, OPT_NOISE_FILE}, {"latent-out", 0, true, OPT_LATENT_OUT},
+    {"clip-skip", 0, true, OPT_CLIP_SKIP},   {"variant", 0, true, OPT_VARIANT},
+    {"profile", 0, false, OPT_PROFILE},      {"allow-nonfinite", 0, false, OPT_ALLOW_NONFINITE},
+    {0},
+};
+
+/* The command line into gen_opts and the GPU desc: 0 after --help, 1 on a
+ * bad argument (message printed), -1 to go on. */
 static int parse(int argc, char **argv, gen_opts *o, rv_gpu_desc *desc)
 {
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (rv_cli_is_help(a)) {
+    rv_cli_parser p;
+    rv_cli_parser_init(&p, "gen", gen_options, desc, argc, argv);
+    for (int c; (c = rv_cli_next(&p)) != RV_CLI_END;) {
+        const char *v = p.value;
+        switch (c) {
+        case RV_CLI_HELP:
             help();
             return 0;
-        }
-        int g = rv_cli_gpu_option(argc, argv, &i, desc);
-        if (g < 0)
+        case RV_CLI_ERROR:
             return 1;
-        if (g > 0)
-            continue;
-        if (strcmp(a, "--profile") == 0) {
+        case OPT_MODEL:
+            o->model = v;
+            break;
+        case OPT_OUT:
+            o->out = v;
+            break;
+        case OPT_STEPS:
+            if (!rv_cli_long(&p, 1, RV_SCHED_MAX_STEPS, &o->steps))
+                return 1;
+            break;
+        case OPT_SEED:
+            if (!rv_cli_u64(&p, &o->seed))
+                return 1;
+            break;
+        case OPT_WIDTH:
+            if (!rv_cli_long(&p, 1, 16384, &o->width))
+                return 1;
+            break;
+        case OPT_HEIGHT:
+            if (!rv_cli_long(&p, 1, 16384, &o->height))
+                return 1;
+            break;
+        case OPT_GUIDANCE:
+            if (!rv_cli_double(&p, 0, 100, &o->guidance))
+                return 1;
+            break;
+        case OPT_NEGATIVE:
+            o->negative = v;
+            break;
+        case OPT_DECODER:
+            if (strcmp(v, "tiny") == 0 || strcmp(v, "taesd") == 0)
+                o->decoder = RV_DECODER_TINY;
+            else if (strcmp(v, "vae") == 0)
+                o->decoder = RV_DECODER_VAE;
+            else {
+                fprintf(stderr, "reverie gen: --decoder must be tiny or vae, not \"%s\"\n", v);
+                return 1;
+            }
+            break;
+        case OPT_SCHEDULER: {
+            rv_sched_kind k;
+            if (!rv_sched_kind_parse(v, &k)) {
+                fprintf(stderr, "reverie gen: --scheduler must be euler or lcm (or EulerDiscreteScheduler, "
+                                "LCMScheduler), not \"%s\"\n", v);
+                return 1;
+            }
+            o->scheduler = v;
+            break;
+        }
+        case OPT_NOISE_FILE:
+            o->noise_file = v;
+            break;
+        case OPT_LATENT_OUT:
+            o->latent_out = v;
+            break;
+        case OPT_CLIP_SKIP:
+            if (!rv_cli_long(&p, 0, 64, &o->clip_skip))
+                return 1;
+            break;
+        case OPT_VARIANT:
+            o->variant = v;
+            break;
+        case OPT_PROFILE:
             o->profile = true;
-            continue;
+            break;
+        case OPT_ALLOW_NONFINITE:
+            o->allow_nonfinite = true;
+            break;
         }
-        if (a[0] == '-' && a[1] != 0) {
-            static const char *const with_value[] = {"--model", "-o", "--steps", "--seed", "--width", "--height",
-                                                     "--guidance", "--negative", "--decoder", "--scheduler",
-                                                     "--noise-file", "--latent-out", "--clip-skip", "--variant",
-                                                     NULL};
-            bool known = false;
-            for (int k = 0; with_value[k] && !known; k++)
-                known = strcmp(a, with_value[k]) == 0;
-            if (!known) {
-                fprintf(stderr, "reverie gen: unknown option \"%s\" (see --help)\n", a);
-                return 1;
-            }
-            if (i + 1 >= argc) {
-                fprintf(stderr, "reverie gen: %s needs a value\n", a);
-                return 1;
-            }
-            const char *v = argv[++i];
-            if (strcmp(a, "--model") == 0) {
-                o->model = v;
-            } else if (strcmp(a, "-o") == 0) {
-                o->out = v;
-            } else if (strcmp(a, "--steps") == 0) {
-                if (!parse_long(a, v, 1, RV_SCHED_MAX_STEPS, &o->steps))
-                    return 1;
-            } else if (strcmp(a, "--seed") == 0) {
-                char *end = NULL;
-                errno = 0;
-                unsigned long long s = strtoull(v, &end, 10);
-                if (!*v || *v == '-' || !end || *end || errno) {
-                    fprintf(stderr, "reverie gen: --seed must be an integer from 0 to 2^64-1, not \"%s\"\n", v);
-                    return 1;
-                }
-                o->seed = s;
-            } else if (strcmp(a, "--width") == 0) {
-                if (!parse_long(a, v, 1, 16384, &o->width))
-                    return 1;
-            } else if (strcmp(a, "--height") == 0) {
-                if (!parse_long(a, v, 1, 16384, &o->height))
-                    return 1;
-            } else if (strcmp(a, "--guidance") == 0) {
-                char *end = NULL;
-                o->guidance = strtod(v, &end);
-                if (!*v || !end || *end || !isfinite(o->guidance) || o->guidance < 0 || o->guidance > 100) {
-                    fprintf(stderr, "reverie gen: --guidance must be a number from 0 to 100, not \"%s\"\n", v);
-                    return 1;
-                }
-            } else if (strcmp(a, "--negative") == 0) {
-                o->negative = v;
-            } else if (strcmp(a, "--decoder") == 0) {
-                if (strcmp(v, "tiny") == 0 || strcmp(v, "taesd") == 0)
-                    o->decoder = RV_DECODER_TINY;
-                else if (strcmp(v, "vae") == 0)
-                    o->decoder = RV_DECODER_VAE;
-                else {
-                    fprintf(stderr, "reverie gen: --decoder must be tiny or vae, not \"%s\"\n", v);
-                    return 1;
-                }
-            } else if (strcmp(a, "--scheduler") == 0) {
-                rv_sched_kind k;
-                if (!rv_sched_kind_parse(v, &k)) {
-                    fprintf(stderr, "reverie gen: --scheduler must be euler or lcm (or EulerDiscreteScheduler, "
-                                    "LCMScheduler), not \"%s\"\n", v);
-                    return 1;
-                }
-                o->scheduler = v;
-            } else if (strcmp(a, "--noise-file") == 0) {
-                o->noise_file = v;
-            } else if (strcmp(a, "--latent-out") == 0) {
-                o->latent_out = v;
-            } else if (strcmp(a, "--clip-skip") == 0) {
-                if (!parse_long(a, v, 0, 64, &o->clip_skip))
-                    return 1;
-            } else if (strcmp(a, "--variant") == 0) {
-                o->variant = v;
-            }
-        } else if (!o->prompt) {
-            o->prompt = a;
-        } else {
-            fprintf(stderr, "reverie gen: one prompt at a time (quote it): \"%s\"\n", a);
-            return 1;
-        }
+    }
+    if (p.operand < argc)
+        o->prompt = argv[p.operand];
+    if (argc - p.operand > 1) {
+        fprintf(stderr, "reverie gen: one prompt at a time (quote it): \"%s\"\n", argv[p.operand + 1]);
+        return 1;
     }
     if (!o->prompt) {
         fprintf(stderr, "usage: reverie gen [--model DIR] \"prompt\" [-o out.png] (see --help)\n");
@@ -226,62 +226,6 @@ static int parse(int argc, char **argv, gen_opts *o, rv_gpu_desc *desc)
     if (!o->model)
         o->model = rv_cli_default_model();
     return -1;
-}
-
-/* Raw little-endian float32, exactly n values. */
-static int read_latent(const char *path, float *out, uint64_t n, const char *shape)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        fprintf(stderr, "reverie gen: --noise-file %s: %s\n", path, strerror(errno));
-        return 1;
-    }
-    struct stat sb;
-    if (fstat(fileno(f), &sb) != 0 || (uint64_t)sb.st_size != n * 4) {
-        fprintf(stderr, "reverie gen: --noise-file %s has %lld bytes; the latent [%s] float32 needs %llu bytes\n",
-                path, (long long)sb.st_size, shape, (unsigned long long)(n * 4));
-        fclose(f);
-        return 1;
-    }
-    for (uint64_t i = 0; i < n; i++) {
-        unsigned char b[4];
-        if (fread(b, 1, 4, f) != 4) {
-            fprintf(stderr, "reverie gen: --noise-file %s: short read\n", path);
-            fclose(f);
-            return 1;
-        }
-        uint32_t u = (uint32_t)b[0] | (uint32_t)b[1] << 8 | (uint32_t)b[2] << 16 | (uint32_t)b[3] << 24;
-        memcpy(&out[i], &u, 4);
-        if (!isfinite(out[i])) {
-            fprintf(stderr, "reverie gen: --noise-file %s: value %llu is not finite\n", path, (unsigned long long)i);
-            fclose(f);
-            return 1;
-        }
-    }
-    fclose(f);
-    return 0;
-}
-
-static int write_latent(const char *path, const float *v, uint64_t n)
-{
-    FILE *f = fopen(path, "wb");
-    if (!f) {
-        fprintf(stderr, "reverie gen: --latent-out %s: %s\n", path, strerror(errno));
-        return 1;
-    }
-    bool ok = true;
-    for (uint64_t i = 0; i < n && ok; i++) {
-        uint32_t u;
-        memcpy(&u, &v[i], 4);
-        unsigned char b[4] = {(unsigned char)u, (unsigned char)(u >> 8), (unsigned char)(u >> 16),
-                              (unsigned char)(u >> 24)};
-        ok = fwrite(b, 1, 4, f) == 4;
-    }
-    if (fclose(f) != 0 || !ok) {
-        fprintf(stderr, "reverie gen: --latent-out %s: write failed\n", path);
-        return 1;
-    }
-    return 0;
 }
 
 static double now(void)
@@ -366,9 +310,11 @@ int rv_cmd_gen_main(int argc, char **argv)
             s = rv_error_set(&err, RV_ERR_HOST_MEMORY, "out of memory");
             goto fail;
         }
-        rc = read_latent(o.noise_file, noise, plan->nlat, shape);
-        if (rc)
+        if (rv_latent_file_read(o.noise_file, noise, plan->nlat, shape, &err)) {
+            fprintf(stderr, "reverie gen: --noise-file %s\n", err.msg);
+            rc = 1;
             goto done;
+        }
     }
 
     rv_gen_params prm = {.prompt = o.prompt, .negative = o.negative, .steps = steps, .guidance = (float)o.guidance,
@@ -438,9 +384,11 @@ int rv_cmd_gen_main(int argc, char **argv)
     }
     printf("wrote %s\n", o.out);
     if (o.latent_out) {
-        rc = write_latent(o.latent_out, lat, plan->nlat);
-        if (rc)
+        if (rv_latent_file_write(o.latent_out, lat, plan->nlat, &err)) {
+            fprintf(stderr, "reverie gen: --latent-out %s\n", err.msg);
+            rc = 1;
             goto done;
+        }
         printf("wrote %s (float32 [%s])\n", o.latent_out, shape);
     }
     if (rv_gpu_validation_count(gpu) > 0) {

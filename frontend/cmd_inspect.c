@@ -307,19 +307,21 @@ int rv_cmd_inspect_main(int argc, char **argv)
 {
     opts o = {.dtype = RV_F16, .batch = 1};
     const char *dir = NULL;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (rv_cli_is_help(a)) {
+    enum { OPT_PRECISION = 256, OPT_BATCH, OPT_VARIANT };
+    static const rv_cli_opt options[] = {
+        {"precision", 0, true, OPT_PRECISION}, {"batch", 0, true, OPT_BATCH}, {"variant", 0, true, OPT_VARIANT}, {0}};
+    rv_cli_parser p;
+    rv_cli_parser_init(&p, "inspect", options, NULL, argc, argv);
+    for (int c; (c = rv_cli_next(&p)) != RV_CLI_END;) {
+        const char *v = p.value;
+        long b;
+        switch (c) {
+        case RV_CLI_HELP:
             help();
             return 0;
-        }
-        if ((strcmp(a, "--precision") == 0 || strcmp(a, "--batch") == 0 || strcmp(a, "--variant") == 0) &&
-            i + 1 >= argc) {
-            fprintf(stderr, "reverie inspect: %s needs a value\n", a);
+        case RV_CLI_ERROR:
             return 1;
-        }
-        if (strcmp(a, "--precision") == 0) {
-            const char *v = argv[++i];
+        case OPT_PRECISION:
             if (strcmp(v, "f16") == 0 || strcmp(v, "fp16") == 0 || strcmp(v, "auto") == 0)
                 o.dtype = RV_F16;
             else if (strcmp(v, "f32") == 0 || strcmp(v, "fp32") == 0)
@@ -328,26 +330,23 @@ int rv_cmd_inspect_main(int argc, char **argv)
                 fprintf(stderr, "reverie inspect: --precision must be f16 or f32, not \"%s\"\n", v);
                 return 1;
             }
-        } else if (strcmp(a, "--batch") == 0) {
-            char *end = NULL;
-            long b = strtol(argv[++i], &end, 10);
-            if (!end || *end || b < 1 || b > 64) {
-                fprintf(stderr, "reverie inspect: --batch must be 1 to 64\n");
+            break;
+        case OPT_BATCH:
+            if (!rv_cli_long(&p, 1, 64, &b))
                 return 1;
-            }
             o.batch = (uint32_t)b;
-        } else if (strcmp(a, "--variant") == 0) {
-            o.variant = argv[++i];
-        } else if (a[0] == '-') {
-            fprintf(stderr, "reverie inspect: unknown option \"%s\"\n", a);
-            return 1;
-        } else if (!dir) {
-            dir = a;
-        } else {
-            fprintf(stderr, "reverie inspect: one folder at a time\n");
-            return 1;
+            break;
+        case OPT_VARIANT:
+            o.variant = v;
+            break;
         }
     }
+    if (argc - p.operand > 1) {
+        fprintf(stderr, "reverie inspect: one folder at a time\n");
+        return 1;
+    }
+    if (p.operand < argc)
+        dir = argv[p.operand];
     if (!dir) {
         fprintf(stderr, "usage: reverie inspect DIR (see --help)\n");
         return 1;

@@ -30,29 +30,28 @@ int rv_cmd_tokenize_main(int argc, char **argv)
 {
     const char *model = NULL, *prompt = NULL;
     bool all = false;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (rv_cli_is_help(a)) {
+    enum { OPT_MODEL = 256, OPT_ALL };
+    static const rv_cli_opt opts[] = {{"model", 0, true, OPT_MODEL}, {"all", 0, false, OPT_ALL}, {0}};
+    rv_cli_parser p;
+    rv_cli_parser_init(&p, "tokenize", opts, NULL, argc, argv);
+    for (int c; (c = rv_cli_next(&p)) != RV_CLI_END;) {
+        if (c == RV_CLI_HELP) {
             help();
             return 0;
-        } else if (strcmp(a, "--model") == 0) {
-            if (i + 1 >= argc) {
-                fprintf(stderr, "reverie tokenize: --model needs a value\n");
-                return 1;
-            }
-            model = argv[++i];
-        } else if (strcmp(a, "--all") == 0) {
-            all = true;
-        } else if (a[0] == '-' && a[1] != 0) {
-            fprintf(stderr, "reverie tokenize: unknown option \"%s\" (see --help)\n", a);
-            return 1;
-        } else if (!prompt) {
-            prompt = a;
-        } else {
-            fprintf(stderr, "reverie tokenize: one prompt at a time (quote it): \"%s\"\n", a);
-            return 1;
         }
+        if (c == RV_CLI_ERROR)
+            return 1;
+        if (c == OPT_MODEL)
+            model = p.value;
+        else if (c == OPT_ALL)
+            all = true;
     }
+    if (argc - p.operand > 1) {
+        fprintf(stderr, "reverie tokenize: one prompt at a time (quote it): \"%s\"\n", argv[p.operand + 1]);
+        return 1;
+    }
+    if (p.operand < argc)
+        prompt = argv[p.operand];
     if (!model || !prompt) {
         fprintf(stderr, "usage: reverie tokenize --model DIR \"prompt\" (see --help)\n");
         return 1;

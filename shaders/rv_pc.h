@@ -152,4 +152,10 @@ struct rv_pc_warp {
     float m00, m01, m10, m11, ox, oy;
 };
 
+/* Non-finite check: flags[slot] |= 0x3f800000 (1.0f) when any of x's n
+ * elements is NaN or Inf. Bindings: 0 x, 1 flags (32-bit words). */
+struct rv_pc_finite {
+    uint n, slot;
+};
+
 #endif

@@ -11,8 +11,8 @@ rv_shader(dconv_f16 dconv.comp RV_F16)
 rv_shader(dattn_f32 dattn.comp)
 rv_shader(dattn_f16 dattn.comp RV_F16)
 # Model-support ops: embedding gather, nearest resize, zero pad, row softmax,
-# affine warp (camera motion of a latent).
-foreach(op embed resize pad softmax warp)
+# affine warp (camera motion of a latent), the non-finite check.
+foreach(op embed resize pad softmax warp finite)
   rv_shader(${op}_f32 ${op}.comp)
   rv_shader(${op}_f16 ${op}.comp RV_F16)
 endforeach()

@@ -148,6 +148,7 @@ static double thresholds[RV_OP_COUNT][2] = {
     [RV_OP_RESIZE_NEAREST] = {0, 0},
     [RV_OP_PAD2D] = {0, 0},
     [RV_OP_SOFTMAX] = {1e-7, 1e-5},
+    [RV_OP_CHECK_FINITE] = {0, 0},
 };
 
 static const char *unary_names[] = {"copy", "scale", "relu", "silu", "gelu", "gelu_quick", "tanh"};
@@ -423,6 +424,30 @@ static void run_case(const op_case *c, rv_dtype t)
         rv_ref_softmax(ref, h[0], p[0], p[1], c->f[0]);
         break;
     }
+    case RV_OP_CHECK_FINITE: { /* n, bad index, kind (0 none, 1 NaN, 2 +Inf, 3 -Inf, 4 1e5: Inf in fp16), slot, slots */
+        const float bad[5] = {0, NAN, INFINITY, -INFINITY, 1e5f};
+        h[0] = rand_vec(p[0], 4.0f, t);
+        if (p[2]) {
+            h[0][p[1]] = bad[p[2]];
+            if (t == RV_F16)   /* the value the device holds */
+                h[0][p[1]] = rv_f16_to_f32(rv_f32_to_f16(h[0][p[1]]));
+        }
+        in[0] = upload(h[0], p[0], t);
+        nout = p[4];
+        out = output(nout, RV_F32);   /* the flags are f32 words whatever x's storage */
+        float *zero = calloc(nout, sizeof(float));
+        rv_tensor_upload(gpu, &out.view, zero, &err);
+        free(zero);
+        rv_op_check_finite(cmd, &out.view, &in[0].view, p[3]);
+        /* a second check into another slot, of a clean tensor, sets nothing */
+        if (p[4] > 1)
+            rv_op_check_finite(cmd, &out.view, &in[0].view, p[2] ? (p[3] + 1) % p[4] : p[3]);
+        ref = calloc(nout, sizeof(float));
+        rv_ref_check_finite(ref, h[0], p[0], p[3]);
+        if (p[4] > 1)
+            rv_ref_check_finite(ref, h[0], p[0], p[2] ? (p[3] + 1) % p[4] : p[3]);
+        break;
+    }
     default:
         break;
     }
@@ -612,6 +637,15 @@ static void build_cases(void)
     ADD(RV_OP_SOFTMAX, 1.0f, 8.0f, 0, 3, 1000);
     ADD(RV_OP_SOFTMAX, 0.0441941738f, 30.0f, 0, 256, 4096);
     ADD(RV_OP_SOFTMAX, 2.0f, 5.0f, 0, 5, 37);
+    /* check_finite: n, bad index, kind (0 none, 1 NaN, 2 +Inf, 3 -Inf, 4 1e5), slot, slots */
+    ADD(RV_OP_CHECK_FINITE, 0, 0, 0, 1, 0, 0, 0, 1);
+    ADD(RV_OP_CHECK_FINITE, 0, 0, 0, 1, 0, 1, 0, 1);
+    ADD(RV_OP_CHECK_FINITE, 0, 0, 0, 16384, 0, 0, 2, 4);
+    ADD(RV_OP_CHECK_FINITE, 0, 0, 0, 16384, 16383, 1, 2, 4);
+    ADD(RV_OP_CHECK_FINITE, 0, 0, 0, 4097, 1234, 2, 0, 3);
+    ADD(RV_OP_CHECK_FINITE, 0, 0, 0, 333, 100, 3, 7, 8);
+    ADD(RV_OP_CHECK_FINITE, 0, 0, 0, 1000, 999, 4, 1, 2);   /* finite in fp32, Inf in fp16 storage */
+    ADD(RV_OP_CHECK_FINITE, 0, 0, 0, 70000, 65536, 1, 3, 5); /* past one row of 65535 groups with small groups */
 }
 
 int main(int argc, char **argv)

@@ -18,6 +18,9 @@ if [ "${1:-}" = "--tests" ]; then
   PACKAGES+=(python3 python3-numpy python3-torch libopenblas0-pthread python3-regex python3-pil)
 fi
 
+# tools/fuzz.sh: clang and its libFuzzer runtime
+PACKAGES+=(clang-14 libclang-rt-14-dev)
+
 missing=()
 for p in "${PACKAGES[@]}"; do
   if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then

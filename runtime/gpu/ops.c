@@ -25,6 +25,7 @@ const char *const rv_op_names[RV_OP_COUNT] = {
     [RV_OP_PAD2D] = "pad2d",
     [RV_OP_SOFTMAX] = "softmax",
     [RV_OP_WARP] = "warp",
+    [RV_OP_CHECK_FINITE] = "check_finite",
 };
 
 #define MAX_GROUPS 65535u
@@ -588,4 +589,19 @@ void rv_op_warp(rv_cmd *cmd, const rv_tensor *y, const rv_tensor *x, uint32_t pl
     uint32_t gx, gy;
     grid1d(n, cmd->gpu->tiles.elem_wg, &gx, &gy);
     rv_cmd_dispatch(cmd, pick(y->dtype, RV_PIPE_WARP_F32, RV_PIPE_WARP_F16), bind, 2, &pc, sizeof(pc), gx, gy, 1);
+}
+
+void rv_op_check_finite(rv_cmd *cmd, const rv_tensor *flags, const rv_tensor *x, uint32_t slot)
+{
+    const rv_op op = RV_OP_CHECK_FINITE;
+    if (failed(cmd) || !check(cmd, op, x && flags, "missing tensor") ||
+        !check(cmd, op, x->dtype == RV_F32 || x->dtype == RV_F16, "x must be f32 or f16") ||
+        !need(cmd, op, x, x->dtype, x->count, "x") || !need(cmd, op, flags, RV_F32, (uint64_t)slot + 1, "flags") ||
+        !check(cmd, op, x->count > 0, "x is empty"))
+        return;
+    struct rv_pc_finite pc = {.n = (uint32_t)x->count, .slot = slot};
+    rv_binding bind[2] = {{x, false}, {flags, true}};
+    uint32_t gx, gy;
+    grid1d(x->count, cmd->gpu->tiles.elem_wg, &gx, &gy);
+    rv_cmd_dispatch(cmd, pick(x->dtype, RV_PIPE_FINITE_F32, RV_PIPE_FINITE_F16), bind, 2, &pc, sizeof(pc), gx, gy, 1);
 }

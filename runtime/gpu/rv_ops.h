@@ -27,6 +27,7 @@ typedef enum rv_op {
     RV_OP_PAD2D,
     RV_OP_SOFTMAX,
     RV_OP_WARP,
+    RV_OP_CHECK_FINITE,
     RV_OP_COUNT
 } rv_op;
 
@@ -123,5 +124,12 @@ void rv_op_softmax(rv_cmd *cmd, const rv_tensor *y, const rv_tensor *x, uint32_t
  * q = minv p + off (pixel units, edges replicated). minv is row-major 2x2. */
 void rv_op_warp(rv_cmd *cmd, const rv_tensor *y, const rv_tensor *x, uint32_t planes, uint32_t h, uint32_t w,
                 const float minv[4], const float off[2]);
+/* flags[slot] becomes nonzero (the bits of 1.0f, OR-ed in) when any element
+ * of x (fp32 or fp16) is NaN or Inf; it is left as it was otherwise, so the
+ * caller zeroes the flags (once per frame, say) and several checks may
+ * share a slot. flags is a small RV_F32 tensor read back as float or as
+ * 32-bit words. The engine reports a latent that turned non-finite this way,
+ * naming the stage whose slot is set. */
+void rv_op_check_finite(rv_cmd *cmd, const rv_tensor *flags, const rv_tensor *x, uint32_t slot);
 
 #endif

@@ -54,7 +54,9 @@
     X(SOFTMAX_F32,   "softmax_f32",   2, rv_pc_softmax,  RV_SPEC_REDUCE) \
     X(SOFTMAX_F16,   "softmax_f16",   2, rv_pc_softmax,  RV_SPEC_REDUCE) \
     X(WARP_F32,      "warp_f32",      2, rv_pc_warp,     RV_SPEC_ELEM) \
-    X(WARP_F16,      "warp_f16",      2, rv_pc_warp,     RV_SPEC_ELEM)
+    X(WARP_F16,      "warp_f16",      2, rv_pc_warp,     RV_SPEC_ELEM) \
+    X(FINITE_F32,    "finite_f32",    2, rv_pc_finite,   RV_SPEC_ELEM) \
+    X(FINITE_F16,    "finite_f16",    2, rv_pc_finite,   RV_SPEC_ELEM)
 
 enum rv_spec_family {
     RV_SPEC_ELEM,

@@ -1,6 +1,7 @@
 /* JSON config reading (see config.h): cJSON parsing with line:column
  * errors and typed getters that name the file and key. Not a schema checker. */
 #include <errno.h>
+#include <stdint.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -77,14 +78,61 @@ rv_status rv_cfg_parse(rv_cfg *c, const char *text, const char *name, rv_error *
     }
     /* Python's json keeps the last of duplicate keys, cJSON finds the first:
      * refuse rather than read a different config than the reference does */
-    for (const cJSON *a = c->root->child; a; a = a->next)
-        for (const cJSON *b = a->next; b; b = b->next)
-            if (a->string && b->string && strcmp(a->string, b->string) == 0) {
-                rv_cfg_fail(c, a->string, "appears more than once");
-                rv_cfg_free(c);
-                return RV_ERR_FORMAT;
-            }
+    const char *dup = NULL;
+    int d = rv_json_duplicate_key(c->root, &dup);
+    if (d != 0) {
+        if (d > 0)
+            rv_cfg_fail(c, dup, "appears more than once");
+        else
+            rv_error_set(err, RV_ERR_HOST_MEMORY, "LOAD: %s: out of memory", name);
+        rv_cfg_free(c);
+        return d > 0 ? RV_ERR_FORMAT : RV_ERR_HOST_MEMORY;
+    }
     return RV_OK;
+}
+
+typedef struct key_ref {
+    const char *key;
+    size_t index;
+} key_ref;
+
+static int by_key_then_index(const void *a, const void *b)
+{
+    const key_ref *x = a, *y = b;
+    int c = strcmp(x->key, y->key);
+    if (c)
+        return c;
+    return (x->index > y->index) - (x->index < y->index);
+}
+
+int rv_json_duplicate_key(const cJSON *obj, const char **key)
+{
+    *key = NULL;
+    size_t n = 0;
+    for (const cJSON *e = obj ? obj->child : NULL; e; e = e->next)
+        n += e->string != NULL;
+    if (n < 2)
+        return 0;
+    key_ref *refs = malloc(n * sizeof(*refs));
+    if (!refs)
+        return -1;
+    size_t i = 0;
+    for (const cJSON *e = obj->child; e; e = e->next)
+        if (e->string) {
+            refs[i] = (key_ref){e->string, i};
+            i++;
+        }
+    qsort(refs, n, sizeof(*refs), by_key_then_index);
+    size_t first = SIZE_MAX;
+    for (i = 1; i < n; i++)
+        /* within a run of equal keys the first entry has the lowest index */
+        if (strcmp(refs[i - 1].key, refs[i].key) == 0 && (i < 2 || strcmp(refs[i - 2].key, refs[i].key) != 0) &&
+            refs[i - 1].index < first) {
+            first = refs[i - 1].index;
+            *key = refs[i - 1].key;
+        }
+    free(refs);
+    return first != SIZE_MAX;
 }
 
 rv_status rv_cfg_load(rv_cfg *c, const char *path, rv_error *err)

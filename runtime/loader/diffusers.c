@@ -36,15 +36,21 @@ static bool exists(const char *path)
 
 /* ---- model_index.json ---- */
 
-rv_status rv_model_index_load(rv_model_index *idx, const char *dir, rv_error *err)
+static rv_status model_index(rv_model_index *idx, const char *dir, const char *json, const char *name,
+                             rv_error *err)
 {
     rv_error local = {0};
     err = err ? err : &local;
     memset(idx, 0, sizeof(*idx));
-    char path[1024];
-    join(path, sizeof(path), dir, "model_index.json");
     rv_cfg c;
-    rv_status st = rv_cfg_load(&c, path, err);
+    rv_status st;
+    if (json) {
+        st = rv_cfg_parse(&c, json, name, err);
+    } else {
+        char path[1024];
+        join(path, sizeof(path), dir, "model_index.json");
+        st = rv_cfg_load(&c, path, err);
+    }
     if (st)
         return st;
     snprintf(idx->class_name, sizeof(idx->class_name), "%s", rv_cfg_str(&c, "_class_name", "", false));
@@ -77,6 +83,16 @@ rv_status rv_model_index_load(rv_model_index *idx, const char *dir, rv_error *er
         rv_cfg_fail(&c, NULL, "names no components");
     rv_cfg_free(&c);
     return err->code;
+}
+
+rv_status rv_model_index_load(rv_model_index *idx, const char *dir, rv_error *err)
+{
+    return model_index(idx, dir, NULL, NULL, err);
+}
+
+rv_status rv_model_index_parse(rv_model_index *idx, const char *json, const char *name, rv_error *err)
+{
+    return model_index(idx, NULL, json, name, err);
 }
 
 const rv_component *rv_model_index_find(const rv_model_index *idx, const char *class_name)
@@ -185,6 +201,30 @@ static rv_act parse_act(rv_cfg *c, const char *key, const char *def, unsigned al
     return (rv_act)0;
 }
 
+/* A value above `max` fails naming the key (and the list entry when idx >= 0). */
+static bool over(rv_cfg *c, const char *key, int idx, uint32_t v, uint32_t max)
+{
+    if (v <= max || rv_cfg_failed(c))
+        return v > max;
+    char k[80];
+    if (idx >= 0)
+        snprintf(k, sizeof(k), "%s[%d]", key, idx);
+    else
+        snprintf(k, sizeof(k), "%s", key);
+    rv_cfg_fail(c, k, "%u is more than Reverie supports (at most %u)", v, max);
+    return true;
+}
+
+/* A list, or one number broadcast to every block (named without an index). */
+static bool list_over(rv_cfg *c, const char *key, const uint32_t *v, int n, uint32_t max)
+{
+    bool list = cJSON_IsArray(cJSON_GetObjectItemCaseSensitive(c->root, key));
+    for (int i = 0; i < n; i++)
+        if (over(c, key, list ? i : -1, v[i], max))
+            return true;
+    return false;
+}
+
 /* ---- CLIPTextModel ---- */
 
 static void parse_clip(rv_cfg *c, void *out)
@@ -204,6 +244,11 @@ static void parse_clip(rv_cfg *c, void *out)
     cfg->layer_norm_eps = (float)rv_cfg_num(c, "layer_norm_eps", 1e-5, false);
     cfg->eos_token_id = rv_cfg_int(c, "eos_token_id", 49407, false);
     if (rv_cfg_failed(c))
+        return;
+    if (over(c, "hidden_size", -1, cfg->hidden_size, RV_CFG_MAX_CHANNELS) ||
+        over(c, "intermediate_size", -1, cfg->intermediate_size, RV_CFG_MAX_CHANNELS) ||
+        over(c, "num_hidden_layers", -1, cfg->num_hidden_layers, RV_CFG_MAX_CLIP_LAYERS) ||
+        over(c, "max_position_embeddings", -1, cfg->max_position_embeddings, RV_CFG_MAX_POSITIONS))
         return;
     if (!cfg->vocab_size || !cfg->hidden_size || !cfg->intermediate_size || !cfg->num_attention_heads ||
         !cfg->max_position_embeddings) {
@@ -289,6 +334,8 @@ static void parse_unet(rv_cfg *c, void *out)
         return;
     }
     cfg->nblocks = nc;
+    if (list_over(c, "block_out_channels", cfg->block_out_channels, nc, RV_CFG_MAX_CHANNELS))
+        return;
     for (int i = 0; i < nc; i++) {
         char key[64];
         if (strcmp(down[i], "CrossAttnDownBlock2D") == 0)
@@ -347,6 +394,17 @@ static void parse_unet(rv_cfg *c, void *out)
     cfg->conv_out_kernel = rv_cfg_uint(c, "conv_out_kernel", 3, false);
     cfg->sample_size = rv_cfg_uint(c, "sample_size", 64, false);
     if (rv_cfg_failed(c))
+        return;
+    if (over(c, "in_channels", -1, cfg->in_channels, RV_CFG_MAX_CHANNELS) ||
+        over(c, "out_channels", -1, cfg->out_channels, RV_CFG_MAX_CHANNELS) ||
+        list_over(c, "layers_per_block", cfg->layers_per_block, nc, RV_CFG_MAX_LAYERS_PER_BLOCK) ||
+        list_over(c, "transformer_layers_per_block", cfg->transformer_layers, nc, RV_CFG_MAX_TRANSFORMER_LAYERS) ||
+        list_over(c, "cross_attention_dim", cfg->cross_attention_dim, nc, RV_CFG_MAX_CHANNELS) ||
+        over(c, "time_embedding_dim", -1, cfg->time_embedding_dim, 4 * RV_CFG_MAX_CHANNELS) ||
+        over(c, "time_cond_proj_dim", -1, cfg->time_cond_proj_dim, RV_CFG_MAX_CHANNELS) ||
+        over(c, "conv_in_kernel", -1, cfg->conv_in_kernel, RV_CFG_MAX_KERNEL) ||
+        over(c, "conv_out_kernel", -1, cfg->conv_out_kernel, RV_CFG_MAX_KERNEL) ||
+        over(c, "sample_size", -1, cfg->sample_size, RV_CFG_MAX_UNET_SAMPLE))
         return;
     /* consistency: what would make torch raise, or our kernels unable to follow */
     if (!cfg->in_channels || !cfg->out_channels)
@@ -431,6 +489,13 @@ static void parse_vae(rv_cfg *c, void *out)
         return;
     }
     cfg->nblocks = nc;
+    if (list_over(c, "block_out_channels", cfg->block_out_channels, nc, RV_CFG_MAX_CHANNELS) ||
+        over(c, "in_channels", -1, cfg->in_channels, RV_CFG_MAX_CHANNELS) ||
+        over(c, "out_channels", -1, cfg->out_channels, RV_CFG_MAX_CHANNELS) ||
+        over(c, "latent_channels", -1, cfg->latent_channels, RV_CFG_MAX_CHANNELS) ||
+        over(c, "layers_per_block", -1, cfg->layers_per_block, RV_CFG_MAX_LAYERS_PER_BLOCK) ||
+        over(c, "sample_size", -1, cfg->sample_size, RV_CFG_MAX_VAE_SAMPLE))
+        return;
     for (int i = 0; i < nc && !rv_cfg_failed(c); i++) {
         char key[64];
         if (strcmp(down[i], "DownEncoderBlock2D") != 0) {
@@ -509,6 +574,14 @@ static void parse_taesd(rv_cfg *c, void *out)
     }
     cfg->n_enc = ne;
     cfg->n_dec = nd;
+    if (list_over(c, "encoder_block_out_channels", cfg->enc_channels, ne, RV_CFG_MAX_CHANNELS) ||
+        list_over(c, "decoder_block_out_channels", cfg->dec_channels, nd, RV_CFG_MAX_CHANNELS) ||
+        list_over(c, "num_encoder_blocks", cfg->enc_blocks, nbe, RV_CFG_MAX_TRANSFORMER_LAYERS) ||
+        list_over(c, "num_decoder_blocks", cfg->dec_blocks, nbd, RV_CFG_MAX_TRANSFORMER_LAYERS) ||
+        over(c, "in_channels", -1, cfg->in_channels, RV_CFG_MAX_CHANNELS) ||
+        over(c, "out_channels", -1, cfg->out_channels, RV_CFG_MAX_CHANNELS) ||
+        over(c, "latent_channels", -1, cfg->latent_channels, RV_CFG_MAX_CHANNELS))
+        return;
     /* diffusers wires stage i's conv as channels[i] -> channels[i]: unequal
      * entries make its forward fail, so they are refused up front */
     for (int i = 1; i < ne; i++)

@@ -14,6 +14,18 @@
 
 #define RV_MAX_BLOCKS 8
 #define RV_MAX_COMPONENTS 16
+/* Sizes a config may give, checked at parse time so that nothing later
+ * wraps around in 32-bit arithmetic (a message about the wrong key) and
+ * every refusal names the file and the key. Far above any real model:
+ * SD's widest layer has 1,280 channels, its latent 128 pixels a side. */
+#define RV_CFG_MAX_CHANNELS 65536u      /* any channel, hidden or embedding width */
+#define RV_CFG_MAX_LAYERS_PER_BLOCK 7u  /* RV_UNET_MAX_LAYERS / RV_VAE_MAX_LAYERS - 1 */
+#define RV_CFG_MAX_TRANSFORMER_LAYERS 64u
+#define RV_CFG_MAX_CLIP_LAYERS 256u
+#define RV_CFG_MAX_POSITIONS 65536u
+#define RV_CFG_MAX_KERNEL 15u
+#define RV_CFG_MAX_UNET_SAMPLE 2048u    /* latent pixels a side (16,384 image pixels at scale 8) */
+#define RV_CFG_MAX_VAE_SAMPLE 16384u    /* image pixels a side */
 
 typedef enum rv_act {
     RV_ACT_SILU = 0,
@@ -40,6 +52,8 @@ typedef struct rv_model_index {
 
 /* Reads `dir`/model_index.json; components whose class is null are left out. */
 rv_status rv_model_index_load(rv_model_index *idx, const char *dir, rv_error *err);
+/* The same from JSON text; `name` stands for the file in messages. */
+rv_status rv_model_index_parse(rv_model_index *idx, const char *json, const char *name, rv_error *err);
 /* The first component of that class, or NULL. */
 const rv_component *rv_model_index_find(const rv_model_index *idx, const char *class_name);
 

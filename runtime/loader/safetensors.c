@@ -27,6 +27,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "loader/config.h"
 #include "loader/safetensors.h"
 #include "util/half.h"
 
@@ -209,6 +210,28 @@ static size_t utf8_invalid_at(const unsigned char *s, size_t len)
     return len;
 }
 
+/* Offset of the first NUL character in JSON text, raw or escaped as \u0000
+ * inside a string (cJSON would cut the string there, so "a\u0000b" would
+ * silently name tensor "a"), or len if there is none. */
+static size_t json_nul_at(const char *s, size_t len)
+{
+    bool in_string = false;
+    for (size_t i = 0; i < len; i++) {
+        if (s[i] == 0)
+            return i;
+        if (!in_string) {
+            in_string = s[i] == '"';
+        } else if (s[i] == '"') {
+            in_string = false;
+        } else if (s[i] == '\\' && i + 1 < len) {
+            if (s[i + 1] == 'u' && len - i >= 6 && memcmp(s + i + 2, "0000", 4) == 0)
+                return i;
+            i++;    /* the escaped character cannot end the string */
+        }
+    }
+    return len;
+}
+
 static int cmp_tensor_name(const void *a, const void *b)
 {
     return strcmp(((const rv_st_tensor *)a)->name, ((const rv_st_tensor *)b)->name);
@@ -334,6 +357,13 @@ static rv_status read_metadata_object(const char *path, const cJSON *m, char ***
         return rv_error_set(err, RV_ERR_FORMAT,
                             "safetensors: %s: \"__metadata__\" is %s, expected an object of strings",
                             path, json_type_name(m));
+    const char *dup = NULL;
+    int d = rv_json_duplicate_key(m, &dup);
+    if (d < 0)
+        return oom(err, path);
+    if (d > 0)
+        return rv_error_set(err, RV_ERR_FORMAT,
+                            "safetensors: %s: \"__metadata__\" has duplicate key '%s'", path, dup);
     size_t count = (size_t)cJSON_GetArraySize(m);
     *keys = calloc(count ? count : 1, sizeof(char *));
     *values = calloc(count ? count : 1, sizeof(char *));
@@ -345,11 +375,6 @@ static rv_status read_metadata_object(const char *path, const cJSON *m, char ***
                                 "safetensors: %s: \"__metadata__\" value for key '%s' is %s; "
                                 "all values must be strings",
                                 path, v->string, json_type_name(v));
-        for (size_t i = 0; i < *n; i++)
-            if (strcmp((*keys)[i], v->string) == 0)
-                return rv_error_set(err, RV_ERR_FORMAT,
-                                    "safetensors: %s: \"__metadata__\" has duplicate key '%s'",
-                                    path, v->string);
         (*keys)[*n] = strdup(v->string);
         (*values)[*n] = strdup(v->valuestring);
         (*n)++;
@@ -429,6 +454,12 @@ static rv_status file_open(st_file *f, const char *path, char ***mkeys, char ***
         return rv_error_set(err, RV_ERR_FORMAT,
                             "safetensors: %s: header is not valid UTF-8 (byte %zu of the header)",
                             path, bad);
+
+    bad = json_nul_at((const char *)bytes + 8, (size_t)n);
+    if (bad != n)
+        return rv_error_set(err, RV_ERR_FORMAT,
+                            "safetensors: %s: header holds a NUL character (header byte %zu); names "
+                            "and strings cannot contain one", path, bad);
 
     /* cJSON gets its own NUL-terminated copy: it never sees the mapping. */
     header = malloc((size_t)n + 1);
@@ -624,6 +655,11 @@ static bool shard_name_ok(const char *name)
     return true;
 }
 
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
 static rv_status index_metadata(rv_safetensors *st, const cJSON *m, rv_error *err)
 {
     if (!m)
@@ -632,6 +668,13 @@ static rv_status index_metadata(rv_safetensors *st, const cJSON *m, rv_error *er
         return rv_error_set(err, RV_ERR_FORMAT,
                             "safetensors: %s: \"metadata\" is %s, expected an object", st->path,
                             json_type_name(m));
+    const char *dup = NULL;
+    int d = rv_json_duplicate_key(m, &dup);
+    if (d < 0)
+        return oom(err, st->path);
+    if (d > 0)
+        return rv_error_set(err, RV_ERR_FORMAT, "safetensors: %s: \"metadata\" has duplicate key '%s'",
+                            st->path, dup);
     size_t count = (size_t)cJSON_GetArraySize(m);
     st->meta_keys = calloc(count ? count : 1, sizeof(char *));
     st->meta_values = calloc(count ? count : 1, sizeof(char *));
@@ -670,6 +713,12 @@ static rv_status open_index(rv_safetensors *st, rv_error *err)
     if (s)
         return s;
 
+    size_t nul = json_nul_at(text, len);
+    if (nul != len) {
+        s = rv_error_set(err, RV_ERR_FORMAT,
+                         "safetensors: %s: index holds a NUL character (byte %zu)", ipath, nul);
+        goto done;
+    }
     const char *end = NULL;
     root = cJSON_ParseWithLengthOpts(text, len, &end, 0);
     if (!root) {
@@ -694,7 +743,19 @@ static rv_status open_index(rv_safetensors *st, rv_error *err)
     if (s)
         goto done;
 
-    /* Distinct shard names, in order of first appearance. */
+    /* Python's json would keep the last of a duplicate key, cJSON the first */
+    const char *dup = NULL;
+    int d = rv_json_duplicate_key(wm, &dup);
+    if (d > 0)
+        s = rv_error_set(err, RV_ERR_FORMAT, "safetensors: %s: \"weight_map\" names tensor '%s' twice",
+                         ipath, dup);
+    else if (d < 0)
+        s = oom(err, ipath);
+    if (s)
+        goto done;
+
+    /* Distinct shard names, sorted (a pairwise search was quadratic in the
+     * number of entries). */
     size_t n_entries = (size_t)cJSON_GetArraySize(wm);
     const char **shards = calloc(n_entries ? n_entries : 1, sizeof *shards);
     if (!shards) {
@@ -717,16 +778,18 @@ static rv_status open_index(rv_safetensors *st, rv_error *err)
                              ipath, e->string, e->valuestring);
             break;
         }
-        size_t k = 0;
-        while (k < n_shards && strcmp(shards[k], e->valuestring) != 0)
-            k++;
-        if (k == n_shards)
-            shards[n_shards++] = e->valuestring;
+        shards[n_shards++] = e->valuestring;
     }
     if (s) {
         free(shards);
         goto done;
     }
+    qsort(shards, n_shards, sizeof *shards, cmp_str);
+    size_t distinct = 0;
+    for (size_t k = 0; k < n_shards; k++)
+        if (distinct == 0 || strcmp(shards[distinct - 1], shards[k]) != 0)
+            shards[distinct++] = shards[k];
+    n_shards = distinct;
 
     const char *slash = strrchr(ipath, '/');
     size_t dlen = slash ? (size_t)(slash - ipath) + 1 : 0;
@@ -908,6 +971,84 @@ const char *rv_safetensors_metadata(const rv_safetensors *st, const char *key)
         if (strcmp(st->meta_keys[i], key) == 0)
             return st->meta_values[i];
     return NULL;
+}
+
+/* ---- non-finite scan ---- */
+
+/* Exponent bits all ones is Inf or NaN in each IEEE format. */
+#define SCAN_BLOCK 4096
+
+/* Without the sign bit, a value is NaN or Inf exactly when its bits are >=
+ * the exponent mask, so a max reduction over a block finds whether it holds
+ * one (measured: ~2 GB/s on this 2-core machine, 5 ms for the shipped
+ * model's 10 MB). */
+static bool block_bad(const unsigned char *p, size_t n, size_t esize, uint64_t mask)
+{
+    switch (esize) {
+    case 2: {
+        uint16_t m = 0;
+        for (size_t i = 0; i < n; i++) {
+            uint16_t u;
+            memcpy(&u, p + 2 * i, 2);
+            u &= 0x7fffu;
+            m = u > m ? u : m;
+        }
+        return m >= mask;
+    }
+    case 4: {
+        uint32_t m = 0;
+        for (size_t i = 0; i < n; i++) {
+            uint32_t u;
+            memcpy(&u, p + 4 * i, 4);
+            u &= 0x7fffffffu;
+            m = u > m ? u : m;
+        }
+        return m >= mask;
+    }
+    default: {
+        uint64_t m = 0;
+        for (size_t i = 0; i < n; i++) {
+            uint64_t u;
+            memcpy(&u, p + 8 * i, 8);
+            u &= 0x7fffffffffffffffull;
+            m = u > m ? u : m;
+        }
+        return m >= mask;
+    }
+    }
+}
+
+bool rv_safetensors_find_nonfinite(const rv_st_tensor *t, uint64_t *at, const char **what)
+{
+    uint64_t mask;
+    switch (t->dtype) {
+    case RV_ST_F32: mask = 0x7f800000u; break;
+    case RV_ST_F16: mask = 0x7c00u; break;
+    case RV_ST_BF16: mask = 0x7f80u; break;
+    case RV_ST_F64: mask = 0x7ff0000000000000ull; break;
+    default: return false;
+    }
+    size_t esize = rv_st_dtype_size(t->dtype);
+    const unsigned char *p = t->data;
+    for (uint64_t b = 0; b < t->numel; b += SCAN_BLOCK) {
+        size_t n = t->numel - b < SCAN_BLOCK ? (size_t)(t->numel - b) : SCAN_BLOCK;
+        if (!block_bad(p + b * esize, n, esize, mask))
+            continue;
+        for (size_t i = 0; i < n; i++) {
+            uint64_t u = 0;
+            memcpy(&u, p + (b + i) * esize, esize);   /* little-endian host */
+            if ((u & mask) != mask)
+                continue;
+            uint64_t sign = 1ull << (8 * esize - 1), frac = u & ~mask & (sign - 1);
+            bool neg = (u & sign) != 0;
+            if (at)
+                *at = b + i;
+            if (what)
+                *what = frac ? "NaN" : neg ? "-Inf" : "+Inf";
+            return true;
+        }
+    }
+    return false;
 }
 
 /* ---- copy helpers ---- */

@@ -5,6 +5,7 @@
 #ifndef RV_SAFETENSORS_H
 #define RV_SAFETENSORS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -91,6 +92,12 @@ rv_status rv_safetensors_copy_f32(const rv_st_tensor *t, float *dst, uint64_t ds
                                   rv_error *err);
 rv_status rv_safetensors_copy_f16(const rv_st_tensor *t, uint16_t *dst, uint64_t dst_count,
                                   rv_error *err);
+
+/* Non-finite values: true when an F32/F16/BF16/F64 tensor holds a NaN or an
+ * infinity, with the first one's element index in *at and "NaN", "+Inf" or
+ * "-Inf" in *what (may be NULL). Other dtypes: false. Reads the raw bits in
+ * blocks, so a clean tensor costs one pass at memory speed. */
+bool rv_safetensors_find_nonfinite(const rv_st_tensor *t, uint64_t *at, const char **what);
 
 /* ---- writer (tests and tools) ---- */
 

@@ -286,8 +286,11 @@ static rv_status write_param(rv_params *p, rv_gpu *gpu, const rv_param *e, const
 static rv_status check(rv_params *p, const rv_safetensors *st, const char *where, rv_bind_report *report,
                        rv_error *err, const rv_st_tensor ***match_out)
 {
-    if (report)
+    if (report) {
+        bool allow = report->allow_nonfinite;
         memset(report, 0, sizeof(*report));
+        report->allow_nonfinite = allow;
+    }
     if (p->oom)
         return rv_error_set(err, RV_ERR_HOST_MEMORY, "LOAD: %s: out of memory building the module tree", where);
     name_ref *order = malloc((size_t)(p->n ? p->n : 1) * sizeof(*order));
@@ -366,9 +369,10 @@ static rv_status check(rv_params *p, const rv_safetensors *st, const char *where
     }
     free(tb.s);
     free(order);
-    if (report)
+    if (report) {
+        r.allow_nonfinite = report->allow_nonfinite;
         *report = r;
-    else
+    } else
         free(r.text);
     if (status == RV_OK && match_out)
         *match_out = match;
@@ -405,6 +409,18 @@ rv_status rv_params_bind(rv_params *p, rv_gpu *gpu, const rv_safetensors *st, co
                 }
                 buf = nb;
                 bufcap = bytes;
+            }
+            uint64_t at;
+            const char *what;
+            if (rv_safetensors_find_nonfinite(match[k], &at, &what)) {
+                if (!report || !report->allow_nonfinite) {
+                    status = rv_error_set(err, RV_ERR_FORMAT, "LOAD: %s: tensor '%s' holds %s (element %llu): the "
+                                          "checkpoint has non-finite weights and would give a garbage picture "
+                                          "(--allow-nonfinite loads it anyway)", match[k]->file, match[k]->name,
+                                          what, (unsigned long long)at);
+                    break;
+                }
+                report->nonfinite++;
             }
             status = f16 ? rv_safetensors_copy_f16(match[k], buf, e->numel, err)
                          : rv_safetensors_copy_f32(match[k], buf, e->numel, err);

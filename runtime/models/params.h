@@ -61,6 +61,11 @@ uint64_t rv_params_device_bytes(const rv_params *p, rv_dtype dtype);
 typedef struct rv_bind_report {
     int missing, unknown, wrong_shape, bad_dtype;
     char *text;          /* malloc'd, NULL when nothing was wrong */
+    /* In: set before a bind to load weights holding NaN or Inf (refused by
+     * default with RV_ERR_FORMAT naming the file and tensor; a NULL report
+     * refuses). Kept across the bind, which resets the counts above. */
+    bool allow_nonfinite;
+    int nonfinite;       /* out: tensors holding NaN/Inf that were let through */
 } rv_bind_report;
 void rv_bind_report_free(rv_bind_report *r);
 
@@ -70,7 +75,9 @@ void rv_bind_report_free(rv_bind_report *r);
  * F32/F16/BF16/F64 to the device dtype. On any mismatch nothing is
  * allocated: RV_ERR_FORMAT whose message counts the problems and names the
  * first few; `report` (may be NULL) lists all of them. `where` names the
- * component in messages. */
+ * component in messages. Each weight is scanned for NaN/Inf just before its
+ * upload (one pass over data that is read anyway) unless
+ * report->allow_nonfinite. */
 rv_status rv_params_bind(rv_params *p, rv_gpu *gpu, const rv_safetensors *st, const char *where,
                          rv_bind_report *report, rv_error *err);
 /* The checks alone, without a device (what `reverie inspect` reports);

@@ -896,7 +896,9 @@ rv_status rv_tokenizer_decode(const rv_tokenizer *tok, const int32_t *ids, size_
             continue;
         const unsigned char *t = (const unsigned char *)tok->id_token[id];
         for (size_t k = 0; t[k];) {
-            if (t[k] == '<' && memcmp(t + k, "</w>", 4) == 0) {
+            /* strncmp stops at the entry's NUL: an entry as short as "<"
+             * must not be read past its end */
+            if (t[k] == '<' && strncmp((const char *)t + k, "</w>", 4) == 0) {
                 bytes[nb++] = ' ';
                 k += 4;
                 continue;
@@ -934,6 +936,16 @@ rv_status rv_tokenizer_decode(const rv_tokenizer *tok, const int32_t *ids, size_
     free(bytes);
     *out_text = text;
     return RV_OK;
+}
+
+rv_status rv_tokenizer_check_encoder(const rv_tokenizer *tok, uint32_t encoder_vocab_size, const char *where,
+                                     rv_error *err)
+{
+    if ((uint32_t)tok->n_vocab <= encoder_vocab_size)
+        return RV_OK;
+    return rv_error_set(err, RV_ERR_FORMAT, "LOAD: %s: the tokenizer's vocabulary has ids up to %d (%s) but the "
+                        "text encoder's vocab_size is %u: the tokenizer and text encoder do not belong together",
+                        where, tok->n_vocab - 1, tok->id_token[tok->n_vocab - 1], encoder_vocab_size);
 }
 
 int32_t rv_tokenizer_bos_id(const rv_tokenizer *tok)

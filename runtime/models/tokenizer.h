@@ -54,6 +54,13 @@ rv_status rv_tokenizer_tokenize(rv_tokenizer *tok, const char *utf8, int32_t *id
 rv_status rv_tokenizer_decode(const rv_tokenizer *tok, const int32_t *ids, size_t n,
                               bool skip_special, char **out_text, rv_error *err);
 
+/* The tokenizer must not produce an id the text encoder has no embedding
+ * row for (such an id would read an unwritten row: a silently wrong
+ * picture). RV_ERR_FORMAT naming `where` (the model folder) and both sizes
+ * when the largest id is >= encoder_vocab_size. Call once both are loaded. */
+rv_status rv_tokenizer_check_encoder(const rv_tokenizer *tok, uint32_t encoder_vocab_size, const char *where,
+                                     rv_error *err);
+
 int32_t rv_tokenizer_bos_id(const rv_tokenizer *tok);
 int32_t rv_tokenizer_eos_id(const rv_tokenizer *tok);
 int32_t rv_tokenizer_pad_id(const rv_tokenizer *tok);

@@ -340,3 +340,10 @@ void rv_ref_warp(float *y, const float *x, uint32_t planes, uint32_t h, uint32_t
             }
     }
 }
+
+void rv_ref_check_finite(float *flags, const float *x, uint64_t n, uint32_t slot)
+{
+    for (uint64_t i = 0; i < n; i++)
+        if (!isfinite(x[i]))
+            flags[slot] = 1.0f;
+}

@@ -43,5 +43,7 @@ void rv_ref_softmax(float *y, const float *x, uint32_t rows, uint32_t n, float s
 /* rv_op_warp's arithmetic (bilinear at q = minv p + off, edges replicated). */
 void rv_ref_warp(float *y, const float *x, uint32_t planes, uint32_t h, uint32_t w, const float minv[4],
                  const float off[2]);
+/* flags[slot] = 1 when any of x[0..n) is NaN or Inf (else unchanged). */
+void rv_ref_check_finite(float *flags, const float *x, uint64_t n, uint32_t slot);
 
 #endif

@@ -1,0 +1,22 @@
+#version 450
+#extension GL_GOOGLE_include_directive : require
+// Non-finite check: flags[slot] |= the bits of 1.0f when any element of x is
+// NaN or Inf (exponent bits all ones, tested on the bits: a compiler may
+// assume isnan() false). Most invocations write nothing; an atomic OR keeps
+// concurrent writers and earlier checks sharing the slot well defined.
+#include "common.glsl"
+
+layout(local_size_x_id = 0) in;
+layout(binding = 0) readonly buffer X_ { T x[]; };
+layout(binding = 1) buffer F_ { uint flags[]; };
+layout(push_constant) uniform PC { uint boff[RV_PC_BINDINGS]; rv_pc_finite p; } pc;
+
+void main()
+{
+    uint i = flat_group() * gl_WorkGroupSize.x + gl_LocalInvocationID.x;
+    if (i >= pc.p.n)
+        return;
+    uint b = floatBitsToUint(float(x[pc.boff[0] + i]));
+    if ((b & 0x7f800000u) == 0x7f800000u)
+        atomicOr(flags[pc.boff[1] + pc.p.slot], 0x3f800000u);
+}
