@@ -11,8 +11,8 @@
 #include <time.h>
 
 #include "cli.h"
-#include "engine/gen.h"
-#include "loader/latent_file.h"
+#include "rv_engine.h"
+#include "rv_latent_file.h"
 #include "util/rv_png.h"
 
 static void help(void)
@@ -68,32 +68,32 @@ typedef struct gen_opts {
 
 static int by_ms_desc(const void *a, const void *b)
 {
-    double x = ((const rv_stage_time *)a)->ms, y = ((const rv_stage_time *)b)->ms;
+    double x = ((const rv_stage_ms *)a)->ms, y = ((const rv_stage_ms *)b)->ms;
     return (x < y) - (x > y);
 }
 
 /* --profile: every model stage's GPU time, the slowest first. */
-static void print_profile(const rv_gen_result *res)
+static void print_profile(const rv_gen_report *rep)
 {
-    rv_stage_time s[RV_GEN_MAX_STAGES];
-    int n = res->ndetail < RV_GEN_MAX_STAGES ? res->ndetail : RV_GEN_MAX_STAGES;
+    rv_stage_ms s[RV_GEN_MAX_DETAIL];
+    int n = rep->ndetail < RV_GEN_MAX_DETAIL ? rep->ndetail : RV_GEN_MAX_DETAIL;
     double total = 0;
-    memcpy(s, res->detail, (size_t)n * sizeof(s[0]));
+    memcpy(s, rep->detail, (size_t)n * sizeof(s[0]));
     for (int i = 0; i < n; i++)
         total += s[i].ms;
     qsort(s, (size_t)n, sizeof(s[0]), by_ms_desc);
     printf("profile: %d stages, %.2f ms\n", n, total);
     for (int i = 0; i < n; i++)
         printf("  %-32s %9.3f ms %5.1f%%\n", s[i].name, s[i].ms, total > 0 ? 100 * s[i].ms / total : 0.0);
-    if (res->nops == 0)
+    if (rep->nops == 0)
         return;
     double ops = 0;
-    for (int i = 0; i < res->nops; i++)
-        ops += res->ops[i].ms;
+    for (int i = 0; i < rep->nops; i++)
+        ops += rep->ops[i].ms;
     printf("pipelines (RV_PROFILE_OPS=1): %.2f ms\n", ops);
-    for (int i = 0; i < res->nops; i++) /* sorted per submission; merged sums are near that order */
-        printf("  %-20s %5d dispatches %9.3f ms %5.1f%%\n", res->ops[i].name, res->ops[i].dispatches, res->ops[i].ms,
-               ops > 0 ? 100 * res->ops[i].ms / ops : 0.0);
+    for (int i = 0; i < rep->nops; i++) /* sorted per submission; merged sums are near that order */
+        printf("  %-20s %5d dispatches %9.3f ms %5.1f%%\n", rep->ops[i].name, rep->ops[i].dispatches, rep->ops[i].ms,
+               ops > 0 ? 100 * rep->ops[i].ms / ops : 0.0);
 }
 
 static int exit_code(rv_status s)
@@ -150,7 +150,7 @@ static int parse(int argc, char **argv, gen_opts *o, rv_gpu_desc *desc)
             o->out = v;
             break;
         case OPT_STEPS:
-            if (!rv_cli_long(&p, 1, RV_SCHED_MAX_STEPS, &o->steps))
+            if (!rv_cli_long(&p, 1, RV_ENGINE_MAX_STEPS, &o->steps))
                 return 1;
             break;
         case OPT_SEED:
@@ -183,8 +183,7 @@ static int parse(int argc, char **argv, gen_opts *o, rv_gpu_desc *desc)
             }
             break;
         case OPT_SCHEDULER: {
-            rv_sched_kind k;
-            if (!rv_sched_kind_parse(v, &k)) {
+            if (!rv_engine_scheduler_known(v)) {
                 fprintf(stderr, "reverie gen: --scheduler must be euler or lcm (or EulerDiscreteScheduler, "
                                 "LCMScheduler), not \"%s\"\n", v);
                 return 1;
@@ -235,20 +234,14 @@ static double now(void)
     return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
 }
 
-static int default_steps(const rv_scheduler *s)
-{
-    if (s->kind == RV_SCHED_LCM)
-        return 4;
-    return s->spacing == RV_SPACING_TRAILING ? 1 : 25;
-}
-
 int rv_cmd_gen_main(int argc, char **argv)
 {
     gen_opts o = {.out = "reverie-gen.png"};
-    rv_gpu_desc desc = {0};
-    int rc = parse(argc, argv, &o, &desc);
+    rv_engine_desc ed = {0};
+    int rc = parse(argc, argv, &o, &ed.gpu);
     if (rc >= 0)
         return rc;
+    rc = 0;
     struct stat sb;
     if (stat(o.model, &sb) != 0 || !S_ISDIR(sb.st_mode)) {
         fprintf(stderr, "reverie gen: model %s: no such model folder%s\n", o.model,
@@ -256,41 +249,40 @@ int rv_cmd_gen_main(int argc, char **argv)
         return 1;
     }
 
-    rv_gpu *gpu = NULL;
-    rv_gen *gen = NULL;
-    rv_gen_plan *plan = NULL;
-    float *noise = NULL, *lat = NULL;
-    uint32_t *rgba = NULL;
+    rv_engine *e = NULL;
+    float *noise = NULL;
+    rv_gen_report rep = {0};
     rv_error err = {0};
-    rc = rv_cli_gpu_create(&gpu, &desc);
-    if (rc)
-        return rc;
     double t0 = now();
-    rv_gen_desc gd = {.model_dir = o.model, .scheduler = o.scheduler, .variant = o.variant,
-                      .vae = o.decoder == RV_DECODER_VAE, .tiny = o.decoder == RV_DECODER_TINY};
-    rv_status s = rv_gen_load(&gen, gpu, &gd, &err);
+    ed.model_dir = o.model;
+    ed.scheduler = o.scheduler;
+    ed.variant = o.variant;
+    ed.vae = o.decoder == RV_DECODER_VAE;
+    ed.tiny = o.decoder == RV_DECODER_TINY;
+    ed.allow_nonfinite = o.allow_nonfinite;
+    rv_status s = rv_engine_create(&e, &ed, &err);
     if (s)
         goto fail;
     double t1 = now();
+    rv_engine_info info;
+    rv_engine_get_info(e, &info);
+    if (info.nonfinite_tensors)
+        fprintf(stderr, "reverie gen: warning: %d weight tensor%s NaN or Inf (--allow-nonfinite)\n",
+                info.nonfinite_tensors, info.nonfinite_tensors == 1 ? " holds" : "s hold");
 
-    int steps = o.steps ? (int)o.steps : default_steps(&gen->sched);
-    uint32_t f = gen->factor, side = gen->unet->cfg.sample_size ? gen->unet->cfg.sample_size * f : 64 * f;
-    rv_gen_plan_desc pd = {.width = o.width ? (uint32_t)o.width : side, .height = o.height ? (uint32_t)o.height : side,
-                           .steps = steps, .cfg = rv_gen_uses_cfg(gen, (float)o.guidance), .decoder = o.decoder};
-    if ((uint32_t)o.clip_skip >= gen->te->cfg.num_hidden_layers) {
+    const int steps = o.steps ? (int)o.steps : info.default_steps;
+    const uint32_t width = o.width ? (uint32_t)o.width : info.default_width;
+    const uint32_t height = o.height ? (uint32_t)o.height : info.default_height;
+    if ((uint32_t)o.clip_skip >= info.text_layers) {
         fprintf(stderr, "reverie gen: --clip-skip %ld: the text encoder has %u layers\n", o.clip_skip,
-                gen->te->cfg.num_hidden_layers);
+                info.text_layers);
         rc = 1;
         goto done;
     }
-    s = rv_gen_plan_create(gen, &pd, &plan, &err);
-    if (s)
-        goto fail;
 
     /* the prompt must say something; a long one is cut like diffusers does */
-    int32_t ids[RV_TOKENIZER_MAX_LENGTH];
     int ntok = 0;
-    s = rv_tokenizer_encode(gen->tok, o.prompt, ids, &ntok, &err);
+    s = rv_engine_count_tokens(e, o.prompt, &ntok, &err);
     if (s)
         goto fail;
     if (ntok <= 2) {
@@ -298,75 +290,66 @@ int rv_cmd_gen_main(int argc, char **argv)
         rc = 1;
         goto done;
     }
-    if (ntok > RV_TOKENIZER_MAX_LENGTH)
+    if (ntok > 77)
         fprintf(stderr, "reverie gen: warning: the prompt has %d tokens; CLIP reads %d, the last %d are ignored\n",
-                ntok - 2, RV_TOKENIZER_MAX_LENGTH - 2, ntok - RV_TOKENIZER_MAX_LENGTH);
+                ntok - 2, 77 - 2, ntok - 77);
 
     char shape[64];
-    snprintf(shape, sizeof(shape), "1, %u, %u, %u", gen->latent_channels, plan->lh, plan->lw);
-    if (o.noise_file) {
-        noise = malloc(plan->nlat * sizeof(float));
+    const uint32_t lh = height / info.factor, lw = width / info.factor;
+    const uint64_t nlat = (uint64_t)info.latent_channels * lh * lw;
+    snprintf(shape, sizeof(shape), "1, %u, %u, %u", info.latent_channels, lh, lw);
+    if (o.noise_file && width % info.factor == 0 && height % info.factor == 0) {
+        noise = malloc(nlat * sizeof(float));
         if (!noise) {
             s = rv_error_set(&err, RV_ERR_HOST_MEMORY, "out of memory");
             goto fail;
         }
-        if (rv_latent_file_read(o.noise_file, noise, plan->nlat, shape, &err)) {
+        if (rv_latent_file_read(o.noise_file, noise, nlat, shape, &err)) {
             fprintf(stderr, "reverie gen: --noise-file %s\n", err.msg);
             rc = 1;
             goto done;
         }
     }
 
-    rv_gen_params prm = {.prompt = o.prompt, .negative = o.negative, .steps = steps, .guidance = (float)o.guidance,
-                         .clip_skip = (uint32_t)o.clip_skip, .seed = o.seed, .noise = noise};
-    rv_gen_result res;
+    rv_gen_request req = {.width = width, .height = height, .steps = steps, .decoder = o.decoder, .prompt = o.prompt,
+                          .negative = o.negative, .guidance = (float)o.guidance, .clip_skip = (uint32_t)o.clip_skip,
+                          .seed = o.seed, .noise = noise};
     double t2 = now();
-    s = rv_gen_run(gen, plan, &prm, &res, &err);
+    s = rv_engine_generate(e, &req, &rep, &err);
     if (s)
         goto fail;
     double t3 = now();
-    lat = malloc(plan->nlat * sizeof(float));
-    rgba = malloc((size_t)pd.width * pd.height * sizeof(uint32_t));
-    if (!lat || !rgba) {
-        s = rv_error_set(&err, RV_ERR_HOST_MEMORY, "out of memory");
-        goto fail;
-    }
-    s = rv_gen_read_latents(gen, plan, lat, &err);
-    if (!s)
-        s = rv_gen_read_rgba(gen, plan, rgba, &err);
-    if (s)
-        goto fail;
 
-    const rv_device_info *info = rv_gpu_info(gpu);
-    const char *sched = rv_sched_kind_name(gen->sched.kind), *dec = rv_decoder_kind_name(plan->decoder);
+    const char *sched = info.scheduler;
+    const char *dec = rv_decoder_kind_name(o.decoder != RV_DECODER_AUTO ? o.decoder
+                                           : info.has_tiny ? RV_DECODER_TINY : RV_DECODER_VAE);
+    const char *storage = info.fp16 ? "f16" : "f32";
     printf("gen: %ux%u pixels (%ux%u latent), %d step%s, %s, guidance %g, seed %llu%s, decoder %s, %s on %s\n",
-           pd.width, pd.height, plan->lw, plan->lh, steps, steps == 1 ? "" : "s", sched, o.guidance,
-           (unsigned long long)o.seed, o.noise_file ? " (initial noise from file)" : "", dec,
-           rv_dtype_name(rv_gpu_dtype(gpu)), info->name);
+           width, height, lw, lh, steps, steps == 1 ? "" : "s", sched, o.guidance, (unsigned long long)o.seed,
+           o.noise_file ? " (initial noise from file)" : "", dec, storage, info.device->name);
     double total = 0;
     printf("GPU time per part:");
-    for (int i = 0; i < res.nstages; i++) {
-        printf(" %s %.2f ms%s", res.stages[i].name, res.stages[i].ms, i + 1 < res.nstages ? "," : "");
-        total += res.stages[i].ms;
+    for (int i = 0; i < rep.nparts; i++) {
+        printf(" %s %.2f ms%s", rep.parts[i].name, rep.parts[i].ms, i + 1 < rep.nparts ? "," : "");
+        total += rep.parts[i].ms;
     }
     printf("\nGPU total %.2f ms in %d command buffer%s; wall: load %.2f s, generate %.3f s\n", total,
-           res.submissions, res.submissions == 1 ? "" : "s", t1 - t0, t3 - t2);
+           rep.submissions, rep.submissions == 1 ? "" : "s", t1 - t0, t3 - t2);
     if (o.profile)
-        print_profile(&res);
+        print_profile(&rep);
 
     /* parameters and provenance; no time stamp, so the same inputs give the same file */
     char steps_s[16], seed_s[32], size_s[32], guid_s[32], skip_s[16], params[2048], comment[1200];
     snprintf(steps_s, sizeof(steps_s), "%d", steps);
     snprintf(seed_s, sizeof(seed_s), "%llu", (unsigned long long)o.seed);
-    snprintf(size_s, sizeof(size_s), "%ux%u", pd.width, pd.height);
+    snprintf(size_s, sizeof(size_s), "%ux%u", width, height);
     snprintf(guid_s, sizeof(guid_s), "%g", o.guidance);
     snprintf(skip_s, sizeof(skip_s), "%ld", o.clip_skip);
     snprintf(params, sizeof(params), "%s\nSteps: %d, Sampler: %s, CFG scale: %g, Seed: %llu, Size: %s, Model: %s, "
                                      "Decoder: %s, Clip skip: %ld",
              o.prompt, steps, sched, o.guidance, (unsigned long long)o.seed, size_s, o.model, dec, o.clip_skip);
     snprintf(comment, sizeof(comment), "initial noise: %s; storage %s; device %s",
-             o.noise_file ? o.noise_file : "seed (Philox4x32-10 + Box-Muller)", rv_dtype_name(rv_gpu_dtype(gpu)),
-             info->name);
+             o.noise_file ? o.noise_file : "seed (Philox4x32-10 + Box-Muller)", storage, info.device->name);
     rv_png_text text[] = {
         {"prompt", o.prompt},   {"negative_prompt", o.negative ? o.negative : ""},
         {"seed", seed_s},       {"steps", steps_s},
@@ -376,7 +359,7 @@ int rv_cmd_gen_main(int argc, char **argv)
         {"parameters", params}, {"Software", "Reverie 0.1.0 (reverie gen)"},
         {"Source", o.model},    {"Comment", comment},
     };
-    s = rv_png_write(o.out, rgba, pd.width, pd.height, text, (int)(sizeof(text) / sizeof(text[0])), &err);
+    s = rv_png_write(o.out, rep.rgba, width, height, text, (int)(sizeof(text) / sizeof(text[0])), &err);
     if (s) {
         fprintf(stderr, "reverie gen: %s\n", err.msg);
         rc = 1;
@@ -384,15 +367,16 @@ int rv_cmd_gen_main(int argc, char **argv)
     }
     printf("wrote %s\n", o.out);
     if (o.latent_out) {
-        if (rv_latent_file_write(o.latent_out, lat, plan->nlat, &err)) {
+        if (rv_latent_file_write(o.latent_out, rep.latents, nlat, &err)) {
             fprintf(stderr, "reverie gen: --latent-out %s\n", err.msg);
             rc = 1;
             goto done;
         }
         printf("wrote %s (float32 [%s])\n", o.latent_out, shape);
     }
-    if (rv_gpu_validation_count(gpu) > 0) {
-        fprintf(stderr, "reverie gen: %d validation message(s)\n", rv_gpu_validation_count(gpu));
+    rv_engine_get_info(e, &info);
+    if (info.validation_messages > 0) {
+        fprintf(stderr, "reverie gen: %d validation message(s)\n", info.validation_messages);
         rc = 3;
     }
     goto done;
@@ -401,10 +385,7 @@ fail:
     rc = exit_code(s);
 done:
     free(noise);
-    free(lat);
-    free(rgba);
-    rv_gen_plan_destroy(plan);
-    rv_gen_unload(gen);
-    rv_gpu_destroy(gpu);
+    rv_gen_report_free(&rep);
+    rv_engine_destroy(e);
     return rc;
 }

@@ -75,14 +75,11 @@ nan_model "$tmp/nan" conv_in.weight 5
 expect "NaN weights refused" 1 "^reverie gen: format error: LOAD: $tmp/nan/unet/diffusion_pytorch_model.safetensors: tensor 'conv_in.weight' holds NaN \(element 5\): the checkpoint has non-finite weights and would give a garbage picture \(--allow-nonfinite loads it anyway\)$" -- \
   "$bin" gen --model "$tmp/nan" "x" -o "$tmp/nan.png"
 [ -e "$tmp/nan.png" ] && bad "NaN weights: a PNG was written" || ok
-# TODO(coordinator): enable once the engine passes --allow-nonfinite to the
-# loads (rv_bind_report.allow_nonfinite) and checks latents with
-# rv_op_check_finite: the model then loads, its first UNet stage turns the
-# latent non-finite, and gen must fail naming that stage and write no PNG.
-# Not run by ctest until then (RV_TEST_NONFINITE_ENGINE=1 runs it).
-if [ "${RV_TEST_NONFINITE_ENGINE:-0}" = 1 ]; then
-  expect "NaN weights allowed: latent check" 1 "non-finite.*unet" -- \
-    "$bin" gen --model "$tmp/nan" "x" --allow-nonfinite -o "$tmp/nan2.png"
-  [ -e "$tmp/nan2.png" ] && bad "NaN latent: a PNG was written" || ok
-fi
+# with --allow-nonfinite the model loads (with a warning), its UNet turns
+# the latent non-finite, and gen fails naming that stage: no PNG
+expect "NaN weights allowed: the stage is named" 1 "^reverie gen: invalid input: GEN: $tmp/nan: the output of the UNet at step 0 is not finite \\(NaN or Inf\\)" -- \
+  "$bin" gen --model "$tmp/nan" "x" --allow-nonfinite -o "$tmp/nan2.png"
+expect "NaN weights allowed: warned" 1 "warning: 1 weight tensor holds NaN or Inf" -- \
+  "$bin" gen --model "$tmp/nan" "x" --allow-nonfinite -o "$tmp/nan2.png"
+[ -e "$tmp/nan2.png" ] && bad "NaN latent: a PNG was written" || ok
 finish cli_hardening

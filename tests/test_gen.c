@@ -231,6 +231,41 @@ static void many_steps(rv_gen *gen, const char *fx)
     rv_gen_plan_destroy(plan);
 }
 
+/* More parts than the result can name (issue 16, class 5): the first 63
+ * keep their names in order, the last entry is "more" and holds the rest;
+ * no later stage is summed into an earlier part. */
+static void parts_past_capacity(rv_gen *gen, const char *fx)
+{
+    if (filter && !strstr(fx, filter))
+        return;
+    rv_error err = {0};
+    const int steps = 40;
+    rv_gen_plan_desc pd = {.width = 2 * gen->factor, .height = 2 * gen->factor, .steps = steps};
+    rv_gen_plan *plan = NULL;
+    CHECK(rv_gen_plan_create(gen, &pd, &plan, &err) == RV_OK, "plan: %s", err.msg);
+    if (!plan)
+        return;
+    rv_gen_params prm = {.prompt = "a red lighthouse", .steps = steps, .seed = 5};
+    rv_gen_result *res = malloc(sizeof(*res));
+    CHECK(rv_gen_run(gen, plan, &prm, res, &err) == RV_OK, "%d steps: %s", steps, err.msg);
+    const int cap = RV_GEN_MAX_PARTS;
+    bool names = res->nstages == cap && strcmp(res->stages[cap - 1].name, "more") == 0 &&
+                 strcmp(res->stages[0].name, "text") == 0 && strcmp(res->stages[1].name, "init") == 0;
+    for (int i = 2; i < cap - 1 && names; i++) {
+        char want[32];
+        snprintf(want, sizeof(want), "%s%d", (i % 2) ? "sched" : "step", (i - 2) / 2);
+        names = strcmp(res->stages[i].name, want) == 0;
+        if (!names)
+            fprintf(stderr, "part %d is \"%s\", want \"%s\"\n", i, res->stages[i].name, want);
+    }
+    printf("  %s %d steps: %d parts, the last \"%s\" %.2f ms (the remaining %d parts)\n", fx, steps, res->nstages,
+           res->stages[cap - 1].name, res->stages[cap - 1].ms, 2 + 2 * steps + 2 - (cap - 1));
+    CHECK(names, "%d steps: the parts past capacity are misnamed or misplaced", steps);
+    CHECK(res->stages[cap - 1].ms > 0, "the \"more\" part holds no time");
+    free(res);
+    rv_gen_plan_destroy(plan);
+}
+
 static void bad_input(rv_gen *gen)
 {
     rv_error err = {0};
@@ -299,8 +334,10 @@ int main(int argc, char **argv)
                 determinism(gen, fixtures[f], tag);
                 if (prec == 0 && (!filter || strstr(fixtures[f], filter)))
                     bad_input(gen);
-                if (prec == 0 && f == 1)
+                if (prec == 0 && f == 1) {
                     many_steps(gen, fixtures[f]);
+                    parts_past_capacity(gen, fixtures[f]);
+                }
             }
             rv_gen_unload(gen);
             golden_close(&g);

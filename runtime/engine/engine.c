@@ -12,6 +12,12 @@ const char *rv_decoder_kind_name(rv_decoder_kind k)
     return k == RV_DECODER_TINY ? "tiny" : k == RV_DECODER_VAE ? "vae" : "auto";
 }
 
+bool rv_engine_scheduler_known(const char *name)
+{
+    rv_sched_kind k;
+    return name && rv_sched_kind_parse(name, &k);
+}
+
 rv_status rv_engine_create(rv_engine **out, const rv_engine_desc *desc, rv_error *err)
 {
     *out = NULL;
@@ -21,7 +27,7 @@ rv_status rv_engine_create(rv_engine **out, const rv_engine_desc *desc, rv_error
     rv_status s = rv_gpu_create(&e->gpu, &desc->gpu, err);
     if (!s) {
         rv_gen_desc gd = {.model_dir = desc->model_dir, .scheduler = desc->scheduler, .variant = desc->variant,
-                          .vae = desc->vae, .tiny = desc->tiny};
+                          .vae = desc->vae, .tiny = desc->tiny, .allow_nonfinite = desc->allow_nonfinite};
         s = rv_gen_load(&e->gen, e->gpu, &gd, err);
     }
     if (s) {
@@ -56,6 +62,8 @@ void rv_engine_get_info(const rv_engine *e, rv_engine_info *o)
     o->has_tiny = g->taesd != NULL;
     o->fp16 = rv_gpu_dtype(e->gpu) == RV_F16;
     o->validation_messages = rv_gpu_validation_count(e->gpu);
+    o->text_layers = g->te->cfg.num_hidden_layers;
+    o->nonfinite_tensors = g->nonfinite;
 }
 
 bool rv_engine_uses_cfg(const rv_engine *e, float scale) { return rv_gen_uses_cfg(e->gen, scale); }
@@ -64,6 +72,15 @@ rv_status rv_engine_prompt(rv_engine *e, const char *text, uint32_t clip_skip, r
                            rv_error *err)
 {
     return rv_gen_text(e->gen, text, clip_skip, out, info, err);
+}
+
+rv_status rv_engine_count_tokens(rv_engine *e, const char *text, int *n_tokens, rv_error *err)
+{
+    int32_t ids[RV_TOKENIZER_MAX_LENGTH];
+    *n_tokens = 0;
+    if (!text)
+        return rv_error_set(err, RV_ERR_INVALID, "ENGINE: no prompt");
+    return rv_tokenizer_encode(e->gen->tok, text, ids, n_tokens, err);
 }
 
 static void copy_stages(rv_stage_ms *dst, const rv_stage_time *src, int n)
@@ -148,3 +165,4 @@ rv_status rv_engine_check_finite(const float *x, uint64_t n, const char *what, r
                                 isnan(x[i]) ? "NaN" : "Inf", (unsigned long long)i);
     return RV_OK;
 }
+_Static_assert(RV_ENGINE_MAX_STEPS == RV_SCHED_MAX_STEPS, "the public step limit is the scheduler's");

@@ -457,6 +457,8 @@ rv_status rv_stream_frame(rv_stream *s, const rv_frame_desc *f, rv_frame_result 
             st = rv_gen_upload_steps(g, p, first, f->steps, s->d.guidance, f->seed, NULL, err);
     }
     const bool blended = f->nprompts > 1 && !f->warp_only; /* one prompt: its weight normalises to 1 */
+    if (!st)
+        st = rv_gen_flags_reset(g, err);
     if (!st && blended) {
         st = blend_coefs(s, f, entry, err);
         if (!st) {
@@ -495,6 +497,7 @@ rv_status rv_stream_frame(rv_stream *s, const rv_frame_desc *f, rv_frame_result 
     if (!fresh || f->warp_only) {
         rv_gen_stage(cmd, "warp");
         init = record_warp(s, f);
+        rv_gen_flag(g, init, "the warp of frame %llu's previous latent", (unsigned long long)s->index);
     }
     if (f->warp_only) {
         p->final ^= 1;
@@ -506,6 +509,8 @@ rv_status rv_stream_frame(rv_stream *s, const rv_frame_desc *f, rv_frame_result 
         st = rv_gen_record_decode(g, p, s->res, err);
     if (!st)
         st = rv_gen_submit(g, s->res, err);
+    if (!st)
+        st = rv_gen_flags_check(g, err);
     if (!st)
         st = rv_tensor_download(g->gpu, &p->lat[p->final], s->lat_host, err);
     if (!st)

@@ -4,6 +4,7 @@
  * uploads token ids, noise and timesteps before recording, and reads
  * nothing back until the run is done. */
 #include <math.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -50,6 +51,17 @@ static rv_status need_component(const rv_gen *g, const char *cls, const char *na
     return RV_OK;
 }
 
+/* After a component's bind: the weights it let through, and its report freed
+ * for the next component (a bind clears the report without freeing it). */
+static void take_report(rv_gen *g, rv_bind_report *r)
+{
+    if (!r)
+        return;
+    g->nonfinite += r->nonfinite;
+    rv_bind_report_free(r);
+    r->allow_nonfinite = true;
+}
+
 rv_status rv_gen_load(rv_gen **out, rv_gpu *gpu, const rv_gen_desc *desc, rv_error *err)
 {
     *out = NULL;
@@ -65,6 +77,8 @@ rv_status rv_gen_load(rv_gen **out, rv_gpu *gpu, const rv_gen_desc *desc, rv_err
     g->uid = (++next_uid) & 0xffffffu; /* per process; handles carry it */
     snprintf(g->dir, sizeof(g->dir), "%s", desc->model_dir);
     char dir[1024];
+    rv_bind_report rep = {.allow_nonfinite = desc->allow_nonfinite};
+    rv_bind_report *report = desc->allow_nonfinite ? &rep : NULL;
     rv_status s = rv_model_index_load(&g->index, g->dir, err);
     if (!s)
         s = need_component(g, NULL, "scheduler", "scheduler", dir, sizeof(dir), err);
@@ -77,11 +91,13 @@ rv_status rv_gen_load(rv_gen **out, rv_gpu *gpu, const rv_gen_desc *desc, rv_err
     if (!s)
         s = need_component(g, "CLIPTextModel", NULL, "text encoder", dir, sizeof(dir), err);
     if (!s)
-        s = rv_clip_text_load(&g->te, gpu, dir, NULL, err);
+        s = rv_clip_text_load(&g->te, gpu, dir, report, err);
+    take_report(g, report);
     if (!s)
         s = need_component(g, "UNet2DConditionModel", NULL, "UNet", dir, sizeof(dir), err);
     if (!s)
-        s = rv_unet_load(&g->unet, gpu, dir, desc->variant, NULL, err);
+        s = rv_unet_load(&g->unet, gpu, dir, desc->variant, report, err);
+    take_report(g, report);
     if (s)
         goto fail;
 
@@ -90,14 +106,16 @@ rv_status rv_gen_load(rv_gen **out, rv_gpu *gpu, const rv_gen_desc *desc, rv_err
     if (want_tiny) {
         s = need_component(g, "AutoencoderTiny", NULL, "tiny autoencoder (TAESD)", dir, sizeof(dir), err);
         if (!s)
-            s = rv_taesd_load(&g->taesd, gpu, dir, desc->variant, NULL, err);
+            s = rv_taesd_load(&g->taesd, gpu, dir, desc->variant, report, err);
+        take_report(g, report);
         if (s)
             goto fail;
     }
     if (want_vae) {
         s = need_component(g, "AutoencoderKL", NULL, "VAE", dir, sizeof(dir), err);
         if (!s)
-            s = rv_vae_load(&g->vae, gpu, dir, desc->variant, NULL, err);
+            s = rv_vae_load(&g->vae, gpu, dir, desc->variant, report, err);
+        take_report(g, report);
         if (s)
             goto fail;
     }
@@ -154,6 +172,8 @@ rv_status rv_gen_load(rv_gen **out, rv_gpu *gpu, const rv_gen_desc *desc, rv_err
     for (int i = 0; i < RV_GEN_TEXT_CACHE && !s; i++)
         s = rv_tensor_alloc(gpu, &g->cache[i].emb, rv_gpu_dtype(gpu), (uint64_t)SEQ * D, err);
     if (!s)
+        s = rv_tensor_alloc(gpu, &g->flags, RV_F32, RV_GEN_FLAGS, err);
+    if (!s)
         s = rv_cmd_create(gpu, &g->cmd, err);
     if (s)
         goto fail;
@@ -174,6 +194,7 @@ void rv_gen_unload(rv_gen *g)
         free(g->cache[i].host);
     }
     rv_tensor_free(g->gpu, &g->ids);
+    rv_tensor_free(g->gpu, &g->flags);
     rv_clip_text_plan_destroy(g->te_plan);
     rv_vae_destroy(g->vae);
     rv_taesd_destroy(g->taesd);
@@ -392,6 +413,43 @@ static rv_status room(rv_gen *g, int need, rv_gen_result *res, rv_error *err)
     return s ? s : rv_cmd_begin(g->cmd, err);
 }
 
+/* ---- the non-finite guard ---- */
+
+rv_status rv_gen_flags_reset(rv_gen *g, rv_error *err)
+{
+    float zero[RV_GEN_FLAGS] = {0};
+    g->nflags = 0;
+    return rv_tensor_upload(g->gpu, &g->flags, zero, err);
+}
+
+void rv_gen_flag(rv_gen *g, const rv_tensor *x, const char *fmt, ...)
+{
+    int slot = g->nflags < RV_GEN_FLAGS ? g->nflags++ : RV_GEN_FLAGS - 1;
+    if (g->nflags == RV_GEN_FLAGS && slot == RV_GEN_FLAGS - 1) {
+        snprintf(g->flag_names[slot], sizeof(g->flag_names[slot]), "a later stage");
+    } else {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(g->flag_names[slot], sizeof(g->flag_names[slot]), fmt, ap);
+        va_end(ap);
+    }
+    rv_op_check_finite(g->cmd, &g->flags, x, (uint32_t)slot);
+}
+
+rv_status rv_gen_flags_check(rv_gen *g, rv_error *err)
+{
+    float f[RV_GEN_FLAGS];
+    rv_status s = rv_tensor_download(g->gpu, &g->flags, f, err);
+    if (s)
+        return s;
+    for (int i = 0; i < g->nflags; i++)
+        if (f[i] != 0.0f)
+            return rv_error_set(err, RV_ERR_INVALID, "GEN: %s: the output of %s is not finite (NaN or Inf): the "
+                                "model's weights or its inputs overflow; nothing was written", g->dir,
+                                g->flag_names[i]);
+    return RV_OK;
+}
+
 int rv_gen_default_steps(const rv_gen *g)
 {
     if (g->sched.kind == RV_SCHED_LCM)
@@ -469,6 +527,8 @@ rv_status rv_gen_text(rv_gen *g, const char *prompt, uint32_t clip_skip, uint64_
         f[i] = (float)ids[i];
     rv_tensor row = view(&g->ids, 0, SEQ);
     s = rv_tensor_write(g->gpu, &row, 0, f, sizeof(f), err);
+    if (!s)
+        s = rv_gen_flags_reset(g, err);
     if (!s) {
         rv_gpu_clear_error(g->gpu);
         s = rv_cmd_begin(g->cmd, err);
@@ -478,7 +538,10 @@ rv_status rv_gen_text(rv_gen *g, const char *prompt, uint32_t clip_skip, uint64_
     rv_cmd_stage(g->cmd, STAGE_PREFIX "text");
     rv_clip_text_args a = {.ids = &row, .clip_skip = clip_skip};
     rv_clip_text_forward(g->cmd, g->te, g->te_plan, &en->emb, &a);
+    rv_gen_flag(g, &en->emb, "the text encoder");
     s = rv_cmd_run(g->cmd, err);
+    if (!s)
+        s = rv_gen_flags_check(g, err);
     if (s)
         return s;
     rv_stage_time t[4];
@@ -610,6 +673,7 @@ rv_status rv_gen_record_denoise(rv_gen *g, rv_gen_plan *p, const rv_tensor *cont
     } else {
         scale(cmd, &p->lat[0], &p->noise, sc->init_noise_sigma);
     }
+    rv_gen_flag(g, &p->lat[0], "the start latent (noise%s)", init ? " added to the initial latent" : "");
 
     int step_stages = 2 * g->unet->cfg.nblocks + 8, used_noise = 0;
     for (int k = 0; k < nrun && !s; k++) {
@@ -629,6 +693,7 @@ rv_status rv_gen_record_denoise(rv_gen *g, rv_gen_plan *p, const rv_tensor *cont
         rv_unet_args ua = {.sample = &p->model_in, .timesteps = &tsv, .context = context,
                            .timestep_cond = cond ? &p->tcond : NULL};
         rv_unet_forward(cmd, g->unet, p->unet, &p->model_out, &ua);
+        rv_gen_flag(g, &p->model_out, "the UNet at step %d", i);
 
         stage(cmd, "sched", i);
         const rv_tensor *m = &p->model_out;
@@ -648,6 +713,7 @@ rv_status rv_gen_record_denoise(rv_gen *g, rv_gen_plan *p, const rv_tensor *cont
         } else {
             lincomb(cmd, y, x, c.sample, m, c.model, &p->tmp);
         }
+        rv_gen_flag(g, y, "the scheduler at step %d", i);
         cur ^= 1;
         int after = rv_cmd_stage_room(cmd);
         if (after < before)
@@ -668,6 +734,7 @@ rv_status rv_gen_record_decode(rv_gen *g, rv_gen_plan *p, rv_gen_result *res, rv
         rv_taesd_forward(cmd, g->taesd, p->taesd, &p->image, &p->lat[p->final]);
     else
         rv_vae_forward(cmd, g->vae, p->vae, &p->image, &p->lat[p->final], NULL, NULL);
+    rv_gen_flag(g, &p->image, "the %s decoder", p->decoder == RV_DECODER_TINY ? "tiny (TAESD)" : "VAE");
     stage(cmd, "rgba", -1);
     rv_op_to_rgba8(cmd, &p->rgba, &p->image, 1, p->d.height, p->d.width, 0.5f, 0.5f);
     return RV_OK;
@@ -722,6 +789,8 @@ rv_status rv_gen_run(rv_gen *g, rv_gen_plan *p, const rv_gen_params *prm, rv_gen
         s = rv_tensor_upload(gpu, &p->init, prm->init_latents, err);
     if (!s)
         s = rv_gen_upload_steps(g, p, first, nrun, prm->guidance, prm->seed, prm->step_noise, err);
+    if (!s)
+        s = rv_gen_flags_reset(g, err);
     if (s)
         return s;
 
@@ -746,6 +815,8 @@ rv_status rv_gen_run(rv_gen *g, rv_gen_plan *p, const rv_gen_params *prm, rv_gen
         s = rv_gen_record_decode(g, p, res, err);
     if (!s)
         s = rv_gen_submit(g, res, err);
+    if (!s)
+        s = rv_gen_flags_check(g, err);
     if (s) {
         rv_cmd_wait(cmd, NULL);
         return s;

@@ -28,8 +28,10 @@ typedef struct rv_gen_desc {
     const char *scheduler;     /* class override ("euler", "lcm", or a class name); NULL = the config's */
     const char *variant;       /* weight files like *.fp16.safetensors (UNet, VAE, TAESD); NULL = none */
     bool vae, tiny;            /* decoders to load; neither = the AUTO one */
+    bool allow_nonfinite;      /* load weights holding NaN/Inf */
 } rv_gen_desc;
 
+#define RV_GEN_FLAGS 64          /* stages checked for NaN/Inf per run */
 #define RV_GEN_TEXT_CACHE RV_ENGINE_PROMPTS  /* prompt embeddings kept on the device */
 
 /* One cached embedding, keyed by token ids and clip skip (two spellings of
@@ -62,7 +64,13 @@ typedef struct rv_gen {
     rv_gen_text_entry cache[RV_GEN_TEXT_CACHE];
     uint64_t clock;
     uint32_t uid;              /* tags this model's prompt handles */
+    int nonfinite;             /* weights holding NaN/Inf let through (allow_nonfinite) */
     rv_cmd *cmd;
+    /* the non-finite guard: rv_op_check_finite flags, one slot per checked
+     * stage of a submission sequence, and the stage names */
+    rv_tensor flags;           /* float32 [RV_GEN_FLAGS] */
+    int nflags;
+    char flag_names[RV_GEN_FLAGS][40];
 } rv_gen;
 
 /* Loads every component on `gpu`. Errors name the component folder and
@@ -168,6 +176,14 @@ rv_status rv_gen_record_denoise(rv_gen *g, rv_gen_plan *p, const rv_tensor *cont
                                 int nrun, float guidance, rv_gen_result *res, rv_error *err);
 /* Records decoding p->lat[p->final] into p->image and p->rgba. */
 rv_status rv_gen_record_decode(rv_gen *g, rv_gen_plan *p, rv_gen_result *res, rv_error *err);
+/* The non-finite guard. rv_gen_flags_reset (command buffer idle, before
+ * recording) clears the flags; rv_gen_flag records a check of x as stage
+ * `name` (printf-style); rv_gen_flags_check (after the wait) turns the first
+ * flagged stage into RV_ERR_INVALID naming it. A stage past RV_GEN_FLAGS
+ * shares the last slot ("a later stage"). */
+rv_status rv_gen_flags_reset(rv_gen *g, rv_error *err);
+void rv_gen_flag(rv_gen *g, const rv_tensor *x, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+rv_status rv_gen_flags_check(rv_gen *g, rv_error *err);
 /* Submits g->cmd, waits, and adds its timings to res. */
 rv_status rv_gen_submit(rv_gen *g, rv_gen_result *res, rv_error *err);
 /* out = ca*a + cb*b (b may be NULL) through tmp, out aliasing neither

@@ -29,8 +29,15 @@ typedef struct rv_engine_desc {
     const char *scheduler;     /* class override ("euler", "lcm", or a class name); NULL = the config's */
     const char *variant;       /* weight files like *.fp16.safetensors; NULL = none */
     bool vae, tiny;            /* decoders to load; neither = the AUTO one */
+    bool allow_nonfinite;      /* load weights holding NaN/Inf (refused by default, naming the tensor) */
     rv_gpu_desc gpu;           /* the device the engine creates and owns */
 } rv_engine_desc;
+
+#define RV_ENGINE_MAX_STEPS 1000  /* the most denoising steps a schedule may have */
+
+/* Whether `name` is a scheduler the engine runs ("euler", "lcm", or their
+ * diffusers class names). */
+bool rv_engine_scheduler_known(const char *name);
 
 /* Creates the device and loads every component. Errors name the folder,
  * file, key or tensor. */
@@ -47,6 +54,8 @@ typedef struct rv_engine_info {
     int default_steps;         /* 4 LCM, 1 trailing spacing (SD-Turbo), else 25 */
     bool has_vae, has_tiny;
     bool fp16;                 /* activations stored as fp16 */
+    uint32_t text_layers;      /* the text encoder's layers (clip skip must be fewer) */
+    int nonfinite_tensors;     /* weights holding NaN/Inf that allow_nonfinite let through */
     int validation_messages;   /* Khronos validation layer messages so far */
 } rv_engine_info;
 void rv_engine_get_info(const rv_engine *e, rv_engine_info *out);
@@ -74,6 +83,10 @@ typedef struct rv_prompt_info {
  * run, its own submission). info may be NULL. */
 rv_status rv_engine_prompt(rv_engine *e, const char *text, uint32_t clip_skip, rv_prompt *out,
                            rv_prompt_info *info, rv_error *err);
+
+/* A prompt's CLIP tokens with BOS/EOS, before truncation to 77 (a prompt
+ * with 2 says nothing), without encoding it. */
+rv_status rv_engine_count_tokens(rv_engine *e, const char *text, int *n_tokens, rv_error *err);
 
 /* ---- one-shot generation (`reverie gen`) ---- */
 
