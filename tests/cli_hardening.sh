@@ -82,4 +82,13 @@ expect "NaN weights allowed: the stage is named" 1 "^reverie gen: invalid input:
 expect "NaN weights allowed: warned" 1 "warning: 1 weight tensor holds NaN or Inf" -- \
   "$bin" gen --model "$tmp/nan" "x" --allow-nonfinite -o "$tmp/nan2.png"
 [ -e "$tmp/nan2.png" ] && bad "NaN latent: a PNG was written" || ok
+# ---- class 3: a tokenizer with ids past the text encoder's vocabulary ----
+# the engine compares the sizes at load: an error, not an unwritten embedding row
+mkdir -p "$tmp/vocab/tokenizer"
+for c in "$m"/*; do [ "$(basename "$c")" = tokenizer ] || ln -s "$c" "$tmp/vocab/"; done
+for f in "$m"/tokenizer/*; do [ "$(basename "$f")" = vocab.json ] || ln -s "$f" "$tmp/vocab/tokenizer/"; done
+sed 's/"a<\/w>": *320/"a<\/w>": 49500/' "$m/tokenizer/vocab.json" > "$tmp/vocab/tokenizer/vocab.json"
+expect "tokenize beyond the encoder" 0 "ids: 49406 49500 49407" -- "$bin" tokenize --model "$tmp/vocab" "a"
+expect "vocabulary sizes" 1 "the tokenizer's vocabulary has ids up to 49500 \(a</w>\) but the text encoder's vocab_size is 49408" -- \
+    "$bin" gen --model "$tmp/vocab" "a" -o "$tmp/v.png"
 finish cli_hardening

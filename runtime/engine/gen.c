@@ -134,6 +134,9 @@ rv_status rv_gen_load(rv_gen **out, rv_gpu *gpu, const rv_gen_desc *desc, rv_err
                          uc->in_channels, uc->out_channels);
         goto fail;
     }
+    s = rv_tokenizer_check_encoder(g->tok, g->te->cfg.vocab_size, g->dir, err);
+    if (s)
+        goto fail;
     if (g->te->cfg.max_position_embeddings < SEQ) {
         s = rv_error_set(err, RV_ERR_FORMAT, "GEN: %s: the text encoder takes %u tokens, fewer than %d", g->dir,
                          g->te->cfg.max_position_embeddings, SEQ);
