@@ -38,8 +38,9 @@ rv_status rv_png_write(const char *path, const uint32_t *rgba, uint32_t w, uint3
     png_set_IHDR(png, info, w, h, 8, PNG_COLOR_TYPE_RGB_ALPHA, PNG_INTERLACE_NONE, PNG_COMPRESSION_TYPE_DEFAULT,
                  PNG_FILTER_TYPE_DEFAULT);
     for (int i = 0; i < ntext; i++) {
-        /* tEXt is Latin-1: text with other bytes (a UTF-8 prompt) goes in an iTXt chunk */
-        bool ascii = true;
+        /* tEXt is Latin-1: text with other bytes (a UTF-8 prompt) goes in an iTXt chunk;
+         * XMP always does (the XMP spec names iTXt "XML:com.adobe.xmp") */
+        bool ascii = strcmp(text[i].key, "XML:com.adobe.xmp") != 0;
         for (const unsigned char *c = (const unsigned char *)text[i].value; *c && ascii; c++)
             ascii = *c < 0x80;
         chunks[i].compression = ascii ? PNG_TEXT_COMPRESSION_NONE : PNG_ITXT_COMPRESSION_NONE;
