@@ -183,6 +183,10 @@ rv_status rv_video_create(rv_video **out, const rv_video_desc *desc, rv_error *e
     if (desc->width < 2 || desc->height < 2 || desc->width > 16384 || desc->height > 16384)
         return rv_error_set(err, RV_ERR_INVALID, "video: %s: frame size %ux%u is not 2 to 16384 a side", desc->path,
                             desc->width, desc->height);
+    /* libx264 prints its whole configuration at the default (info) level;
+     * the errors that matter come back to the caller in err */
+    if (av_log_get_level() == AV_LOG_INFO)
+        av_log_set_level(AV_LOG_ERROR);
     rv_video *v = calloc(1, sizeof(*v));
     if (!v)
         return rv_error_set(err, RV_ERR_HOST_MEMORY, "video: out of memory");
