@@ -271,8 +271,49 @@ static void errors(void)
     rmdir(mnt);
 }
 
-int main(void)
+/* `test_media_video --write DIR`: sample.png, sample.mp4 and sample.webm
+ * with parameters and provenance, for tests/cli_media.sh (exiftool, inspect) */
+static int write_samples(const char *dir)
 {
+    enum { W = 64, H = 48, N = 12 };
+    static uint32_t px[W * H];
+    rv_media_params m = meta;
+    m.prompt = "a lighthouse at dusk, caf\xc3\xa9 & <waves>";
+    m.model_hash = "0123abcd";
+    char path[512];
+    rv_error err = {0};
+    scene(px, W, H, 0);
+    snprintf(path, sizeof(path), "%s/sample.png", dir);
+    if (rv_png_write_media(path, px, W, H, &m, &err)) {
+        fprintf(stderr, "%s\n", err.msg);
+        return 1;
+    }
+    static const char *const names[] = {"sample.mp4", "sample.webm"};
+    for (int k = 0; k < 2; k++) {
+        snprintf(path, sizeof(path), "%s/%s", dir, names[k]);
+        rv_video *v = NULL;
+        rv_status s = rv_video_create(&v, &(rv_video_desc){.path = path, .width = W, .height = H, .fps_num = 12,
+                                                           .meta = &m},
+                                      &err);
+        for (int t = 0; s == RV_OK && t < N; t++) {
+            scene(px, W, H, t);
+            s = rv_video_write(v, px, &err);
+        }
+        if (s == RV_OK)
+            s = rv_video_finish(v, &err);
+        rv_video_destroy(v);
+        if (s) {
+            fprintf(stderr, "%s\n", err.msg);
+            return 1;
+        }
+    }
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc == 3 && strcmp(argv[1], "--write") == 0)
+        return write_samples(argv[2]);
     snprintf(tmpdir, sizeof(tmpdir), "/tmp/rv_test_video_XXXXXX");
     if (!mkdtemp(tmpdir)) {
         perror("mkdtemp");

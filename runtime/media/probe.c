@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "media_internal.h"
 
@@ -203,6 +204,11 @@ static rv_status probe_av(rv_media_info *info, const char *path, rv_error *err)
     snprintf(info->codec, sizeof(info->codec), "%s", avcodec_get_name(st->codecpar->codec_id));
     info->width = (uint32_t)st->codecpar->width;
     info->height = (uint32_t)st->codecpar->height;
+    if (!info->width || !info->height) {
+        s = rv_error_set(err, RV_ERR_FORMAT, "%s: no decodable video (the %s stream has no frame size)", path,
+                         info->codec);
+        goto done;
+    }
     AVRational fr = st->avg_frame_rate.num ? st->avg_frame_rate : st->r_frame_rate;
     info->fps = fr.den ? av_q2d(fr) : 0;
     info->seconds = fc->duration > 0 ? (double)fc->duration / AV_TIME_BASE : 0;
@@ -251,7 +257,9 @@ rv_status rv_media_probe(rv_media_info *info, const char *path, rv_error *err)
     size_t got = fread(sig, 1, 8, f);
     fclose(f);
     rv_status s;
-    if (got == 8 && memcmp(sig, "\x89PNG\r\n\x1a\n", 8) == 0) {
+    const char *dot = strrchr(path, '.');
+    bool png_name = dot && strcasecmp(dot, ".png") == 0;
+    if ((got == 8 && memcmp(sig, "\x89PNG\r\n\x1a\n", 8) == 0) || png_name) {
         unsigned char *data;
         size_t size;
         s = rv_media_read_file(path, 512u << 20, &data, &size, err);
