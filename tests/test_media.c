@@ -92,7 +92,8 @@ static void png_round_trip(void)
     rv_media_params p = {.prompt = "caf\xc3\xa9 at night", .steps = 2, .seed = 9, .width = W, .height = H,
                          .model = "reverie-tiny"};
     rv_error err = {0};
-    rv_status s = rv_png_write_media(path, px, W, H, &p, &err);
+    rv_media_text extra[] = {{"seed", "9"}, {"parameters", "a duplicate, skipped"}, {"Comment", "\xe2\x9c\x93 utf-8"}};
+    rv_status s = rv_png_write_media(path, px, W, H, &p, extra, 3, &err);
     CHECK(s == RV_OK, "write: %s", err.msg);
     CHECK(count_files(tmpdir) == 1, "only the PNG in the folder (%d files)", count_files(tmpdir));
     struct stat st;
@@ -111,10 +112,14 @@ static void png_round_trip(void)
     CHECK(info.parameters && strstr(info.parameters, "caf\xc3\xa9 at night\nSteps: 2"), "parameters: %s",
           info.parameters ? info.parameters : "(null)");
     CHECK(!strcmp(info.source_type, RV_MEDIA_DIGITAL_SOURCE_TYPE), "source type: %s", info.source_type);
-    bool software = false;
-    for (int i = 0; i < info.ntags; i++)
+    bool software = false, seed = false, comment = false;
+    for (int i = 0; i < info.ntags; i++) {
         software |= !strcmp(info.tags[i].key, "Software") && !strncmp(info.tags[i].value, "Reverie ", 8);
-    CHECK(software, "Software tag");
+        seed |= !strcmp(info.tags[i].key, "seed") && !strcmp(info.tags[i].value, "9");
+        comment |= !strcmp(info.tags[i].key, "Comment") && !strcmp(info.tags[i].value, "\xe2\x9c\x93 utf-8");
+        CHECK(strcmp(info.tags[i].key, "parameters"), "one parameters chunk");
+    }
+    CHECK(software && seed && comment, "Software %d, extra chunks %d %d", software, seed, comment);
     rv_media_info_free(&info);
 
     /* the XMP is an iTXt chunk even though it is ASCII (the XMP spec's place) */
@@ -226,7 +231,7 @@ static void png_kinds_and_errors(void)
     /* writing where no file can be made: clear error, nothing left */
     rv_error_clear(&err);
     snprintf(path, sizeof(path), "%s/no/such/folder/out.png", tmpdir);
-    s = rv_png_write_media(path, px, 16, 8, &(rv_media_params){.prompt = "p"}, &err);
+    s = rv_png_write_media(path, px, 16, 8, &(rv_media_params){.prompt = "p"}, NULL, 0, &err);
     CHECK(s == RV_ERR_IO && strstr(err.msg, path), "unwritable: %s", err.msg);
     rm_rf_files(tmpdir);
     CHECK(count_files(tmpdir) == 0, "clean");

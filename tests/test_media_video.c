@@ -284,7 +284,7 @@ static int write_samples(const char *dir)
     rv_error err = {0};
     scene(px, W, H, 0);
     snprintf(path, sizeof(path), "%s/sample.png", dir);
-    if (rv_png_write_media(path, px, W, H, &m, &err)) {
+    if (rv_png_write_media(path, px, W, H, &m, NULL, 0, &err)) {
         fprintf(stderr, "%s\n", err.msg);
         return 1;
     }

@@ -75,12 +75,19 @@ rv_status rv_png_read(rv_image *out, const char *path, const rv_png_read_desc *d
 rv_status rv_png_decode(rv_image *out, const void *data, size_t size, const char *name, const rv_png_read_desc *desc,
                         rv_error *err);
 
+/* One more text chunk for a PNG (tEXt when ASCII, iTXt otherwise). */
+typedef struct rv_media_text {
+    const char *key, *value;
+} rv_media_text;
+
 /* Writes a PNG with the `parameters` tEXt chunk (iTXt when not ASCII), the
- * XMP iTXt chunk `XML:com.adobe.xmp`, and "Software". Written to a
+ * XMP iTXt chunk `XML:com.adobe.xmp`, "Software", then the extra chunks
+ * (those with one of the first three keys are skipped). Written to a
  * temporary name in the same folder and renamed at the end: a failed write
- * leaves nothing under either name. meta may be NULL (no metadata). */
+ * leaves nothing under either name. meta may be NULL (no parameters, no
+ * XMP: only the extra chunks). */
 rv_status rv_png_write_media(const char *path, const uint32_t *rgba, uint32_t width, uint32_t height,
-                             const rv_media_params *meta, rv_error *err);
+                             const rv_media_params *meta, const rv_media_text *extra, int nextra, rv_error *err);
 
 /* ---- video -------------------------------------------------------------- */
 

@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <png.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -271,7 +272,7 @@ rv_status rv_png_read(rv_image *out, const char *path, const rv_png_read_desc *d
 /* ---- writer with metadata ----------------------------------------------- */
 
 rv_status rv_png_write_media(const char *path, const uint32_t *rgba, uint32_t width, uint32_t height,
-                             const rv_media_params *meta, rv_error *err)
+                             const rv_media_params *meta, const rv_media_text *extra, int nextra, rv_error *err)
 {
     char tmp[4096];
     int fd = rv_media_temp_create(path, tmp, sizeof(tmp), err);
@@ -282,10 +283,10 @@ rv_status rv_png_write_media(const char *path, const uint32_t *rgba, uint32_t wi
     char *xmp = meta ? rv_media_xmp(meta) : NULL;
     char sw[96];
     snprintf(sw, sizeof(sw), "Reverie %s", rv_media_version());
-    rv_png_text text[3];
+    rv_png_text *text = malloc((size_t)(3 + (nextra > 0 ? nextra : 0)) * sizeof(rv_png_text));
     int n = 0;
     rv_status s = RV_OK;
-    if (meta && (!params || !xmp)) {
+    if (!text || (meta && (!params || !xmp))) {
         s = rv_error_set(err, RV_ERR_HOST_MEMORY, "PNG: out of memory writing %s", path);
         goto fail;
     }
@@ -294,6 +295,13 @@ rv_status rv_png_write_media(const char *path, const uint32_t *rgba, uint32_t wi
         text[n++] = (rv_png_text){RV_MEDIA_XMP_PNG_KEY, xmp};
         text[n++] = (rv_png_text){"Software", meta->software && meta->software[0] ? meta->software : sw};
     }
+    for (int i = 0; i < nextra; i++) {
+        bool dup = !extra[i].key || !extra[i].value;
+        for (int k = 0; meta && !dup && k < 3; k++)
+            dup |= strcmp(extra[i].key, text[k].key) == 0;
+        if (!dup)
+            text[n++] = (rv_png_text){extra[i].key, extra[i].value};
+    }
     rv_error e2 = {0};
     s = rv_png_write(tmp, rgba, width, height, text, n, &e2);
     if (s) {
@@ -301,11 +309,13 @@ rv_status rv_png_write_media(const char *path, const uint32_t *rgba, uint32_t wi
         s = rv_error_set(err, s, "PNG: cannot write %s: %s", path, e2.msg);
         goto fail;
     }
+    free(text);
     free(params);
     free(xmp);
     return rv_media_commit(tmp, path, err);
 fail:
     unlink(tmp);
+    free(text);
     free(params);
     free(xmp);
     return s;
