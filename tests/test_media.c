@@ -228,6 +228,13 @@ static void png_kinds_and_errors(void)
     s = rv_png_decode(&img, buf, n, "flip.png", NULL, &err);
     CHECK(s == RV_ERR_FORMAT && strstr(err.msg, "flip.png: damaged PNG"), "corrupt: %s", err.msg);
 
+    /* a chunk that claims 1 GiB in a 1 KiB file (fuzz_png's first find):
+     * refused before libpng allocates it */
+    rv_error_clear(&err);
+    s = rv_png_read(&img, "fuzz/corpus/png/crash-oom-itxt-length.png", NULL, &err);
+    CHECK(s == RV_ERR_FORMAT && strstr(err.msg, "chunk iTXt at byte 172 says 1073742646 bytes"), "huge chunk: %s",
+          err.msg);
+
     /* writing where no file can be made: clear error, nothing left */
     rv_error_clear(&err);
     snprintf(path, sizeof(path), "%s/no/such/folder/out.png", tmpdir);

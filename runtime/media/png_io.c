@@ -155,6 +155,26 @@ rv_status rv_png_decode_text(rv_image *out, rv_media_tag **tags, int *ntags, con
     uint32_t max_side = d.max_side ? d.max_side : RV_PNG_MAX_SIDE_DEFAULT;
     if (size < 8 || png_sig_cmp((png_const_bytep)data, 0, 8) != 0)
         return rv_error_set(err, RV_ERR_FORMAT, "%s is not a PNG file (no PNG signature)", name);
+    /* every chunk must fit in the bytes we have: libpng allocates a chunk's
+     * declared length before reading it (a 1 GiB iTXt in a 1 KiB file, found
+     * by fuzz_png), so lengths are checked here first */
+    const unsigned char *b = data;
+    for (size_t pos = 8; pos < size;) {
+        if (size - pos < 12)
+            return rv_error_set(err, RV_ERR_FORMAT, "%s: damaged PNG: file ends inside a chunk header (truncated)",
+                                name);
+        uint32_t len = (uint32_t)b[pos] << 24 | (uint32_t)b[pos + 1] << 16 | (uint32_t)b[pos + 2] << 8 | b[pos + 3];
+        char type[5] = {0};
+        for (int i = 0; i < 4; i++)
+            type[i] = (b[pos + 4 + i] >= 'A' && b[pos + 4 + i] <= 'z') ? (char)b[pos + 4 + i] : '?';
+        if (len > size - pos - 12)
+            return rv_error_set(err, RV_ERR_FORMAT,
+                                "%s: damaged PNG: chunk %s at byte %zu says %u bytes, the file has %zu left (truncated)",
+                                name, type, pos, len, size - pos - 12);
+        pos += 12 + (size_t)len;
+        if (memcmp(type, "IEND", 4) == 0)
+            break;
+    }
     png_ctx c = {.data = data, .size = size};
     png_structp png = png_create_read_struct(PNG_LIBPNG_VER_STRING, &c, on_error, on_warning);
     png_infop info = png ? png_create_info_struct(png) : NULL;
