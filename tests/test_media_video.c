@@ -1,8 +1,9 @@
 /* Video writer and reader: an H.264 MP4 and a VP9 WebM written from RGBA8
  * frames are read back through libavformat/libavcodec (frame count, size,
- * rate, codec, parameters and XMP source type) and compared with the source
- * frames by PSNR; odd sizes; a clip ended early (Ctrl-C) is playable; the
- * error paths leave no file under the final or the temporary name. */
+ * rate, codec, parameters and XMP source type; MP4 box order) and compared
+ * with the source frames by PSNR; odd sizes; a clip ended early (Ctrl-C) is
+ * playable; the error paths leave no file under the final or the temporary
+ * name. */
 #include <dirent.h>
 #include <errno.h>
 #include <math.h>
@@ -76,6 +77,24 @@ static rv_media_params meta = {.prompt = "a lighthouse at dusk, waves", .negativ
                                .seed = 7, .has_seed = true, .width = 64, .height = 48, .model = "reverie-tiny",
                                .scheduler = "euler", .strength = 0.5f, .extra = "Frames: 24, FPS: 12"};
 
+/* the top-level ISO-BMFF box types of a file, "ftyp moov free mdat uuid " */
+static void mp4_boxes(const char *path, char *out, size_t cap)
+{
+    FILE *f = fopen(path, "rb");
+    unsigned char h[8];
+    size_t o = 0;
+    out[0] = 0;
+    for (long pos = 0; f && o + 6 < cap && fseek(f, pos, SEEK_SET) == 0 && fread(h, 1, 8, f) == 8;) {
+        uint32_t size = (uint32_t)h[0] << 24 | (uint32_t)h[1] << 16 | (uint32_t)h[2] << 8 | h[3];
+        o += (size_t)snprintf(out + o, cap - o, "%.4s ", (const char *)h + 4);
+        if (size < 8)
+            break;
+        pos += size;
+    }
+    if (f)
+        fclose(f);
+}
+
 /* writes n frames, reads everything back; returns the lowest PSNR */
 static double round_trip(const char *name, rv_video_codec codec, uint32_t w, uint32_t h, int n, rv_video_even even,
                          const char *want_codec, double min_psnr)
@@ -106,6 +125,12 @@ static double round_trip(const char *name, rv_video_codec codec, uint32_t w, uin
     rv_video_destroy(v);
     CHECK(count_files(tmpdir) == 1 && access(path, F_OK) == 0, "%s: only the final file after finish", name);
 
+    if (strstr(name, ".mp4")) {
+        /* faststart (moov before mdat: plays while downloading), XMP last */
+        char boxes[128];
+        mp4_boxes(path, boxes, sizeof(boxes));
+        CHECK(!strcmp(boxes, "ftyp moov free mdat uuid "), "%s: top-level boxes %s", name, boxes);
+    }
     rv_media_info info;
     s = rv_media_probe(&info, path, &err);
     CHECK(s == RV_OK, "%s: probe: %s", name, err.msg);

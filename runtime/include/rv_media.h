@@ -93,7 +93,7 @@ rv_status rv_png_write_media(const char *path, const uint32_t *rgba, uint32_t wi
 
 typedef enum rv_video_codec {
     RV_VIDEO_AUTO = 0,       /* by extension: .webm VP9; otherwise H.264 (VP9 in MP4 if no libx264) */
-    RV_VIDEO_H264,           /* libx264, yuv420p, MP4 */
+    RV_VIDEO_H264,           /* libx264, yuv420p, MP4 (faststart: moov before mdat) */
     RV_VIDEO_VP9,            /* libvpx-vp9, yuv420p, WebM (or MP4 if the path says .mp4) */
 } rv_video_codec;
 

@@ -333,7 +333,18 @@ rv_status rv_video_create(rv_video **out, const rv_video_desc *desc, rv_error *e
         fail(v, err, s, "metadata", 0);
         goto fail_early;
     }
-    r = avformat_write_header(v->oc, NULL);
+    AVDictionary *mux = NULL;
+    if (strcmp(v->container, "mp4") == 0) {
+        /* moov before mdat, so a browser plays the file while it downloads;
+         * the muxer reads the temporary file back by name for that pass */
+        size_t n = strlen(v->tmp) + 6;
+        v->oc->url = av_malloc(n);
+        if (v->oc->url)
+            snprintf(v->oc->url, n, "file:%s", v->tmp);
+        av_dict_set(&mux, "movflags", "+faststart", 0);
+    }
+    r = avformat_write_header(v->oc, &mux);
+    av_dict_free(&mux);
     if (r < 0) {
         s = fail(v, err, RV_ERR_IO, "writing the header", r);
         goto fail_early;
