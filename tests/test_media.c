@@ -67,6 +67,19 @@ static void parameters_text(void)
     CHECK(xmp && strstr(xmp, "fish &amp; &lt;chips&gt; &quot;q&quot;"), "xmp escapes the prompt");
     CHECK(xmp && !strstr(xmp, "<chips>"), "no raw markup from the prompt");
     free(xmp);
+    /* the model hash helper against sha256sum's answer for "abc" */
+    char hex[65], path[512];
+    snprintf(path, sizeof(path), "%s/abc.bin", tmpdir);
+    FILE *f = fopen(path, "wb");
+    fputs("abc", f);
+    fclose(f);
+    rv_error err = {0};
+    CHECK(rv_media_sha256_file(path, hex, &err) == RV_OK &&
+              !strcmp(hex, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"),
+          "sha256: %s %s", hex, err.msg);
+    unlink(path);
+    CHECK(rv_media_sha256_file(path, hex, &err) == RV_ERR_IO && strstr(err.msg, path), "sha256 missing: %s",
+          err.msg);
     xmp = rv_media_xmp(NULL);
     CHECK(xmp && strstr(xmp, "trainedAlgorithmicMedia") && !strstr(xmp, "dc:description"), "xmp without params");
     free(xmp);

@@ -47,6 +47,10 @@ char *rv_media_parameters_text(const rv_media_params *p);
  * xmp:CreatorTool, and the parameters text as dc:description. malloc'd. */
 char *rv_media_xmp(const rv_media_params *p);
 
+/* SHA-256 of a file as 64 hex digits; A1111's "Model hash" is the first
+ * 10 of the weights file's. */
+rv_status rv_media_sha256_file(const char *path, char hex[65], rv_error *err);
+
 /* The Reverie version this library was built as ("0.1.0"). */
 const char *rv_media_version(void);
 
