@@ -296,6 +296,81 @@ static void errors(void)
     rmdir(mnt);
 }
 
+static void outputs(void)
+{
+    enum { W = 32, H = 24 };
+    static uint32_t px[W * H];
+    char path[512], frame[512];
+    rv_error err = {0};
+    rv_media_out *o = NULL;
+    /* a PNG sequence into a folder it makes; each frame has its own prompt */
+    snprintf(path, sizeof(path), "%s/frames/f_%%03d.png", tmpdir);
+    rv_status s = rv_media_out_create(&o, &(rv_media_out_desc){.path = path, .width = W, .height = H,
+                                                               .first_index = 1, .meta = &meta},
+                                      &err);
+    CHECK(s == RV_OK && rv_media_out_get_kind(o) == RV_MEDIA_OUT_PNG_SEQUENCE, "sequence: %s", err.msg);
+    for (int t = 0; s == RV_OK && t < 3; t++) {
+        scene(px, W, H, t);
+        rv_media_params m = meta;
+        char prompt[64];
+        snprintf(prompt, sizeof(prompt), "frame %d", t);
+        m.prompt = prompt;
+        s = rv_media_out_write(o, px, &m, &err);
+    }
+    CHECK(s == RV_OK && rv_media_out_finish(o, &err) == RV_OK && rv_media_out_frames(o) == 3, "frames: %s", err.msg);
+    rv_media_out_destroy(o);
+    snprintf(frame, sizeof(frame), "%s/frames/f_003.png", tmpdir);
+    rv_media_info info;
+    CHECK(rv_media_probe(&info, frame, &err) == RV_OK && info.parameters && !strncmp(info.parameters, "frame 2\n", 8),
+          "third frame's own prompt: %s", err.msg);
+    rv_media_info_free(&info);
+    snprintf(frame, sizeof(frame), "%s/frames", tmpdir);
+    CHECK(count_files(frame) == 3, "three frames, no temporary files (%d)", count_files(frame));
+    clean(frame);
+
+    /* abandoned: the frames it wrote and the folder it made go again */
+    rmdir(frame);
+    s = rv_media_out_create(&o, &(rv_media_out_desc){.path = path, .width = W, .height = H}, &err);
+    for (int t = 0; s == RV_OK && t < 2; t++)
+        s = rv_media_out_write(o, px, NULL, &err);
+    CHECK(s == RV_OK, "write: %s", err.msg);
+    rv_media_out_destroy(o);
+    CHECK(access(frame, F_OK) != 0 && count_files(tmpdir) == 0, "abandoned sequence leaves nothing (%d)",
+          count_files(tmpdir));
+
+    /* an MP4 through the same door, abandoned half way: nothing left */
+    snprintf(path, sizeof(path), "%s/o.mp4", tmpdir);
+    s = rv_media_out_create(&o, &(rv_media_out_desc){.path = path, .width = W, .height = H, .meta = &meta}, &err);
+    CHECK(s == RV_OK && rv_media_out_get_kind(o) == RV_MEDIA_OUT_VIDEO, "mp4: %s", err.msg);
+    for (int t = 0; s == RV_OK && t < 2; t++)
+        s = rv_media_out_write(o, px, NULL, &err);
+    rv_media_out_destroy(o);
+    CHECK(count_files(tmpdir) == 0, "abandoned video leaves nothing");
+
+    /* one PNG holds one frame */
+    snprintf(path, sizeof(path), "%s/one.png", tmpdir);
+    s = rv_media_out_create(&o, &(rv_media_out_desc){.path = path, .width = W, .height = H, .meta = &meta}, &err);
+    CHECK(s == RV_OK && rv_media_out_write(o, px, NULL, &err) == RV_OK, "one png: %s", err.msg);
+    CHECK(rv_media_out_write(o, px, NULL, &err) == RV_ERR_INVALID && strstr(err.msg, "holds one frame"),
+          "second frame: %s", err.msg);
+    CHECK(rv_media_out_finish(o, &err) == RV_OK, "finish");
+    rv_media_out_destroy(o);
+    CHECK(access(path, F_OK) == 0, "the PNG stays after finish");
+    clean(tmpdir);
+
+    /* bad names */
+    static const char *const bad[] = {"%s/f_%%d_%%d.png", "%s/f_%%s.png", "%s/f_%%04d.jpg", "%s/clip.avi"};
+    for (int i = 0; i < 4; i++) {
+        rv_error_clear(&err);
+        snprintf(path, sizeof(path), bad[i], tmpdir);
+        CHECK(rv_media_out_create(&o, &(rv_media_out_desc){.path = path, .width = W, .height = H}, &err) ==
+                      RV_ERR_INVALID &&
+                  strstr(err.msg, path),
+              "bad name %s: %s", path, err.msg);
+    }
+    CHECK(count_files(tmpdir) == 0, "bad names make nothing");
+}
+
 /* `test_media_video --write DIR`: sample.png, sample.mp4 and sample.webm
  * with parameters and provenance, for tests/cli_media.sh (exiftool, inspect) */
 static int write_samples(const char *dir)
@@ -355,6 +430,7 @@ int main(int argc, char **argv)
     round_trip("odd_crop.mp4", RV_VIDEO_H264, 33, 17, 6, RV_VIDEO_EVEN_CROP, "h264", 29.0);
     round_trip("vp9.mp4", RV_VIDEO_VP9, 64, 48, 6, RV_VIDEO_EVEN_PAD, "vp9", 32.0);
     interrupted();
+    outputs();
     errors();
     clean(tmpdir);
     rmdir(tmpdir);

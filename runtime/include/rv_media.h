@@ -159,6 +159,43 @@ void rv_video_reader_size(const rv_video_reader *r, uint32_t *width, uint32_t *h
 rv_status rv_video_reader_next(rv_video_reader *r, uint32_t *rgba, bool *got, rv_error *err);
 void rv_video_reader_close(rv_video_reader *r);
 
+/* ---- one output for a render: video, PNG sequence or one PNG ----------- */
+
+typedef enum rv_media_out_kind {
+    RV_MEDIA_OUT_VIDEO = 1,        /* .mp4 / .webm (.mkv .mov .m4v): rv_video */
+    RV_MEDIA_OUT_PNG_SEQUENCE,     /* a path with one %d / %04d, ending .png */
+    RV_MEDIA_OUT_PNG,              /* x.png: one frame */
+} rv_media_out_kind;
+
+typedef struct rv_media_out_desc {
+    const char *path;              /* "out.mp4", "out/frame_%04d.png", "out.png" */
+    uint32_t width, height;
+    uint32_t fps_num, fps_den;     /* video only; as rv_video_desc */
+    int crf;                       /* video only */
+    rv_video_codec codec;          /* video only */
+    rv_video_even even;            /* video only */
+    const rv_media_params *meta;   /* the video's; each PNG's unless write() gives one */
+    uint32_t first_index;          /* PNG sequence: the first frame's number (0) */
+    int64_t write_limit;           /* video test hooks, passed on */
+    const char *encoder;
+} rv_media_out_desc;
+
+typedef struct rv_media_out rv_media_out;
+
+/* Picks the writer by the path. A PNG sequence's folder is made if missing
+ * (one level). Every PNG is written through a temporary name. */
+rv_status rv_media_out_create(rv_media_out **out, const rv_media_out_desc *desc, rv_error *err);
+/* One frame of desc's size. meta: this frame's parameters for a PNG (the
+ * prompt of a schedule changes); NULL uses desc->meta; ignored for video. */
+rv_status rv_media_out_write(rv_media_out *o, const uint32_t *rgba, const rv_media_params *meta, rv_error *err);
+/* Ends the output with every frame written so far (also on Ctrl-C). */
+rv_status rv_media_out_finish(rv_media_out *o, rv_error *err);
+/* Unfinished (an error, an abandoned render): removes every file it made,
+ * and the folder it made if that is empty. NULL is fine. */
+void rv_media_out_destroy(rv_media_out *o);
+rv_media_out_kind rv_media_out_get_kind(const rv_media_out *o);
+int64_t rv_media_out_frames(const rv_media_out *o);
+
 /* ---- what a file says about itself -------------------------------------- */
 
 typedef struct rv_media_tag {
