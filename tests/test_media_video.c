@@ -289,6 +289,23 @@ static void errors(void)
         e.height = 256;
         e.crf = 1; /* near-lossless frames fill 64 KiB within a few frames */
         expect_clean_failure("tmpfs full", mnt, "clip.mp4", &e, 30, RV_ERR_IO, "No space left on device");
+        /* PNG frames of noise (incompressible, 256 KiB each) into the same 64 KiB */
+        static uint32_t noise[256 * 256];
+        uint32_t x = 12345;
+        for (int i = 0; i < 256 * 256; i++)
+            noise[i] = (x = x * 1664525u + 1013904223u) | 0xff000000u;
+        char path[600];
+        snprintf(path, sizeof(path), "%s/f_%%02d.png", mnt);
+        rv_media_out *o = NULL;
+        rv_error_clear(&err);
+        rv_status s = rv_media_out_create(&o, &(rv_media_out_desc){.path = path, .width = 256, .height = 256}, &err);
+        for (int t = 0; s == RV_OK && t < 3; t++)
+            s = rv_media_out_write(o, noise, NULL, &err);
+        rv_media_out_destroy(o);
+        CHECK(s == RV_ERR_IO && strstr(err.msg, "f_00.png") && strstr(err.msg, "No space left"), "png full: %s",
+              err.msg);
+        CHECK(count_files(mnt) == 0, "png full: %d file(s) left", count_files(mnt));
+        printf("tmpfs full (PNG): %s\n", err.msg);
         umount2(mnt, MNT_DETACH);
     } else {
         printf("tmpfs full: skipped (cannot mount a tmpfs here: %s)\n", strerror(errno));

@@ -325,8 +325,10 @@ rv_status rv_png_write_media(const char *path, const uint32_t *rgba, uint32_t wi
     rv_error e2 = {0};
     s = rv_png_write(tmp, rgba, width, height, text, n, &e2);
     if (s) {
-        /* name the file the caller asked for, not only the temporary one */
-        s = rv_error_set(err, s, "PNG: cannot write %s: %s", path, e2.msg);
+        /* name the file the caller asked for, not the temporary one */
+        const char *why = strstr(e2.msg, tmp);
+        why = why && strncmp(why + strlen(tmp), ": ", 2) == 0 ? why + strlen(tmp) + 2 : e2.msg;
+        s = rv_error_set(err, s, "PNG: cannot write %s: %s", path, why);
         goto fail;
     }
     free(text);
