@@ -278,6 +278,13 @@ static void errors(void)
     rv_error_clear(&err);
     CHECK(rv_video_create(&v, &(rv_video_desc){.path = missing, .width = 1, .height = 48}, &err) == RV_ERR_INVALID,
           "1-pixel-wide: %s", err.msg);
+    rv_error_clear(&err);
+    e = d;
+    e.fps_num = 5000;
+    expect_clean_failure("frame rate", tmpdir, "fast.mp4", &e, 0, RV_ERR_INVALID, "frame rate 5000/1 is above 1000");
+    e.fps_num = 4000000000u;
+    e.fps_den = 3999999999u;
+    expect_clean_failure("frame rate parts", tmpdir, "fine.mp4", &e, 0, RV_ERR_INVALID, "too finely divided");
 
     /* a real full disk: a 64 KiB tmpfs, where this process may mount one */
     char mnt[512];

@@ -204,9 +204,9 @@ rv_status rv_video_create(rv_video **out, const rv_video_desc *desc, rv_error *e
     if (!v->d.fps_den)
         v->d.fps_den = 1;
     rv_status s = RV_OK;
-    if (v->d.fps_num > 1000 * v->d.fps_den) {
-        s = rv_error_set(err, RV_ERR_INVALID, "video: %s: frame rate %u/%u is above 1000", v->path, v->d.fps_num,
-                         v->d.fps_den);
+    if ((uint64_t)v->d.fps_num > 1000ull * v->d.fps_den || v->d.fps_num > 1000000u || v->d.fps_den > 1000000u) {
+        s = rv_error_set(err, RV_ERR_INVALID, "video: %s: frame rate %u/%u is above 1000 or too finely divided",
+                         v->path, v->d.fps_num, v->d.fps_den);
         goto fail_early;
     }
 
