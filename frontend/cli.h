@@ -17,10 +17,10 @@ int rv_cmd_devices_main(int argc, char **argv);
 int rv_cmd_bench_main(int argc, char **argv);
 int rv_cmd_demo_main(int argc, char **argv);
 int rv_cmd_inspect_main(int argc, char **argv);
-int rv_cmd_gen_main(int argc, char **argv);
-int rv_cmd_tokenize_main(int argc, char **argv);
 /* `reverie inspect FILE.png|.mp4|.webm`; -1 when path is not such a file */
 int rv_cmd_inspect_media(const char *path);
+int rv_cmd_gen_main(int argc, char **argv);
+int rv_cmd_tokenize_main(int argc, char **argv);
 
 /* If argv[*i] is a common GPU option, consumes it (and its value) into desc
  * and returns 1; returns -1 on a bad value (message printed), 0 otherwise. */
