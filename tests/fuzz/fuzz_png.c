@@ -7,6 +7,8 @@
 
 #include "media/media_internal.h"
 
+static volatile uint32_t pixel_sum; /* keeps the pixel reads from being optimised away */
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     rv_image img;
@@ -17,9 +19,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     rv_png_read_desc desc = {.max_side = 1024};
     if (rv_png_decode_text(&img, &tags, &ntags, data, size, "fuzz.png", &desc, &err) == RV_OK) {
         /* every pixel was written: reading them must be defined */
-        volatile uint32_t sum = 0;
+        uint32_t sum = 0;
         for (size_t i = 0; i < (size_t)img.width * img.height; i++)
             sum += img.rgba[i];
+        pixel_sum = sum;
         char st[160];
         for (int i = 0; i < ntags; i++) {
             rv_media_xmp_source_type(tags[i].value, st, sizeof(st));
