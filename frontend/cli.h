@@ -19,6 +19,8 @@ int rv_cmd_devices_main(int argc, char **argv);
 int rv_cmd_bench_main(int argc, char **argv);
 int rv_cmd_demo_main(int argc, char **argv);
 int rv_cmd_inspect_main(int argc, char **argv);
+/* `reverie inspect FILE.png|.mp4|.webm`; -1 when path is not such a file */
+int rv_cmd_inspect_media(const char *path);
 int rv_cmd_gen_main(int argc, char **argv);
 int rv_cmd_tokenize_main(int argc, char **argv);
 int rv_bench_frames_main(int argc, char **argv);

@@ -351,6 +351,9 @@ int rv_cmd_inspect_main(int argc, char **argv)
         fprintf(stderr, "usage: reverie inspect DIR (see --help)\n");
         return 1;
     }
+    int media = rv_cmd_inspect_media(dir); /* a .png/.mp4/.webm file, not a folder */
+    if (media >= 0)
+        return media;
     rv_error err = {0};
     rv_model_index idx;
     char path[1200];

@@ -9,6 +9,7 @@ PACKAGES=(
   libvulkan-dev libvulkan-volk-dev glslang-tools vulkan-validationlayers mesa-vulkan-drivers
   libcjson-dev libpcre2-dev libutf8proc-dev libpng-dev
   libsdl2-dev libsdl2-ttf-dev fonts-dejavu-core
+  libavcodec-dev libavformat-dev libswscale-dev libavutil-dev libimage-exiftool-perl
 )
 
 # with --tests: what the tests of the Python tools (tools/tests: reference,

@@ -8,6 +8,28 @@
 
 #include "rv_png.h"
 
+/* libpng's errors: the message and errno at that moment (a full disk shows
+ * as libpng's "Write Error" with ENOSPC), then the jump back */
+typedef struct png_failure {
+    char msg[160];
+    int errnum;
+    FILE *f;
+} png_failure;
+
+static void on_png_error(png_structp png, png_const_charp msg)
+{
+    png_failure *f = png_get_error_ptr(png);
+    f->errnum = f->f && ferror(f->f) ? errno : 0;
+    snprintf(f->msg, sizeof(f->msg), "%s", msg);
+    png_longjmp(png, 1);
+}
+
+static void on_png_warning(png_structp png, png_const_charp msg)
+{
+    (void)png;
+    (void)msg;
+}
+
 rv_status rv_png_write(const char *path, const uint32_t *rgba, uint32_t w, uint32_t h, const rv_png_text *text,
                        int ntext, rv_error *err)
 {
@@ -16,7 +38,12 @@ rv_status rv_png_write(const char *path, const uint32_t *rgba, uint32_t w, uint3
     FILE *f = fopen(path, "wb");
     if (!f)
         return rv_error_set(err, RV_ERR_IO, "PNG: cannot create %s: %s", path, strerror(errno));
-    png_structp png = png_create_write_struct(PNG_LIBPNG_VER_STRING, NULL, NULL, NULL);
+    /* on the heap: what the error handler writes must survive the longjmp */
+    png_failure *failure = calloc(1, sizeof(*failure));
+    if (failure)
+        failure->f = f;
+    png_structp png = failure ? png_create_write_struct(PNG_LIBPNG_VER_STRING, failure, on_png_error, on_png_warning)
+                              : NULL;
     png_infop info = png ? png_create_info_struct(png) : NULL;
     png_textp chunks = ntext > 0 ? calloc((size_t)ntext, sizeof(png_text)) : NULL;
     png_bytep *rows = malloc(h * sizeof(png_bytep));
@@ -24,6 +51,7 @@ rv_status rv_png_write(const char *path, const uint32_t *rgba, uint32_t w, uint3
         png_destroy_write_struct(&png, &info);
         free(chunks);
         free(rows);
+        free(failure);
         fclose(f);
         return rv_error_set(err, RV_ERR_HOST_MEMORY, "PNG: out of memory writing %s", path);
     }
@@ -32,14 +60,20 @@ rv_status rv_png_write(const char *path, const uint32_t *rgba, uint32_t w, uint3
         free(chunks);
         free(rows);
         fclose(f);
-        return rv_error_set(err, RV_ERR_IO, "PNG: libpng failed writing %s", path);
+        rv_status s = failure->errnum ? rv_error_set(err, RV_ERR_IO, "PNG: cannot write %s: %s (libpng: %s)", path,
+                                                     strerror(failure->errnum), failure->msg)
+                                      : rv_error_set(err, RV_ERR_IO, "PNG: cannot write %s: libpng: %s", path,
+                                                     failure->msg);
+        free(failure);
+        return s;
     }
     png_init_io(png, f);
     png_set_IHDR(png, info, w, h, 8, PNG_COLOR_TYPE_RGB_ALPHA, PNG_INTERLACE_NONE, PNG_COMPRESSION_TYPE_DEFAULT,
                  PNG_FILTER_TYPE_DEFAULT);
     for (int i = 0; i < ntext; i++) {
-        /* tEXt is Latin-1: text with other bytes (a UTF-8 prompt) goes in an iTXt chunk */
-        bool ascii = true;
+        /* tEXt is Latin-1: text with other bytes (a UTF-8 prompt) goes in an iTXt chunk;
+         * XMP always does (the XMP spec names iTXt "XML:com.adobe.xmp") */
+        bool ascii = strcmp(text[i].key, "XML:com.adobe.xmp") != 0;
         for (const unsigned char *c = (const unsigned char *)text[i].value; *c && ascii; c++)
             ascii = *c < 0x80;
         chunks[i].compression = ascii ? PNG_TEXT_COMPRESSION_NONE : PNG_ITXT_COMPRESSION_NONE;
@@ -60,6 +94,7 @@ rv_status rv_png_write(const char *path, const uint32_t *rgba, uint32_t w, uint3
     png_destroy_write_struct(&png, &info);
     free(chunks);
     free(rows);
+    free(failure);
     if (fclose(f) != 0)
         return rv_error_set(err, RV_ERR_IO, "PNG: error closing %s: %s", path, strerror(errno));
     return RV_OK;
