@@ -202,7 +202,7 @@ void story_check(struct rv_story *s, rv_story_diags *d)
                 snprintf(msg, sizeof(msg),
                          "condition \"%s\" can never hold (no effect changes what it reads): the choice is never shown",
                          c->cond_src);
-                diag_at(d, RV_STORY_WARNING, "W302", c->line, c->col, path, msg);
+                diag_at(d, RV_STORY_WARNING, "W302", c->cond_line, c->cond_col, path, msg);
             }
         }
         for (int k = 0; k < sc->nx_n; k++) {
@@ -213,7 +213,7 @@ void story_check(struct rv_story *s, rv_story_diags *d)
                 snprintf(msg, sizeof(msg),
                          "condition \"%s\" can never hold (no effect changes what it reads): this rule never fires",
                          r->cond_src);
-                diag_at(d, RV_STORY_WARNING, "W302", r->line, r->col, path, msg);
+                diag_at(d, RV_STORY_WARNING, "W302", r->cond_line, r->cond_col, path, msg);
             }
         }
     }

@@ -671,7 +671,7 @@ value expr_eval(const eval_env *env, const expr *e)
         }
         default: return (value){.type = V_NONE};
         }
-        if (sp < 1 && in.op != OP_POP)
+        if (sp < 0) /* the compiler balances the stack; never trust */
             return (value){.type = V_NONE};
     }
     return sp > 0 ? st[sp - 1] : (value){.type = V_NONE};

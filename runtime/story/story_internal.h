@@ -164,7 +164,7 @@ typedef struct choice {
     expr cond;
     int fx_start, fx_n;
     bool once, fallback;
-    int line, col, target_line, target_col;
+    int line, col, target_line, target_col, cond_line, cond_col;
     const char *cond_src;
 } choice;
 
@@ -173,7 +173,7 @@ typedef struct next_rule {
     expr cond;
     const char *cond_src;
     int target;
-    int line, col;
+    int line, col, cond_line, cond_col;
 } next_rule;
 
 typedef struct answer {

@@ -719,12 +719,15 @@ static int resolve_target(ld *L, const jnode *t, const char *path)
     return k;
 }
 
-static void load_cond(ld *L, const jnode *obj, const char *path, bool *has, expr *e, const char **src)
+static void load_cond(ld *L, const jnode *obj, const char *path, bool *has, expr *e, const char **src,
+                      int *line, int *col)
 {
     const jnode *c = json_get(obj, "if");
     *has = false;
     if (!c)
         return;
+    *line = c->line;
+    *col = c->col;
     char p[200];
     snprintf(p, sizeof(p), "%s.if", path);
     if (c->type != J_STR) {
@@ -891,7 +894,7 @@ static void load_scene(ld *L, const jnode *v, int idx)
             ch.target_line = tg->line;
             ch.target_col = tg->col;
         }
-        load_cond(L, c, cp, &ch.has_cond, &ch.cond, &ch.cond_src);
+        load_cond(L, c, cp, &ch.has_cond, &ch.cond, &ch.cond_src, &ch.cond_line, &ch.cond_col);
         join(p, sizeof(p), cp, "do");
         load_effects(L, json_get(c, "do"), p, &ch.fx_start, &ch.fx_n);
         const jnode *b = get_typed(L, c, "once", J_BOOL, false, cp);
@@ -936,7 +939,7 @@ static void load_scene(ld *L, const jnode *v, int idx)
                     ERR(L, "E110", r, rp, "missing \"target\"");
                 else
                     nr.target = resolve_target(L, tg, tp);
-                load_cond(L, r, rp, &nr.has_cond, &nr.cond, &nr.cond_src);
+                load_cond(L, r, rp, &nr.has_cond, &nr.cond, &nr.cond_src, &nr.cond_line, &nr.cond_col);
                 if (grow((void **)&s->nexts, &s->cap_nexts, s->n_nexts, sizeof(next_rule), s))
                     s->nexts[s->n_nexts++] = nr;
             }
@@ -1008,8 +1011,10 @@ static void load_scene(ld *L, const jnode *v, int idx)
         }
         if (ans && !any_correct)
             WARN(L, "W304", ans, p, "no answer of this quiz is marked \"correct\": true");
-        if (chs && chs->n)
-            ERR(L, "E112", chs, base, "a quiz scene cannot also have choices");
+        if (chs && chs->n) {
+            join(p, sizeof(p), base, "choices");
+            ERR(L, "E112", chs, p, "a quiz scene cannot also have choices");
+        }
     }
     sc->an_n = s->n_answers - sc->an_start;
 }
