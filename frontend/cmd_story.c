@@ -139,6 +139,8 @@ static int cmd_graph(int argc, char **argv)
         if (!write_text(out, dot)) {
             fprintf(stderr, "reverie story graph: cannot write %s\n", out);
             rc = 2;
+        } else {
+            printf("wrote %s\n", out);
         }
     } else {
         fputs(dot, stdout);
