@@ -10,6 +10,8 @@ PACKAGES=(
   libcjson-dev libpcre2-dev libutf8proc-dev libpng-dev
   libsdl2-dev libsdl2-ttf-dev fonts-dejavu-core
 )
+# Graphviz: `reverie story graph` output is rendered with dot in tests/cli_story.sh
+PACKAGES+=(graphviz)
 
 # with --tests: what the tests of the Python tools (tools/tests: reference,
 # scene generator, training tools) need: Debian's PyTorch, a fast BLAS, regex

@@ -320,7 +320,7 @@ rv_status rv_story_graph_dot(const rv_story *s, char **out, rv_error *err)
     for (int i = 0; i < s->n_vars; i++)
         vars[i] = s->vars[i].init;
     eval_env env = {.story = s, .vars = vars};
-    bool ok = dot_put(&b, "digraph story {\n  graph [rankdir=LR, fontname=\"sans\", label=");
+    bool ok = dot_put(&b, "digraph story {\n  graph [rankdir=TB, fontname=\"sans\", label=");
     ok = ok && dot_quoted(&b, s->title, 70);
     ok = ok && dot_put(&b, ", labelloc=t];\n  node [shape=box, style=rounded, fontname=\"sans\", fontsize=10];\n"
                            "  edge [fontname=\"sans\", fontsize=9];\n");
@@ -355,7 +355,7 @@ rv_status rv_story_graph_dot(const rv_story *s, char **out, rv_error *err)
                      c->once ? " (once)" : c->fallback ? " (fallback)" : "");
             ok = ok && dot_put(&b, "  ") && dot_quoted(&b, sc->id, 64) && dot_put(&b, " -> ") &&
                  dot_quoted(&b, s->scenes[c->target].id, 64) && dot_put(&b, " [label=") &&
-                 dot_quoted(&b, line, 48) && dot_put(&b, "];\n");
+                 dot_quoted(&b, line, 64) && dot_put(&b, "];\n");
         }
         for (int k = 0; ok && k < sc->nx_n; k++) {
             const next_rule *r = &s->nexts[sc->nx_start + k];
@@ -365,7 +365,7 @@ rv_status rv_story_graph_dot(const rv_story *s, char **out, rv_error *err)
                      r->has_cond ? r->cond_src : "", "");
             ok = ok && dot_put(&b, "  ") && dot_quoted(&b, sc->id, 64) && dot_put(&b, " -> ") &&
                  dot_quoted(&b, s->scenes[r->target].id, 64) && dot_put(&b, " [style=dashed, label=") &&
-                 dot_quoted(&b, line, 48) && dot_put(&b, "];\n");
+                 dot_quoted(&b, line, 64) && dot_put(&b, "];\n");
         }
         for (int k = 0; ok && k < sc->an_n; k++) {
             const answer *a = &s->answers[sc->an_start + k];
