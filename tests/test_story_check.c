@@ -9,6 +9,7 @@
 
 #include "rv_story.h"
 #include "rv_test.h"
+#include "story/story_internal.h"
 
 static char *slurp(const char *path, size_t *size)
 {
@@ -204,10 +205,73 @@ static void examples(void)
     }
 }
 
+/* The fuzz seeds and saved crashes (tests/fuzz/corpus/story, .../expr) go
+ * through the loader and the expression compiler here too, so they replay
+ * in every build, gcc included. */
+static void corpus(void)
+{
+    const char *dirs[] = {"fuzz/corpus/story", "fuzz/corpus/expr"};
+    int files = 0;
+    for (int k = 0; k < 2; k++) {
+        DIR *dir = opendir(dirs[k]);
+        CHECK(dir != NULL, "%s missing", dirs[k]);
+        if (!dir)
+            continue;
+        struct dirent *e;
+        while ((e = readdir(dir))) {
+            if (e->d_name[0] == '.')
+                continue;
+            char path[700];
+            snprintf(path, sizeof(path), "%s/%s", dirs[k], e->d_name);
+            size_t size = 0;
+            char *data = slurp(path, &size);
+            if (!data)
+                continue;
+            files++;
+            if (k == 0) {
+                rv_story *s = NULL;
+                rv_story_load_mem(&s, e->d_name, data, size, NULL, NULL);
+                rv_story_unload(s);
+            } else {
+                static const char base[] =
+                    "{\"format\": \"reverie-story/1\", \"title\": \"f\", \"variables\": {\"n\": 3,"
+                    " \"b\": true, \"s\": \"abc\", \"x\": -1.5}, \"scenes\": [{\"id\": \"a\","
+                    " \"choices\": [{\"text\": \"t\", \"target\": \"b\"}]}, {\"id\": \"b\", \"ending\": true}]}";
+                rv_story *s = NULL;
+                rv_story_load_mem(&s, "base.json", base, sizeof(base) - 1, NULL, NULL);
+                CHECK(s != NULL, "expression base story");
+                if (s) {
+                    value vars[RV_STORY_MAX_VARS];
+                    for (int i = 0; i < s->n_vars; i++)
+                        vars[i] = s->vars[i].init;
+                    uint32_t visits[2] = {1, 0};
+                    uint64_t rng = 42;
+                    eval_env env = {.story = s, .vars = vars, .visits = visits, .turns = 2, .rng = &rng};
+                    for (int assign = 0; assign < 2; assign++) {
+                        expr_ctx cx = {.story = s, .assign = assign};
+                        expr ex;
+                        if (expr_compile(&cx, data, &ex)) {
+                            value v = expr_eval(&env, &ex);
+                            CHECK(assign || v.type == ex.type, "%s: value type", path);
+                        } else {
+                            CHECK(cx.col >= 1 && cx.msg[0] && cx.code[0], "%s: error without a column", path);
+                        }
+                    }
+                    rv_story_unload(s);
+                }
+            }
+            free(data);
+        }
+        closedir(dir);
+    }
+    printf("fuzz corpus files replayed: %d\n", files);
+}
+
 int main(void)
 {
     fixtures();
     hostile();
     examples();
+    corpus();
     return rv_test_finish("test_story_check");
 }

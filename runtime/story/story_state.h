@@ -54,6 +54,7 @@ struct rv_story_state {
     log_event *log;
     int log_n, log_cap;
     bool replaying;
+    bool guard_tripped; /* an advance hit the 1,024-scene bound (see run_clock) */
 };
 
 #define HDR(st) ((core_hdr *)(st)->blob)
