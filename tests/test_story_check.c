@@ -143,6 +143,18 @@ static void hostile(void)
     for (int i = 0; i < 100000; i += 6)
         memcpy(b + i, "{\"a\":", 5), b[i + 5] = ' ';
     CHECK(strcmp(first_code(b, 99996, msg, sizeof(msg)), "E103") == 0, "deep objects: %s", msg);
+    /* an object with very many members (duplicate checks are bounded) */
+    {
+        size_t cap = 2u << 20, m = 0;
+        char *o = malloc(cap);
+        o[m++] = '{';
+        for (int i = 0; i < 150000; i++)
+            m += (size_t)sprintf(o + m, "%s\"k%d\": 1", i ? ", " : "", i);
+        o[m++] = '}';
+        CHECK(strcmp(first_code(o, m, msg, sizeof(msg)), "E103") == 0, "many members: %s", msg);
+        CHECK(strstr(msg, "more than 10000 members") != NULL, "many members: %s", msg);
+        free(o);
+    }
     /* expression bombs: deep parentheses, a long expression, many ops */
     const char *head = "{\"format\": \"reverie-story/1\", \"title\": \"t\", \"variables\": {\"x\": 1},"
                        " \"scenes\": [{\"id\": \"a\", \"choices\": [{\"text\": \"go\", \"target\": \"b\", \"if\": \"";

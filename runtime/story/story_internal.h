@@ -45,6 +45,7 @@ struct jnode {
 #define RV_JSON_MAX_BYTES (8u << 20)
 #define RV_JSON_MAX_DEPTH 64
 #define RV_JSON_MAX_STRING (64u << 10)
+#define RV_JSON_MAX_MEMBERS 10000
 
 /* Parses the whole text into a tree allocated in `a`. On error returns NULL
  * and fills line/col and msg. */

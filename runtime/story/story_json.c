@@ -404,6 +404,11 @@ static jnode *parse_container(jp *p, int depth, bool obj)
             key = parse_string(p, &kn);
             if (!key)
                 goto fail;
+            if (k.n >= RV_JSON_MAX_MEMBERS) {
+                /* duplicate detection is quadratic: bound it */
+                jfail(p, kl, kc, "object with more than 10000 members%s", NULL);
+                goto fail;
+            }
             for (int j = 0; j < k.n; j++) {
                 if (strcmp(k.v[j]->key, key) == 0) {
                     jfail(p, kl, kc, "duplicate member \"%s\"", key);

@@ -1165,7 +1165,8 @@ static const char *diag_code_for_json(const char *msg)
 {
     if (strncmp(msg, "invalid UTF-8", 13) == 0)
         return "E102";
-    if (strstr(msg, "deeper than") || strstr(msg, "longer than") || strstr(msg, "memory limit"))
+    if (strstr(msg, "deeper than") || strstr(msg, "longer than") || strstr(msg, "memory limit") ||
+        strstr(msg, "more than 10000 members"))
         return "E103";
     return "E101";
 }
