@@ -25,6 +25,7 @@ static void help(void)
            "          save [FILE]  save the state (to FILE, else to a slot in memory)\n"
            "          load [FILE]  load a saved state\n"
            "          wait [S]     let S seconds pass (default: until the scene moves on)\n"
+           "          reload       re-read STORY from disk, keeping the state (hot reload)\n"
            "          quit\n"
            "        Scenes that move on by themselves do so at once in text mode.\n"
            "        --seed N       random() seed (default: the story's)\n"
@@ -331,11 +332,27 @@ static int cmd_play(int argc, char **argv)
             if (s > 0)
                 rv_story_advance(st, s);
             shown = false;
+        } else if (strcmp(cmd, "reload") == 0) {
+            /* hot reload: the file as it is now; the state stays where the
+             * scene ids and variables still exist */
+            rv_story *fresh = NULL;
+            if (load_story(argv[optind], &fresh) == 0) {
+                if (rv_story_state_rebind(st, fresh, &err)) {
+                    printf("%s\n", err.msg);
+                    rv_error_clear(&err);
+                    rv_story_unload(fresh);
+                } else {
+                    rv_story_unload(story);
+                    story = fresh;
+                    printf("reloaded\n");
+                    shown = false;
+                }
+            }
         } else if (strcmp(cmd, "quit") == 0) {
             rc = 0;
             break;
         } else {
-            printf("type a choice's number, or back, save, load, wait, quit\n");
+            printf("type a choice's number, or back, save, load, wait, reload, quit\n");
         }
     }
     if (log_path) {

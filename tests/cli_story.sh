@@ -66,6 +66,11 @@ play "demo end" "$pg" "The end of the demo" '4\n'
 play "back" "$lh" "The light returns" '2\nback\n3\n1\n1\n1\n1\n'
 play "save/load slot" "$lh" "The light returns" '3\nsave\n2\n1\nload\n1\n1\n1\n1\n'
 play "save/load file" "$lh" "The light returns" "3\nsave $tmp/s.json\n2\nload $tmp/s.json\n1\n1\n1\n1\n"
+# hot reload: the harbor scene gains a new narration while it is shown
+cp "$lh" "$tmp/lh.json"
+sed 's/The harbor is empty but for a small boat/The harbor is RELOADED/' "$lh" > "$tmp/lh2.json"
+expect "reload" 0 "reloaded" -- sh -c 'cp "$2" "$3"; { printf "2\n"; sleep 0.2; cp "$4" "$3"; printf "reload\n1\n1\n1\n"; } | "$1" story play --text "$3"' _ "$bin" "$lh" "$tmp/lh.json" "$tmp/lh2.json"
+if grep -q "The harbor is RELOADED" "$tmp/out" && grep -q "ENDING: Lost at sea" "$tmp/out"; then ok; else bad "reload: new narration shown, state kept"; fi
 printf '2\n' > "$tmp/in"
 expect "input ends" 3 "input ended before an ending" -- sh -c '"$1" story play --text "$2" < "$3"' _ "$bin" "$lh" "$tmp/in"
 expect "bad choice" 3 "choice 9 is not available" -- sh -c 'printf "9\n" | "$1" story play --text "$2"' _ "$bin" "$lh"
