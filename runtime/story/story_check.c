@@ -121,6 +121,15 @@ void story_check(struct rv_story *s, rv_story_diags *d)
                      sc->id, s->scenes[s->start].id);
             diag_at(d, RV_STORY_WARNING, "W301", sc->line, sc->col, path, msg);
         }
+        bool quiz_stuck = sc->is_quiz && !sc->nx_n && !sc->ending;
+        for (int k = 0; quiz_stuck && k < sc->an_n; k++)
+            quiz_stuck = s->answers[sc->an_start + k].target < 0;
+        if (quiz_stuck) {
+            snprintf(msg, sizeof(msg),
+                     "scene \"%s\" is a dead end: no answer of its quiz has a \"target\" and it has no \"next\"",
+                     sc->id);
+            diag_at(d, RV_STORY_ERROR, "E207", sc->line, sc->col, path, msg);
+        }
         if (!sc->ending && !sc->ch_n && !sc->nx_n && !sc->is_quiz) {
             snprintf(msg, sizeof(msg),
                      "scene \"%s\" is a dead end: no choices, no quiz, no \"next\" and not an ending",

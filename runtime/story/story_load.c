@@ -85,6 +85,7 @@ typedef struct ld {
     struct rv_story *s;
     rv_story_diags *d;
     int errors;
+    int tmpl_col; /* column of the '{' when compiling a template part */
 } ld;
 
 #define ERR(L, code, node, path, ...) \
@@ -228,7 +229,11 @@ static bool compile_expr(ld *L, const jnode *str, const char *path, bool assign,
 {
     expr_ctx cx = {.story = L->s, .assign = assign};
     if (!expr_compile(&cx, str->str, out)) {
-        ERR(L, cx.code, str, path, "expression \"%s\" column %d: %s", str->str, cx.col, cx.msg);
+        if (L->tmpl_col)
+            ERR(L, cx.code, str, path, "template column %d: expression \"%s\" column %d: %s", L->tmpl_col,
+                str->str, cx.col, cx.msg);
+        else
+            ERR(L, cx.code, str, path, "expression \"%s\" column %d: %s", str->str, cx.col, cx.msg);
         return false;
     }
     if (!assign && want != V_NONE && out->type != want) {
@@ -325,6 +330,16 @@ static bool add_part(ld *L, tpart p)
     return true;
 }
 
+/* 1-based column of byte offset i, in code points */
+static int cp_col(const char *src, size_t i)
+{
+    int c = 1;
+    for (size_t j = 0; j < i; j++)
+        if (((unsigned char)src[j] & 0xC0) != 0x80)
+            c++;
+    return c;
+}
+
 /* "{expr}" inserts a value; "{if cond: text}" and "{if cond: text | else}"
  * insert text; "{{" and "}}" are literal braces. */
 static void load_template(ld *L, const jnode *v, const char *path, tmpl *out)
@@ -360,7 +375,7 @@ static void load_template(ld *L, const jnode *v, const char *path, tmpl *out)
         }
         if (src[i] == '}') {
             ERR(L, "E116", v, path, "template column %d: '}' without '{' (write }} for a brace)",
-                (int)i + 1);
+                cp_col(src, i));
             goto done;
         }
         if (src[i] != '{') {
@@ -372,7 +387,7 @@ static void load_template(ld *L, const jnode *v, const char *path, tmpl *out)
             close++;
         if (close >= n || src[close] != '}') {
             ERR(L, "E116", v, path, "template column %d: '{' is not closed (write {{ for a brace)",
-                (int)i + 1);
+                cp_col(src, i));
             goto done;
         }
         if (ln) {
@@ -404,7 +419,7 @@ static void load_template(ld *L, const jnode *v, const char *path, tmpl *out)
             }
             if (!colon) {
                 ERR(L, "E116", v, path, "template column %d: {if CONDITION: TEXT} needs a ':'",
-                    (int)i + 1);
+                    cp_col(src, i));
                 goto done;
             }
             *colon = 0;
@@ -425,12 +440,18 @@ static void load_template(ld *L, const jnode *v, const char *path, tmpl *out)
                 if (tl && text[tl - 1] == ' ')
                     text[--tl] = 0;
             }
-            if (!compile_expr(L, &tmp, path, false, V_BOOL, &p.e, NULL, NULL))
+            L->tmpl_col = cp_col(src, i);
+            bool ok = compile_expr(L, &tmp, path, false, V_BOOL, &p.e, NULL, NULL);
+            L->tmpl_col = 0;
+            if (!ok)
                 goto done;
         } else {
             tmp.str = body;
             p.kind = TP_EXPR;
-            if (!compile_expr(L, &tmp, path, false, V_NONE, &p.e, NULL, NULL))
+            L->tmpl_col = cp_col(src, i);
+            bool ok = compile_expr(L, &tmp, path, false, V_NONE, &p.e, NULL, NULL);
+            L->tmpl_col = 0;
+            if (!ok)
                 goto done;
         }
         add_part(L, p);
