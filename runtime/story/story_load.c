@@ -1199,6 +1199,7 @@ rv_status rv_story_load_mem(rv_story **out, const char *name, const char *data, 
     rv_story_diags local = {0};
     rv_story_diags *d = diags ? diags : &local;
     copy_text(d->file, sizeof(d->file), name ? name : "story");
+    const int errors_before = d->errors, count_before = d->count; /* a list in use */
     rv_story *s = calloc(1, sizeof(*s));
     if (!s)
         return rv_error_set(err, RV_ERR_HOST_MEMORY, "STORY: out of memory");
@@ -1222,20 +1223,20 @@ rv_status rv_story_load_mem(rv_story **out, const char *name, const char *data, 
                 rv_story_diag_add(d, RV_STORY_ERROR, "E103", 1, 1, "", "story too large (memory limit)");
                 L.errors++;
             }
-            if (!L.errors && !d->errors)
+            if (!L.errors && d->errors == errors_before)
                 story_check(s, d);
         }
     }
     rv_status st = RV_OK;
-    if (d->errors) {
+    if (L.errors || d->errors > errors_before) {
         char line[1024] = "";
-        for (int i = 0; i < d->count; i++)
+        for (int i = count_before; i < d->count; i++)
             if (d->items[i].severity == RV_STORY_ERROR) {
                 rv_story_diag_format(d, &d->items[i], line, sizeof(line));
                 break;
             }
         st = rv_error_set(err, RV_ERR_FORMAT, "STORY: %s%s", line,
-                          d->errors > 1 ? " (and more errors)" : "");
+                          d->errors - errors_before > 1 ? " (and more errors)" : "");
         rv_story_unload(s);
     } else {
         *out = s;

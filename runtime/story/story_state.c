@@ -159,7 +159,7 @@ static void run_clock(rv_story_state *st)
 
 void state_advance_us(rv_story_state *st, int64_t dt)
 {
-    if (dt <= 0)
+    if (dt <= 0 || st->clock_us > (INT64_C(1) << 60)) /* ~36,000 years: the clock stops */
         return;
     st->clock_us += dt;
     run_clock(st);
@@ -491,6 +491,8 @@ void rv_story_get_frame_at(const rv_story_state *st, double t, rv_story_frame *f
     const scene *sc = &s->scenes[h->scene];
     if (!(t >= 0))
         t = 0;
+    if (t > 1e9)
+        t = 1e9;
     value vars[RV_STORY_MAX_VARS];
     eval_env env = env_of_const(st, vars);
     copy_text(f->scene, sizeof(f->scene), sc->id);
