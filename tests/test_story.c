@@ -279,8 +279,8 @@ static void save_back_replay(void)
 
     /* corrupt saves are refused and leave the state alone */
     const char *bad[] = {"", "{}", "{\"format\": \"reverie-save/1\"}", "[1,2]",
-                         "{\"format\": \"reverie-save/1\", \"seed\": \"0000000000000001\", \"clock_us\": 5,"
-                         " \"scene_us\": 1, \"state\": {\"scene\": \"nowhere\"}}"};
+                         ("{\"format\": \"reverie-save/1\", \"seed\": \"0000000000000001\", \"clock_us\": 5,"
+                          " \"scene_us\": 1, \"state\": {\"scene\": \"nowhere\"}}")};
     for (int i = 0; i < 5; i++) {
         rv_error e2 = {0};
         CHECK(rv_story_restore(st, bad[i], &e2) == RV_ERR_FORMAT, "bad save %d accepted", i);
