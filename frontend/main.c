@@ -14,6 +14,8 @@ static const rv_cli_cmd commands[] = {
     {"inspect", "describe a diffusers folder: architectures, parameters, dtypes, device memory", rv_cmd_inspect_main},
     {"gen", "generate an image from a prompt with a diffusers folder, to PNG", rv_cmd_gen_main},
     {"tokenize", "a prompt's CLIP token ids and how many of the 77 it uses", rv_cmd_tokenize_main},
+    {"check", "validate a story: syntax, schema, graph, expressions, prompts against a model", rv_cmd_check_main},
+    {"story", "story tools: `story graph` (Graphviz DOT), `story play --text` (terminal play)", rv_cmd_story_main},
 };
 
 const char rv_cli_gpu_help[] =

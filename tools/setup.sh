@@ -11,6 +11,8 @@ PACKAGES=(
   libsdl2-dev libsdl2-ttf-dev fonts-dejavu-core
   libavcodec-dev libavformat-dev libswscale-dev libavutil-dev libimage-exiftool-perl
 )
+# Graphviz: `reverie story graph` output is rendered with dot in tests/cli_story.sh
+PACKAGES+=(graphviz)
 
 # with --tests: what the tests of the Python tools (tools/tests: reference,
 # scene generator, training tools) need: Debian's PyTorch, a fast BLAS, regex
