@@ -308,7 +308,7 @@ static void stream_behaviour(const char *fixture, int prec)
     bad[nb].f = st, bad[nb].f.strength = NAN, bad[nb++].msg = "FRAME: strength nan";
     bad[nb].f = st, bad[nb].f.strength = 0, bad[nb++].msg = "FRAME: strength 0 (in (0, 1])";
     bad[nb].f = st, bad[nb].f.steps = 0, bad[nb++].msg = "FRAME: steps 0 (1 to the stream's max_steps 4)";
-    bad[nb].f = st, bad[nb].f.nprompts = 0, bad[nb++].msg = "FRAME: nprompts 0 (1 to 4)";
+    bad[nb].f = st, bad[nb].f.nprompts = 0, bad[nb++].msg = "FRAME: nprompts 0 (1 to 8)";
     bad[nb].f = st, bad[nb].f.weight[0] = -1, bad[nb++].msg = "FRAME: weight[0] = -1";
     bad[nb].f = st, bad[nb].f.blend = RV_BLEND_SLERP, bad[nb++].msg = "FRAME: slerp blends exactly 2 prompts, not 1";
     bad[nb].f = st, bad[nb].f.motion.zoom = INFINITY, bad[nb++].msg = "FRAME: motion.zoom inf";

@@ -156,7 +156,7 @@ typedef struct rv_motion {
     float rotate;              /* degrees; positive turns the content clockwise on screen */
 } rv_motion;
 
-#define RV_FRAME_MAX_PROMPTS 4
+#define RV_FRAME_MAX_PROMPTS 8   /* a transition blends a scene's prompts with the last one's */
 
 typedef struct rv_frame_desc {
     rv_prompt prompt[RV_FRAME_MAX_PROMPTS];
