@@ -24,6 +24,7 @@ int rv_cmd_inspect_media(const char *path);
 int rv_cmd_gen_main(int argc, char **argv);
 int rv_cmd_tokenize_main(int argc, char **argv);
 int rv_bench_frames_main(int argc, char **argv);
+int rv_cmd_render_main(int argc, char **argv);
 int rv_cmd_check_main(int argc, char **argv);
 int rv_cmd_story_main(int argc, char **argv);
 

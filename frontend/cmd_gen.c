@@ -13,7 +13,7 @@
 #include "cli.h"
 #include "rv_engine.h"
 #include "rv_latent_file.h"
-#include "util/rv_png.h"
+#include "rv_media.h"
 
 static void help(void)
 {
@@ -338,28 +338,39 @@ int rv_cmd_gen_main(int argc, char **argv)
     if (o.profile)
         print_profile(&rep);
 
-    /* parameters and provenance; no time stamp, so the same inputs give the same file */
-    char steps_s[16], seed_s[32], size_s[32], guid_s[32], skip_s[16], params[2048], comment[1200];
+    /* parameters (A1111's text) and provenance (XMP: IPTC digital source
+     * type trainedAlgorithmicMedia); no time stamp, so the same inputs give
+     * the same file */
+    char steps_s[16], seed_s[32], size_s[32], guid_s[32], skip_s[16], comment[1200], extra[256];
+    char mname[256], mhash[16] = "", unet_path[1100];
     snprintf(steps_s, sizeof(steps_s), "%d", steps);
     snprintf(seed_s, sizeof(seed_s), "%llu", (unsigned long long)o.seed);
     snprintf(size_s, sizeof(size_s), "%ux%u", width, height);
     snprintf(guid_s, sizeof(guid_s), "%g", o.guidance);
     snprintf(skip_s, sizeof(skip_s), "%ld", o.clip_skip);
-    snprintf(params, sizeof(params), "%s\nSteps: %d, Sampler: %s, CFG scale: %g, Seed: %llu, Size: %s, Model: %s, "
-                                     "Decoder: %s, Clip skip: %ld",
-             o.prompt, steps, sched, o.guidance, (unsigned long long)o.seed, size_s, o.model, dec, o.clip_skip);
+    snprintf(extra, sizeof(extra), "Decoder: %s, Clip skip: %ld", dec, o.clip_skip);
     snprintf(comment, sizeof(comment), "initial noise: %s; storage %s; device %s",
              o.noise_file ? o.noise_file : "seed (Philox4x32-10 + Box-Muller)", storage, info.device->name);
-    rv_png_text text[] = {
+    const char *base = strrchr(o.model, '/');
+    snprintf(mname, sizeof(mname), "%s", base && base[1] ? base + 1 : o.model);
+    char hex[65];
+    rv_error herr = {0};
+    snprintf(unet_path, sizeof(unet_path), "%s/unet/diffusion_pytorch_model.safetensors", o.model);
+    if (rv_media_sha256_file(unet_path, hex, &herr) == RV_OK)
+        snprintf(mhash, sizeof(mhash), "%.10s", hex);
+    rv_media_params meta = {.prompt = o.prompt, .negative = o.negative, .steps = steps, .seed = o.seed,
+                            .has_seed = true, .width = width, .height = height, .model = mname,
+                            .model_hash = mhash[0] ? mhash : NULL, .scheduler = sched, .guidance = (float)o.guidance,
+                            .software = "Reverie 0.1.0 (reverie gen)", .extra = extra};
+    rv_media_text text[] = {
         {"prompt", o.prompt},   {"negative_prompt", o.negative ? o.negative : ""},
         {"seed", seed_s},       {"steps", steps_s},
         {"guidance", guid_s},   {"scheduler", sched},
         {"size", size_s},       {"model", o.model},
         {"decoder", dec},       {"clip_skip", skip_s},
-        {"parameters", params}, {"Software", "Reverie 0.1.0 (reverie gen)"},
         {"Source", o.model},    {"Comment", comment},
     };
-    s = rv_png_write(o.out, rep.rgba, width, height, text, (int)(sizeof(text) / sizeof(text[0])), &err);
+    s = rv_png_write_media(o.out, rep.rgba, width, height, &meta, text, (int)(sizeof(text) / sizeof(text[0])), &err);
     if (s) {
         fprintf(stderr, "reverie gen: %s\n", err.msg);
         rc = 1;

@@ -15,6 +15,7 @@ static const rv_cli_cmd commands[] = {
     {"gen", "generate an image from a prompt with a diffusers folder, to PNG", rv_cmd_gen_main},
     {"tokenize", "a prompt's CLIP token ids and how many of the 77 it uses", rv_cmd_tokenize_main},
     {"check", "validate a story: syntax, schema, graph, expressions, prompts against a model", rv_cmd_check_main},
+    {"render", "play a story (or a prompt) headless on the frame loop into an MP4, WebM or PNGs", rv_cmd_render_main},
     {"story", "story tools: `story graph` (Graphviz DOT), `story play --text` (terminal play)", rv_cmd_story_main},
 };
 
