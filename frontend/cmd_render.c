@@ -62,13 +62,19 @@ static void help(void)
            "  --crf N             video quality, lower is better (default: x264 20, VP9 31)\n"
            "  --color-coherence A match each frame's colours to the first frame's (LAB\n"
            "                      histograms), A from 0 to 1 (default 0: off)\n"
+           "  --init-image FILE   start from this picture (a PNG of the output size, encoded\n"
+           "                      by the model's encoder): the clip extends it\n"
+           "  --end-image FILE    with --init-image and --prompt: fill --frames N pictures\n"
+           "                      (default 8) between the two keyframes (their latents\n"
+           "                      slerped, each denoised at --strength, default 0.3); the\n"
+           "                      output holds the first keyframe, the fill, the last\n"
            "Exit status: 1 bad arguments or input files, 2 device or model errors,\n"
            "130 interrupted (the file holds the frames made).\n\n%s",
            rv_cli_gpu_help);
 }
 
 typedef struct render_opts {
-    const char *story, *out, *model, *prompt, *prompt_to, *choices;
+    const char *story, *out, *model, *prompt, *prompt_to, *choices, *init_image, *end_image;
     long frames, width, height, steps, crf;
     double seconds, fps, wait, zoom, pan_x, pan_y, rotate, strength, coherence;
     uint64_t seed;
@@ -77,7 +83,7 @@ typedef struct render_opts {
 
 enum {
     O_OUT = 256, O_FRAMES, O_SECONDS, O_FPS, O_CHOICES, O_WAIT, O_PROMPT, O_PROMPT_TO, O_ZOOM, O_PANX, O_PANY,
-    O_ROTATE, O_STRENGTH, O_SEED, O_MODEL, O_WIDTH, O_HEIGHT, O_STEPS, O_CRF, O_COHERENCE,
+    O_ROTATE, O_STRENGTH, O_SEED, O_MODEL, O_WIDTH, O_HEIGHT, O_STEPS, O_CRF, O_COHERENCE, O_INIT, O_END,
 };
 
 static const rv_cli_opt render_options[] = {
@@ -91,6 +97,7 @@ static const rv_cli_opt render_options[] = {
     {"model", 0, true, O_MODEL},           {"width", 0, true, O_WIDTH},
     {"height", 0, true, O_HEIGHT},         {"steps", 0, true, O_STEPS},
     {"crf", 0, true, O_CRF},               {"color-coherence", 0, true, O_COHERENCE},
+    {"init-image", 0, true, O_INIT},       {"end-image", 0, true, O_END},
     {0},
 };
 
@@ -123,6 +130,8 @@ static int parse(int argc, char **argv, render_opts *o, rv_gpu_desc *gpu)
         case O_STEPS: ok = rv_cli_long(&p, 1, 50, &o->steps); break;
         case O_CRF: ok = rv_cli_long(&p, 1, 63, &o->crf); break;
         case O_COHERENCE: ok = rv_cli_double(&p, 0, 1, &o->coherence); break;
+        case O_INIT: o->init_image = p.value; break;
+        case O_END: o->end_image = p.value; break;
         }
         if (!ok)
             return 1;
@@ -143,6 +152,10 @@ static int parse(int argc, char **argv, render_opts *o, rv_gpu_desc *gpu)
     }
     if (o->prompt_to && !o->prompt) {
         fprintf(stderr, "reverie render: --prompt-to needs --prompt\n");
+        return 1;
+    }
+    if (o->end_image && (!o->init_image || !o->prompt)) {
+        fprintf(stderr, "reverie render: --end-image fills between two keyframes: it needs --init-image and --prompt\n");
         return 1;
     }
     if (o->frames && o->seconds > 0) {
@@ -254,6 +267,20 @@ static void model_identity(const char *dir, char *name, size_t ncap, char *hash,
         snprintf(hash, hcap, "%.10s", hex);
 }
 
+/* A keyframe PNG of the output size, and its latent. */
+static rv_status load_keyframe(rv_stream *st, const char *path, uint32_t w, uint32_t h, uint32_t nlat, rv_image *img,
+                               float **lat, rv_error *err)
+{
+    rv_png_read_desc d = {.width = w, .height = h};
+    rv_status s = rv_png_read(img, path, &d, err);
+    if (s)
+        return s;
+    *lat = malloc((size_t)nlat * sizeof(float));
+    if (!*lat)
+        return rv_error_set(err, RV_ERR_HOST_MEMORY, "RENDER: out of memory");
+    return rv_stream_encode_image(st, img->rgba, *lat, err);
+}
+
 static double now_s(void)
 {
     struct timespec t;
@@ -342,6 +369,8 @@ int rv_cmd_render_main(int argc, char **argv)
     rv_media_out *out = NULL;
     uint32_t *first = NULL;
     long k = 0;
+    rv_image key_a = {0}, key_b = {0};
+    float *lat_a = NULL, *lat_b = NULL;
     char *params_text = NULL;
     ed.model_dir = o.model;
     s = rv_engine_create(&e, &ed, &err);
@@ -358,8 +387,17 @@ int rv_cmd_render_main(int argc, char **argv)
     s = rv_stream_create(e, &sd, &stream, &err);
     if (s)
         goto fail;
-    uint32_t W, H;
-    rv_stream_size(stream, &W, &H, NULL);
+    uint32_t W, H, L;
+    rv_stream_size(stream, &W, &H, &L);
+    if (o.init_image) {
+        s = load_keyframe(stream, o.init_image, W, H, L, &key_a, &lat_a, &err);
+        if (!s && o.end_image)
+            s = load_keyframe(stream, o.end_image, W, H, L, &key_b, &lat_b, &err);
+        if (s)
+            goto fail;
+        if (!o.end_image && (s = rv_stream_write_latent(stream, lat_a, &err)))
+            goto fail;
+    }
 
     /* what every output says about itself */
     char mname[256], mhash[16], extra[512];
@@ -390,6 +428,38 @@ int rv_cmd_render_main(int argc, char **argv)
     bool ended = false;
     rv_story_frames_desc fd = {.dt = dt, .max_steps = steps_max};
     first = malloc((size_t)W * H * 4);
+    if (o.end_image) { /* the first keyframe, the pictures between, the last */
+        long n = o.frames ? o.frames : 8;
+        float *init = malloc((size_t)L * sizeof(float));
+        rv_story_get_frame(st, &sf);
+        rv_frame_desc f;
+        s = rv_story_frames_describe(e, &sf, &fd, &f, &err);
+        f.strength = o.strength > 0 ? (float)o.strength : 0.3f;
+        f.motion = (rv_motion){0};
+        f.warp_only = false;
+        if (!s)
+            s = rv_media_out_write(out, key_a.rgba, NULL, &err);
+        for (long i = 1; i <= n && !s && !interrupted; i++) {
+            rv_frame_result r;
+            rv_latent_slerp(lat_a, lat_b, L, (double)i / (double)(n + 1), init);
+            s = rv_stream_write_latent(stream, init, &err);
+            if (!s)
+                s = rv_stream_frame(stream, &f, &r, &err);
+            if (!s) {
+                gpu_ms += r.gpu_ms;
+                s = rv_media_out_write(out, r.rgba, NULL, &err);
+            }
+            k = i;
+            progress(tty, i, n, now_s() - t0, "fill");
+        }
+        if (!s)
+            s = rv_media_out_write(out, key_b.rgba, NULL, &err);
+        free(init);
+        if (s)
+            goto fail;
+        k += 2;
+        ended = true;
+    }
     char prev_scene[RV_STORY_LINE_MAX] = "";
     while (k < cap && !interrupted && !ended) {
         rv_story_get_frame(st, &sf);
@@ -476,6 +546,10 @@ fail:
 done:
     free(params_text);
     free(first);
+    rv_image_free(&key_a);
+    rv_image_free(&key_b);
+    free(lat_a);
+    free(lat_b);
     rv_media_out_destroy(out);
     rv_stream_destroy(stream);
     rv_engine_destroy(e);

@@ -65,6 +65,25 @@ rc=$?
 grep -q "interrupted: the file ends at the last frame made" "$tmp/int.out" && ok || bad "interrupted render: no summary"
 expect "interrupted mp4 plays" 0 "mp4, h264 64x64, [0-9]+ frames at 4 fps" -- "$bin" inspect "$tmp/int.mp4"
 
+# extend a picture; fill between two keyframes (first, 3 between, last)
+"$bin" gen --model "$m" "a red lighthouse" --seed 1 -o "$tmp/ka.png" > /dev/null 2>&1
+"$bin" gen --model "$m" "a castle at night" --seed 2 -o "$tmp/kb.png" > /dev/null 2>&1
+expect "extend an image" 0 "wrote $tmp/ext.mp4: 4 frames" -- \
+  "$bin" render --model "$m" --prompt "a red lighthouse" --init-image "$tmp/ka.png" --width 64 --height 64 \
+    --frames 4 -o "$tmp/ext.mp4"
+expect "fill between keyframes" 0 "wrote $tmp/fill/f_%02d.png: 5 frames" -- \
+  "$bin" render --model "$m" --prompt "a red lighthouse" --init-image "$tmp/ka.png" --end-image "$tmp/kb.png" \
+    --width 64 --height 64 --frames 3 -o "$tmp/fill/f_%02d.png"
+expect "init image missing" 1 "cannot open $tmp/nope.png" -- \
+  "$bin" render --model "$m" --prompt x --init-image "$tmp/nope.png" --width 64 --height 64 --frames 2 -o "$tmp/x.mp4"
+expect "init image of another size" 1 "$tmp/ka.png is 64x64, but 128x128 is needed" -- \
+  "$bin" render --model "$m" --prompt x --init-image "$tmp/ka.png" --width 128 --height 128 --frames 2 -o "$tmp/x.mp4"
+printf 'not a png' > "$tmp/bad.png"
+expect "init image not a PNG" 1 "$tmp/bad.png" -- \
+  "$bin" render --model "$m" --prompt x --init-image "$tmp/bad.png" --width 64 --height 64 --frames 2 -o "$tmp/x.mp4"
+expect "end image alone" 1 "needs --init-image and --prompt" -- \
+  "$bin" render --model "$m" --prompt x --end-image "$tmp/kb.png" -o "$tmp/x.mp4"
+
 # bad inputs: clear errors, nothing left behind
 expect "no output" 1 "^reverie render: -o FILE is required" -- "$bin" render --prompt x
 expect "story and prompt" 1 "give a story file or --prompt, not both" -- "$bin" render "$story" --prompt x -o "$tmp/x.mp4"

@@ -38,6 +38,9 @@ struct rv_stream {
     float *lat_host, *lat_prev;            /* [L] */
     float *coef_host;                      /* [4][77] */
     uint32_t *rgba_host;
+    rv_taesd_plan *enc_tiny;   /* made on the first rv_stream_encode_image */
+    rv_vae_plan *enc_vae;
+    float *image_host;         /* [3][H][W] encoder input */
     rv_frame_desc last;
     bool last_valid;
     double last_change;
@@ -61,6 +64,9 @@ void rv_stream_destroy(rv_stream *s)
     rv_tensor_free(gpu, &s->coef);
     rv_tensor_free(gpu, &s->anchor);
     rv_gen_plan_destroy(s->p);
+    rv_taesd_plan_destroy(s->enc_tiny);
+    rv_vae_plan_destroy(s->enc_vae);
+    free(s->image_host);
     free(s->noise_a);
     free(s->noise_b);
     free(s->noise_host);
@@ -278,14 +284,7 @@ static rv_status update_noise(rv_stream *s, const rv_frame_desc *f, rv_error *er
     const float *src = s->noise_a;
     if (mix > 0) {
         rv_noise_normal(to, RV_NOISE_STREAM_INIT, 0, s->noise_b, L);
-        double ca, cb;
-        slerp_coefs(s->noise_a, s->noise_b, L, (double)mix, &ca, &cb);
-        float fa = (float)ca, fb = (float)cb;
-        for (uint64_t i = 0; i < L; i++) {
-            float x = fa * s->noise_a[i];
-            float y = fb * s->noise_b[i];
-            s->noise_host[i] = x + y;
-        }
+        rv_latent_slerp(s->noise_a, s->noise_b, L, (double)mix, s->noise_host);
         src = s->noise_host;
     }
     rv_status st = rv_tensor_upload(s->e->gpu, &s->p->noise, src, err);
@@ -583,4 +582,58 @@ rv_status rv_stream_write_latent(rv_stream *s, const float *in, rv_error *err)
     s->has_latent = true;
     s->last_valid = false;
     return RV_OK;
+}
+
+void rv_latent_slerp(const float *a, const float *b, size_t n, double t, float *out)
+{
+    double ca, cb;
+    slerp_coefs(a, b, n, t, &ca, &cb);
+    float fa = (float)ca, fb = (float)cb;
+    for (size_t i = 0; i < n; i++) {
+        float x = fa * a[i];
+        float y = fb * b[i];
+        out[i] = x + y;
+    }
+}
+
+rv_status rv_stream_encode_image(rv_stream *s, const uint32_t *rgba, float *latent, rv_error *err)
+{
+    rv_gen *g = s->g;
+    rv_gen_plan *p = s->p;
+    const uint32_t W = s->d.width, H = s->d.height;
+    const size_t P = (size_t)W * H;
+    rv_status st = RV_OK;
+    if (p->decoder == RV_DECODER_TINY && !s->enc_tiny)
+        st = rv_taesd_plan_create(g->taesd, g->gpu, RV_AE_ENCODE, 1, H, W, &s->enc_tiny, err);
+    else if (p->decoder == RV_DECODER_VAE && !s->enc_vae)
+        st = rv_vae_plan_create(g->vae, g->gpu, RV_AE_ENCODE, 1, H, W, &s->enc_vae, err);
+    if (!st && !s->image_host && !(s->image_host = malloc(3 * P * sizeof(float))))
+        st = rv_error_set(err, RV_ERR_HOST_MEMORY, "STREAM: out of memory");
+    if (st)
+        return st;
+    for (size_t i = 0; i < P; i++)
+        for (int c = 0; c < 3; c++)
+            s->image_host[(size_t)c * P + i] = (float)((rgba[i] >> (8 * c)) & 0xff) * (2.0f / 255.0f) - 1.0f;
+    st = rv_tensor_upload(g->gpu, &p->image, s->image_host, err);
+    if (!st)
+        st = rv_gen_flags_reset(g, err);
+    if (st)
+        return st;
+    rv_cmd *cmd = g->cmd;
+    rv_gpu_clear_error(g->gpu);
+    st = rv_cmd_begin(cmd, err);
+    if (st)
+        return st;
+    rv_gen_stage(cmd, "encode");
+    if (s->enc_tiny)
+        rv_taesd_forward(cmd, g->taesd, s->enc_tiny, &p->tmp2, &p->image);
+    else
+        rv_vae_forward(cmd, g->vae, s->enc_vae, &p->tmp2, &p->image, NULL, NULL);
+    rv_gen_flag(g, &p->tmp2, "the %s encoder", s->enc_tiny ? "tiny (TAESD)" : "VAE");
+    st = rv_cmd_run(cmd, err);
+    if (!st)
+        st = rv_gen_flags_check(g, err);
+    if (!st)
+        st = rv_tensor_download(g->gpu, &p->tmp2, latent, err);
+    return st;
 }

@@ -205,4 +205,16 @@ rv_status rv_stream_set_anchor(rv_stream *s, rv_error *err);
 rv_status rv_stream_read_latent(rv_stream *s, float *out, rv_error *err);
 rv_status rv_stream_write_latent(rv_stream *s, const float *in, rv_error *err);
 
+/* An RGBA8 image of the stream's size (alpha ignored) as a pipeline latent
+ * ([C][lh][lw] float32), through the encoder that matches the stream's
+ * decoder (TAESD's, else the VAE's mean): x = v * 2/255 - 1 per channel.
+ * Writing it with rv_stream_write_latent makes the next frame grow from
+ * the picture (extend a clip from an image). */
+rv_status rv_stream_encode_image(rv_stream *s, const uint32_t *rgba, float *latent, rv_error *err);
+
+/* out = slerp(a, b, t) over the whole vector of n values (one angle;
+ * coefficients in float64, applied in float32; |cos| > 0.9995: linear).
+ * Used for seed drift and for filling frames between two keyframes. */
+void rv_latent_slerp(const float *a, const float *b, size_t n, double t, float *out);
+
 #endif
