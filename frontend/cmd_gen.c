@@ -35,6 +35,8 @@ static void help(void)
            "                      [negative, prompt] (default 0: off)\n"
            "  --negative TEXT     negative prompt with guidance (default \"\")\n"
            "  --decoder tiny|vae  TAESD or the full VAE (default: TAESD when present)\n"
+           "  --tiny-decoder DIR  an AutoencoderTiny folder (TAESD as published) for a model\n"
+           "                      that ships none\n"
            "  --scheduler NAME    euler or lcm instead of the config's class\n"
            "  --clip-skip N       skip the text encoder's last N layers (default 0)\n"
            "  --noise-file FILE   initial noise instead of the seed's: raw little-endian\n"
@@ -64,6 +66,7 @@ typedef struct gen_opts {
     rv_decoder_kind decoder;
     bool profile;
     bool allow_nonfinite;   /* --allow-nonfinite: load checkpoints holding NaN/Inf weights */
+    const char *tiny_decoder; /* --tiny-decoder DIR: an AutoencoderTiny folder from elsewhere */
 } gen_opts;
 
 static int by_ms_desc(const void *a, const void *b)
@@ -114,7 +117,7 @@ static int exit_code(rv_status s)
 
 enum {
     OPT_MODEL = 256, OPT_OUT, OPT_STEPS, OPT_SEED, OPT_WIDTH, OPT_HEIGHT, OPT_GUIDANCE, OPT_NEGATIVE, OPT_DECODER,
-    OPT_SCHEDULER, OPT_NOISE_FILE, OPT_LATENT_OUT, OPT_CLIP_SKIP, OPT_VARIANT, OPT_PROFILE, OPT_ALLOW_NONFINITE,
+    OPT_SCHEDULER, OPT_NOISE_FILE, OPT_LATENT_OUT, OPT_CLIP_SKIP, OPT_VARIANT, OPT_PROFILE, OPT_ALLOW_NONFINITE, OPT_TINY_DECODER,
 };
 
 static const rv_cli_opt gen_options[] = {
@@ -126,6 +129,7 @@ static const rv_cli_opt gen_options[] = {
     {"noise-file", 0, true, OPT_NOISE_FILE}, {"latent-out", 0, true, OPT_LATENT_OUT},
     {"clip-skip", 0, true, OPT_CLIP_SKIP},   {"variant", 0, true, OPT_VARIANT},
     {"profile", 0, false, OPT_PROFILE},      {"allow-nonfinite", 0, false, OPT_ALLOW_NONFINITE},
+    {"tiny-decoder", 0, true, OPT_TINY_DECODER},
     {0},
 };
 
@@ -210,6 +214,9 @@ static int parse(int argc, char **argv, gen_opts *o, rv_gpu_desc *desc)
         case OPT_ALLOW_NONFINITE:
             o->allow_nonfinite = true;
             break;
+        case OPT_TINY_DECODER:
+            o->tiny_decoder = v;
+            break;
         }
     }
     if (p.operand < argc)
@@ -260,6 +267,7 @@ int rv_cmd_gen_main(int argc, char **argv)
     ed.vae = o.decoder == RV_DECODER_VAE;
     ed.tiny = o.decoder == RV_DECODER_TINY;
     ed.allow_nonfinite = o.allow_nonfinite;
+    ed.tiny_decoder = o.tiny_decoder;
     rv_status s = rv_engine_create(&e, &ed, &err);
     if (s)
         goto fail;

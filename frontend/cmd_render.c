@@ -59,6 +59,9 @@ static void help(void)
            "  --seed N            the prompt's noise seed (default 1)\n"
            "  --model DIR --width W --height H --steps N   as `gen` (default: the story's\n"
            "                      model size and steps, or the shipped model)\n"
+           "  --decoder tiny|vae  TAESD (default when the model has one) or the full VAE\n"
+           "  --tiny-decoder DIR  an AutoencoderTiny folder (TAESD as published) for a model\n"
+           "                      that ships none\n"
            "  --crf N             video quality, lower is better (default: x264 20, VP9 31)\n"
            "  --color-coherence A match each frame's colours to the first frame's (LAB\n"
            "                      histograms), A from 0 to 1 (default 0: off)\n"
@@ -74,7 +77,8 @@ static void help(void)
 }
 
 typedef struct render_opts {
-    const char *story, *out, *model, *prompt, *prompt_to, *choices, *init_image, *end_image;
+    const char *story, *out, *model, *prompt, *prompt_to, *choices, *init_image, *end_image, *tiny_decoder;
+    rv_decoder_kind decoder;
     long frames, width, height, steps, crf;
     double seconds, fps, wait, zoom, pan_x, pan_y, rotate, strength, coherence;
     uint64_t seed;
@@ -83,7 +87,7 @@ typedef struct render_opts {
 
 enum {
     O_OUT = 256, O_FRAMES, O_SECONDS, O_FPS, O_CHOICES, O_WAIT, O_PROMPT, O_PROMPT_TO, O_ZOOM, O_PANX, O_PANY,
-    O_ROTATE, O_STRENGTH, O_SEED, O_MODEL, O_WIDTH, O_HEIGHT, O_STEPS, O_CRF, O_COHERENCE, O_INIT, O_END,
+    O_ROTATE, O_STRENGTH, O_SEED, O_MODEL, O_WIDTH, O_HEIGHT, O_STEPS, O_CRF, O_COHERENCE, O_INIT, O_END, O_TINY, O_DECODER,
 };
 
 static const rv_cli_opt render_options[] = {
@@ -98,6 +102,7 @@ static const rv_cli_opt render_options[] = {
     {"height", 0, true, O_HEIGHT},         {"steps", 0, true, O_STEPS},
     {"crf", 0, true, O_CRF},               {"color-coherence", 0, true, O_COHERENCE},
     {"init-image", 0, true, O_INIT},       {"end-image", 0, true, O_END},
+    {"tiny-decoder", 0, true, O_TINY},     {"decoder", 0, true, O_DECODER},
     {0},
 };
 
@@ -132,6 +137,17 @@ static int parse(int argc, char **argv, render_opts *o, rv_gpu_desc *gpu)
         case O_COHERENCE: ok = rv_cli_double(&p, 0, 1, &o->coherence); break;
         case O_INIT: o->init_image = p.value; break;
         case O_END: o->end_image = p.value; break;
+        case O_TINY: o->tiny_decoder = p.value; break;
+        case O_DECODER:
+            if (strcmp(p.value, "tiny") == 0 || strcmp(p.value, "taesd") == 0) {
+                o->decoder = RV_DECODER_TINY;
+            } else if (strcmp(p.value, "vae") == 0) {
+                o->decoder = RV_DECODER_VAE;
+            } else {
+                fprintf(stderr, "reverie render: --decoder must be tiny or vae, not \"%s\"\n", p.value);
+                return 1;
+            }
+            break;
         }
         if (!ok)
             return 1;
@@ -373,6 +389,9 @@ int rv_cmd_render_main(int argc, char **argv)
     float *lat_a = NULL, *lat_b = NULL;
     char *params_text = NULL;
     ed.model_dir = o.model;
+    ed.tiny_decoder = o.tiny_decoder;
+    ed.vae = o.decoder == RV_DECODER_VAE;
+    ed.tiny = o.decoder == RV_DECODER_TINY;
     s = rv_engine_create(&e, &ed, &err);
     if (s)
         goto fail;
@@ -383,7 +402,7 @@ int rv_cmd_render_main(int argc, char **argv)
         steps_max = 1;
     rv_stream_desc sd = {.width = o.width ? (uint32_t)o.width : (uint32_t)(si.width > 0 ? si.width : 0),
                          .height = o.height ? (uint32_t)o.height : (uint32_t)(si.height > 0 ? si.height : 0),
-                         .max_steps = steps_max};
+                         .max_steps = steps_max, .decoder = o.decoder};
     s = rv_stream_create(e, &sd, &stream, &err);
     if (s)
         goto fail;

@@ -27,7 +27,8 @@ rv_status rv_engine_create(rv_engine **out, const rv_engine_desc *desc, rv_error
     rv_status s = rv_gpu_create(&e->gpu, &desc->gpu, err);
     if (!s) {
         rv_gen_desc gd = {.model_dir = desc->model_dir, .scheduler = desc->scheduler, .variant = desc->variant,
-                          .vae = desc->vae, .tiny = desc->tiny, .allow_nonfinite = desc->allow_nonfinite};
+                          .vae = desc->vae, .tiny = desc->tiny, .allow_nonfinite = desc->allow_nonfinite,
+                          .tiny_dir = desc->tiny_decoder};
         s = rv_gen_load(&e->gen, e->gpu, &gd, err);
     }
     if (s) {

@@ -101,10 +101,15 @@ rv_status rv_gen_load(rv_gen **out, rv_gpu *gpu, const rv_gen_desc *desc, rv_err
     if (s)
         goto fail;
 
-    bool has_tiny = component(g, "AutoencoderTiny", NULL, dir, sizeof(dir)) != NULL;
+    bool has_tiny = desc->tiny_dir || component(g, "AutoencoderTiny", NULL, dir, sizeof(dir)) != NULL;
     bool want_vae = desc->vae || (!desc->tiny && !has_tiny), want_tiny = desc->tiny || (!desc->vae && has_tiny);
     if (want_tiny) {
-        s = need_component(g, "AutoencoderTiny", NULL, "tiny autoencoder (TAESD)", dir, sizeof(dir), err);
+        if (desc->tiny_dir) { /* TAESD published on its own, for a model that ships none */
+            snprintf(dir, sizeof(dir), "%s", desc->tiny_dir);
+            s = is_dir(dir) ? RV_OK : rv_error_set(err, RV_ERR_IO, "GEN: --tiny-decoder %s: no such folder", dir);
+        } else {
+            s = need_component(g, "AutoencoderTiny", NULL, "tiny autoencoder (TAESD)", dir, sizeof(dir), err);
+        }
         if (!s)
             s = rv_taesd_load(&g->taesd, gpu, dir, desc->variant, report, err);
         take_report(g, report);

@@ -29,6 +29,7 @@ typedef struct rv_gen_desc {
     const char *variant;       /* weight files like *.fp16.safetensors (UNet, VAE, TAESD); NULL = none */
     bool vae, tiny;            /* decoders to load; neither = the AUTO one */
     bool allow_nonfinite;      /* load weights holding NaN/Inf */
+    const char *tiny_dir;      /* an AutoencoderTiny folder from elsewhere; NULL = the model's */
 } rv_gen_desc;
 
 #define RV_GEN_FLAGS 64          /* stages checked for NaN/Inf per run */

@@ -30,6 +30,8 @@ typedef struct rv_engine_desc {
     const char *variant;       /* weight files like *.fp16.safetensors; NULL = none */
     bool vae, tiny;            /* decoders to load; neither = the AUTO one */
     bool allow_nonfinite;      /* load weights holding NaN/Inf (refused by default, naming the tensor) */
+    const char *tiny_decoder;  /* an AutoencoderTiny folder (config.json + weights, TAESD's published
+                                  layout) used instead of the model's own; NULL = the model's */
     rv_gpu_desc gpu;           /* the device the engine creates and owns */
 } rv_engine_desc;
 
