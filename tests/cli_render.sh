@@ -84,6 +84,12 @@ expect "init image not a PNG" 1 "$tmp/bad.png" -- \
 expect "end image alone" 1 "needs --init-image and --prompt" -- \
   "$bin" render --model "$m" --prompt x --end-image "$tmp/kb.png" -o "$tmp/x.mp4"
 
+# a tiny decoder from another folder (TAESD as published, beside any model)
+expect "--tiny-decoder" 0 "wrote $tmp/td.png: 1 frames" -- \
+  "$bin" render --model "$fx/tiny-sd21" --tiny-decoder "$m/vae_tiny" --prompt x --frames 1 -o "$tmp/td.png"
+expect "--tiny-decoder missing" 1 "--tiny-decoder $tmp/none: no such folder" -- \
+  "$bin" render --model "$fx/tiny-sd21" --tiny-decoder "$tmp/none" --prompt x --frames 1 -o "$tmp/td.png"
+
 # bad inputs: clear errors, nothing left behind
 expect "no output" 1 "^reverie render: -o FILE is required" -- "$bin" render --prompt x
 expect "story and prompt" 1 "give a story file or --prompt, not both" -- "$bin" render "$story" --prompt x -o "$tmp/x.mp4"
