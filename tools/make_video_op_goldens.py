@@ -183,6 +183,12 @@ def coder_json(pipe, comp):
             "shift_factor": float(m.config.get("shift_factor") or 0.0)}
 
 
+def model_hashes(model_dir):
+    """sha256 of the model's component weights (files in its component folders;
+    not the goldens that share the fixture's top folder)."""
+    return {rel: h for rel, h in weight_hashes(model_dir).items() if os.sep in rel or "/" in rel}
+
+
 def to64(pipe):
     return {c: copy.deepcopy(v).to(torch.float64) if isinstance(v, torch.nn.Module) else v for c, v in pipe.items()}
 
@@ -278,7 +284,7 @@ def make(name, spec, out_root, fp64=True, remake_keyframes=False):
         "generator": "tools/make_video_op_goldens.py",
         "file": "video_ops.safetensors",
         "model": spec["model"],
-        "weights_sha256": weight_hashes(model_dir),
+        "weights_sha256": model_hashes(model_dir),
         "scheduler": pipe["scheduler_config"].get("_class_name"),
         "prediction_type": pipe["scheduler_config"].get("prediction_type", "epsilon"),
         "latent_shape": list(shape),
