@@ -27,7 +27,6 @@ import torch
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from reverie_ref import frames, video_ops, safetensors_io as st  # noqa: E402
-from reverie_ref.autoencoder_tiny import AutoencoderTiny  # noqa: E402
 from reverie_ref.diffusers_folder import load_pipeline  # noqa: E402
 from reverie_ref.pipeline import decode_latents, to_uint8  # noqa: E402
 from make_frame_goldens import weight_hashes, sha256  # noqa: E402
@@ -250,7 +249,8 @@ def make(name, spec, out_root, fp64=True, remake_keyframes=False):
             c = {"decoder": comp, "extend_frame": FP64_EXTEND_FRAME, "fill_frame": FP64_FILL_FRAME,
                  "nmse_encoded_a": nmse(e64["encoded"], ext["encoded"]),
                  "nmse_encoded_b": nmse(f64["encoded_b"], fil["encoded_b"]),
-                 "extend_nmse_latents": [nmse(a["latents"], b["latents"]) for a, b in zip(e64["frames"], ext["frames"])],
+                 "extend_nmse_latents": [nmse(a["latents"], b["latents"])
+                                         for a, b in zip(e64["frames"], ext["frames"])],
                  "extend_nmse_image_float": [nmse(a["image_float"], b["image_float"])
                                              for a, b in zip(e64["frames"], ext["frames"])],
                  "fill_nmse_init": [nmse(a["init"], b["init"]) for a, b in zip(f64["frames"], fil["frames"])],
