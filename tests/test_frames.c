@@ -15,6 +15,7 @@
 #include "ref/rv_ref.h"
 #include "rv_engine.h"
 #include "rv_golden.h"
+#include "rv_media.h"
 #include "rv_test.h"
 
 static const char *filter;
@@ -302,6 +303,22 @@ static void stream_behaviour(const char *fixture, int prec)
         rv_stream_destroy(sf);
     }
 
+    /* cadence 3: the UNet runs on every third frame, the others only warp */
+    rv_stream *sc = NULL;
+    rv_stream_desc scd = {.max_steps = 2, .cadence = 3};
+    CHECK(rv_stream_create(e, &scd, &sc, &err) == RV_OK, "%s", err.msg);
+    if (sc) {
+        rv_frame_desc mv = st;
+        mv.motion.zoom = 1.02f;
+        int pattern = 0;
+        for (int k = 0; k < 7; k++) {
+            CHECK(rv_stream_frame(sc, k ? &mv : &f0, &r, &err) == RV_OK, "cadence frame %d: %s", k, err.msg);
+            pattern |= (int)r.diffused << k;
+        }
+        CHECK(pattern == (1 | 8 | 64), "%s: cadence 3 diffused frames %#x (want 0, 3, 6)", fixture, pattern);
+        rv_stream_destroy(sc);
+    }
+
     /* bad descriptions name the field; nothing runs */
     struct { rv_frame_desc f; const char *msg; } bad[12];
     int nb = 0;
@@ -362,19 +379,33 @@ static int image_max_diff(const uint32_t *rgba, const rv_st_tensor *t, size_t pi
     return worst;
 }
 
-static void sequence_golden(const char *fixture, int prec)
+/* A frame description of frames.json / video_ops.json. */
+static void frame_from_json(rv_engine *e, const cJSON *fr, rv_frame_desc *out)
 {
-    char sect[64];
-    snprintf(sect, sizeof(sect), "golden %s", fixture);
-    if (!want(sect))
-        return;
-    char dir[512], path[700];
-    golden_fixture_dir(fixture, dir, sizeof(dir));
-    snprintf(path, sizeof(path), "%s/frames.safetensors", dir);
-    rv_error err = {0};
-    rv_safetensors *st = NULL;
-    CHECK(rv_safetensors_open(&st, path, &err) == RV_OK, "%s: %s", path, err.msg);
-    snprintf(path, sizeof(path), "%s/frames.json", dir);
+    rv_frame_desc f = {0};
+    const cJSON *pr, *prompts = cJSON_GetObjectItemCaseSensitive(fr, "prompts");
+    cJSON_ArrayForEach(pr, prompts) {
+        if (f.nprompts == RV_FRAME_MAX_PROMPTS)
+            break;
+        f.prompt[f.nprompts] = prompt(e, cJSON_GetObjectItemCaseSensitive(pr, "text")->valuestring);
+        f.weight[f.nprompts++] = jnum(pr, "weight");
+    }
+    const cJSON *bl = cJSON_GetObjectItemCaseSensitive(fr, "blend");
+    f.blend = cJSON_IsString(bl) && strcmp(bl->valuestring, "slerp") == 0 ? RV_BLEND_SLERP : RV_BLEND_LINEAR;
+    f.seed = (uint64_t)jnum(fr, "seed");
+    f.seed_to = (uint64_t)jnum(fr, "seed_to");
+    f.seed_mix = jnum(fr, "seed_mix");
+    f.strength = jnum(fr, "strength");
+    f.steps = (int)jnum(fr, "steps");
+    f.anchor = jnum(fr, "anchor_weight");
+    f.warp_only = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(fr, "warp_only"));
+    f.motion = (rv_motion){.zoom = jnum(fr, "zoom"), .pan_x = jnum(fr, "pan_x"), .pan_y = jnum(fr, "pan_y"),
+                           .rotate = jnum(fr, "rotate")};
+    *out = f;
+}
+
+static cJSON *read_json(const char *path)
+{
     FILE *jf = fopen(path, "rb");
     char *text = NULL;
     size_t len = 0;
@@ -389,6 +420,23 @@ static void sequence_golden(const char *fixture, int prec)
     }
     cJSON *js = text ? cJSON_Parse(text) : NULL;
     free(text);
+    return js;
+}
+
+static void sequence_golden(const char *fixture, int prec)
+{
+    char sect[64];
+    snprintf(sect, sizeof(sect), "golden %s", fixture);
+    if (!want(sect))
+        return;
+    char dir[512], path[700];
+    golden_fixture_dir(fixture, dir, sizeof(dir));
+    snprintf(path, sizeof(path), "%s/frames.safetensors", dir);
+    rv_error err = {0};
+    rv_safetensors *st = NULL;
+    CHECK(rv_safetensors_open(&st, path, &err) == RV_OK, "%s: %s", path, err.msg);
+    snprintf(path, sizeof(path), "%s/frames.json", dir);
+    cJSON *js = read_json(path);
     CHECK(js != NULL, "%s: unreadable", path);
     rv_engine *e = st && js ? engine_for(fixture, prec) : NULL;
     if (!e) {
@@ -410,25 +458,8 @@ static void sequence_golden(const char *fixture, int prec)
     cJSON_ArrayForEach(fr, frames) {
         if (!s)
             break;
-        rv_frame_desc f = {0};
-        const cJSON *pr, *prompts = cJSON_GetObjectItemCaseSensitive(fr, "prompts");
-        cJSON_ArrayForEach(pr, prompts) {
-            if (f.nprompts == RV_FRAME_MAX_PROMPTS)
-                break;
-            f.prompt[f.nprompts] = prompt(e, cJSON_GetObjectItemCaseSensitive(pr, "text")->valuestring);
-            f.weight[f.nprompts++] = jnum(pr, "weight");
-        }
-        const cJSON *bl = cJSON_GetObjectItemCaseSensitive(fr, "blend");
-        f.blend = cJSON_IsString(bl) && strcmp(bl->valuestring, "slerp") == 0 ? RV_BLEND_SLERP : RV_BLEND_LINEAR;
-        f.seed = (uint64_t)jnum(fr, "seed");
-        f.seed_to = (uint64_t)jnum(fr, "seed_to");
-        f.seed_mix = jnum(fr, "seed_mix");
-        f.strength = jnum(fr, "strength");
-        f.steps = (int)jnum(fr, "steps");
-        f.anchor = jnum(fr, "anchor_weight");
-        f.warp_only = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(fr, "warp_only"));
-        f.motion = (rv_motion){.zoom = jnum(fr, "zoom"), .pan_x = jnum(fr, "pan_x"), .pan_y = jnum(fr, "pan_y"),
-                               .rotate = jnum(fr, "rotate")};
+        rv_frame_desc f;
+        frame_from_json(e, fr, &f);
         rv_frame_result r;
         rv_status fs = rv_stream_frame(s, &f, &r, &err);
         CHECK(fs == RV_OK, "%s frame %d: %s", fixture, k, err.msg);
@@ -464,6 +495,166 @@ static void sequence_golden(const char *fixture, int prec)
     rv_engine_info info;
     rv_engine_get_info(e, &info);
     CHECK(info.validation_messages == 0, "%d validation messages", info.validation_messages);
+    rv_engine_destroy(e);
+    cJSON_Delete(js);
+    rv_safetensors_close(st);
+}
+
+/* ---- extend from an image, fill between keyframes (video_ops.json) ---- */
+
+/* Reads golden `name`, compares it with `got` (n values); false if absent. */
+static void compare_named(rv_safetensors *st, const char *tag, const char *label, const char *name, const float *got,
+                          size_t n, double limit)
+{
+    const rv_st_tensor *gi = NULL;
+    float *w = golden_get(&(golden){.st = st}, name, &gi);
+    if (w && gi->numel == n)
+        golden_compare(tag, label, got, w, n, limit);
+    else
+        CHECK(false, "golden %s: %s", name, w ? "wrong size" : "missing");
+    free(w);
+}
+
+static bool read_key(const char *dir, const char *file, uint32_t w, uint32_t h, rv_image *img)
+{
+    char path[700];
+    rv_error err = {0};
+    snprintf(path, sizeof(path), "%s/%s", dir, file);
+    rv_png_read_desc d = {.width = w, .height = h};
+    rv_status s = rv_png_read(img, path, &d, &err);
+    CHECK(s == RV_OK, "keyframe %s: %s", path, err.msg);
+    return s == RV_OK;
+}
+
+static void video_ops_golden(const char *fixture, int prec)
+{
+    char sect[64];
+    snprintf(sect, sizeof(sect), "video %s", fixture);
+    if (!want(sect))
+        return;
+    char dir[512], path[700];
+    golden_fixture_dir(fixture, dir, sizeof(dir));
+    snprintf(path, sizeof(path), "%s/video_ops.safetensors", dir);
+    rv_error err = {0};
+    rv_safetensors *st = NULL;
+    CHECK(rv_safetensors_open(&st, path, &err) == RV_OK, "%s: %s", path, err.msg);
+    snprintf(path, sizeof(path), "%s/video_ops.json", dir);
+    cJSON *js = read_json(path);
+    CHECK(js != NULL, "%s: unreadable", path);
+    char mdir[600];
+    const char *src = getenv("RV_SOURCE_DIR");
+    if (strcmp(fixture, "reverie-tiny") == 0)
+        snprintf(mdir, sizeof(mdir), "%s/models/reverie-tiny", src ? src : "..");
+    else
+        snprintf(mdir, sizeof(mdir), "%s", dir);
+    rv_engine_desc ed = {.model_dir = mdir, .gpu = {.validation = true,
+                                                    .precision = prec ? RV_PRECISION_F16 : RV_PRECISION_F32}};
+    rv_engine *e = NULL;
+    if (st && js) {
+        ed.vae = true;
+        ed.tiny = true;
+        rv_status s = rv_engine_create(&e, &ed, &err);
+        if (s) { /* a model whose only autoencoder is the tiny one */
+            rv_error_clear(&err);
+            ed.vae = false;
+            s = rv_engine_create(&e, &ed, &err);
+        }
+        CHECK(s == RV_OK, "engine %s: %s", mdir, err.msg);
+    }
+    const char *tag = prec ? "f16" : "f32";
+    const double limit = prec ? GOLDEN_NMSE_F16 : GOLDEN_NMSE_F32;
+    const cJSON *size = cJSON_GetObjectItemCaseSensitive(js, "image_size");
+    const uint32_t W = (uint32_t)jnum(size, "width"), H = (uint32_t)jnum(size, "height");
+    const cJSON *c, *cases = cJSON_GetObjectItemCaseSensitive(js, "cases");
+    cJSON_ArrayForEach(c, cases) {
+        if (!e)
+            break;
+        const char *cname = cJSON_GetObjectItemCaseSensitive(c, "name")->valuestring;
+        const char *cls = cJSON_GetObjectItemCaseSensitive(c, "decoder_class")->valuestring;
+        const bool fill = strcmp(cJSON_GetObjectItemCaseSensitive(c, "op")->valuestring, "fill") == 0;
+        rv_stream_desc sd = {.width = W, .height = H, .max_steps = 4,
+                             .decoder = strcmp(cls, "AutoencoderKL") == 0 ? RV_DECODER_VAE : RV_DECODER_TINY};
+        rv_stream *s = NULL;
+        CHECK(rv_stream_create(e, &sd, &s, &err) == RV_OK, "%s stream: %s", cname, err.msg);
+        if (!s)
+            continue;
+        uint32_t L;
+        rv_stream_size(s, NULL, NULL, &L);
+        float *la = malloc(L * sizeof(float)), *lb = malloc(L * sizeof(float)), *lat = malloc(L * sizeof(float));
+        rv_image ia = {0}, ib = {0};
+        char label[160], name[160];
+        const char *fa = cJSON_GetObjectItemCaseSensitive(c, fill ? "image_a" : "image")->valuestring;
+        if (read_key(dir, fa, W, H, &ia) && rv_stream_encode_image(s, ia.rgba, la, &err) == RV_OK) {
+            snprintf(label, sizeof(label), "%s %s encoded keyframe", fixture, cname);
+            compare_named(st, tag, label, cJSON_GetObjectItemCaseSensitive(c, fill ? "encoded_a" : "encoded")->valuestring,
+                          la, L, limit);
+        } else {
+            CHECK(false, "%s: encode: %s", cname, err.msg);
+        }
+        const cJSON *fr, *frames = cJSON_GetObjectItemCaseSensitive(c, "frames");
+        if (!fill) { /* the clip grows from the encoded picture */
+            CHECK(rv_stream_write_latent(s, la, &err) == RV_OK, "%s", err.msg);
+            cJSON_ArrayForEach(fr, frames) {
+                rv_frame_desc f;
+                frame_from_json(e, fr, &f);
+                rv_frame_result r;
+                int k = (int)jnum(fr, "index");
+                CHECK(rv_stream_frame(s, &f, &r, &err) == RV_OK, "%s frame %d: %s", cname, k, err.msg);
+                rv_stream_read_latent(s, lat, &err);
+                const cJSON *outs = cJSON_GetObjectItemCaseSensitive(fr, "outputs");
+                snprintf(label, sizeof(label), "%s %s frame %d latent", fixture, cname, k);
+                compare_named(st, tag, label, cJSON_GetObjectItemCaseSensitive(outs, "latents")->valuestring, lat, L,
+                              limit);
+                const cJSON *img = cJSON_GetObjectItemCaseSensitive(outs, "image");
+                if (cJSON_IsString(img)) {
+                    int d = image_max_diff(r.rgba, rv_safetensors_find(st, img->valuestring), (size_t)W * H);
+                    printf("  %-4s %s %s frame %d image: max |d| %d levels\n", tag, fixture, cname, k, d);
+                    CHECK(d <= (prec ? 8 : 2), "%s frame %d image differs by %d levels", cname, k, d);
+                }
+            }
+        } else if (read_key(dir, cJSON_GetObjectItemCaseSensitive(c, "image_b")->valuestring, W, H, &ib) &&
+                   rv_stream_encode_image(s, ib.rgba, lb, &err) == RV_OK) {
+            snprintf(label, sizeof(label), "%s %s encoded keyframe b", fixture, cname);
+            compare_named(st, tag, label, cJSON_GetObjectItemCaseSensitive(c, "encoded_b")->valuestring, lb, L, limit);
+            const cJSON *pj = cJSON_GetObjectItemCaseSensitive(c, "prompt");
+            rv_frame_desc f = {.nprompts = 1, .weight = {1}, .seed = (uint64_t)jnum(c, "seed"),
+                               .strength = jnum(c, "strength"), .steps = (int)jnum(c, "steps")};
+            f.prompt[0] = prompt(e, cJSON_GetObjectItemCaseSensitive(pj, "text")->valuestring);
+            float *init = malloc(L * sizeof(float));
+            cJSON_ArrayForEach(fr, frames) {
+                int k = (int)jnum(fr, "index");
+                const cJSON *outs = cJSON_GetObjectItemCaseSensitive(fr, "outputs");
+                rv_latent_slerp(la, lb, L, cJSON_GetObjectItemCaseSensitive(fr, "t")->valuedouble, init);
+                snprintf(label, sizeof(label), "%s %s in-between %d start", fixture, cname, k);
+                compare_named(st, tag, label, cJSON_GetObjectItemCaseSensitive(outs, "init")->valuestring, init, L,
+                              limit);
+                rv_frame_result r;
+                CHECK(rv_stream_write_latent(s, init, &err) == RV_OK && rv_stream_frame(s, &f, &r, &err) == RV_OK,
+                      "%s in-between %d: %s", cname, k, err.msg);
+                rv_stream_read_latent(s, lat, &err);
+                snprintf(label, sizeof(label), "%s %s in-between %d latent", fixture, cname, k);
+                compare_named(st, tag, label, cJSON_GetObjectItemCaseSensitive(outs, "latents")->valuestring, lat, L,
+                              limit);
+                snprintf(name, sizeof(name), "%s", cJSON_GetObjectItemCaseSensitive(outs, "image")->valuestring);
+                int d = image_max_diff(r.rgba, rv_safetensors_find(st, name), (size_t)W * H);
+                CHECK(d <= (prec ? 8 : 2), "%s in-between %d image differs by %d levels", cname, k, d);
+            }
+            free(init);
+        } else {
+            CHECK(false, "%s: keyframe b: %s", cname, err.msg);
+        }
+        rv_image_free(&ia);
+        rv_image_free(&ib);
+        free(la);
+        free(lb);
+        free(lat);
+        rv_stream_destroy(s);
+    }
+    if (e) {
+        rv_engine_info info;
+        rv_engine_get_info(e, &info);
+        CHECK(info.validation_messages == 0, "%d validation messages", info.validation_messages);
+    }
     rv_engine_destroy(e);
     cJSON_Delete(js);
     rv_safetensors_close(st);
@@ -516,6 +707,8 @@ int main(int argc, char **argv)
     for (int prec = 0; prec < 2; prec++) {
         sequence_golden("tiny-sd15", prec);
         sequence_golden("reverie-tiny", prec);
+        video_ops_golden("tiny-sd15", prec);
+        video_ops_golden("reverie-tiny", prec);
     }
     return rv_test_finish("test_frames");
 }

@@ -89,6 +89,8 @@ rv_status rv_stream_create(rv_engine *e, const rv_stream_desc *desc, rv_stream *
         return rv_error_set(err, RV_ERR_INVALID, "STREAM: max_steps %d (1 to 50)", d.max_steps);
     if (!isfinite(d.guidance) || d.guidance < 0 || d.guidance > 100)
         return rv_error_set(err, RV_ERR_INVALID, "STREAM: guidance %g (0 to 100)", (double)d.guidance);
+    if (d.cadence < 0 || d.cadence > 1000)
+        return rv_error_set(err, RV_ERR_INVALID, "STREAM: cadence %d (0 to 1000)", d.cadence);
     if (!isfinite(d.similarity) || d.similarity < 0 || d.similarity > 1)
         return rv_error_set(err, RV_ERR_INVALID, "STREAM: similarity threshold %g (0 to 1)", (double)d.similarity);
     uint32_t side = rv_gen_default_side(g);
@@ -394,9 +396,17 @@ static void fill_result(rv_stream *s, const rv_frame_desc *f, rv_frame_result *r
     res->wall_ms = now_ms() - t0;
 }
 
-rv_status rv_stream_frame(rv_stream *s, const rv_frame_desc *f, rv_frame_result *res, rv_error *err)
+rv_status rv_stream_frame(rv_stream *s, const rv_frame_desc *fin, rv_frame_result *res, rv_error *err)
 {
     double t0 = now_ms();
+    rv_frame_desc cad;
+    const rv_frame_desc *f = fin;
+    if (s->d.cadence > 1 && s->has_latent && !fin->warp_only && fin->strength < 1.0f &&
+        s->index % (uint64_t)s->d.cadence != 0) { /* between diffused frames: warp only */
+        cad = *fin;
+        cad.warp_only = true;
+        f = &cad;
+    }
     rv_gen *g = s->g;
     rv_gen_plan *p = s->p;
     rv_status st = check_desc(s, f, err);

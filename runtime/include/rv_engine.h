@@ -144,6 +144,8 @@ typedef struct rv_stream_desc {
     rv_decoder_kind decoder;
     float similarity;          /* skip the UNet while a still frame changes less than this
                                   (relative RMS of the latent); 0 = never skip */
+    int cadence;               /* slow devices: the UNet runs every Nth frame, the frames
+                                  between are warp-only (0 or 1 = every frame) */
 } rv_stream_desc;
 
 typedef enum rv_blend {
