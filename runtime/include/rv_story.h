@@ -222,7 +222,9 @@ rv_status rv_story_replay(rv_story_state **out, const rv_story *story, const cha
 /* Hot reload: moves st onto a changed story. Variables keep their values
  * where the name and type still exist, the scene is kept if its id still
  * exists (else the new story's start), history points whose scene is gone
- * are dropped. The old story may be unloaded afterwards. */
+ * are dropped, once-used choices are matched by scene id and position. The
+ * old story may be unloaded afterwards. Reloads are not in the replay log:
+ * a log replays against one story. */
 rv_status rv_story_state_rebind(rv_story_state *st, const rv_story *story, rv_error *err);
 
 /* A hash of everything that defines the state (for tests: equal states,

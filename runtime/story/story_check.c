@@ -370,8 +370,13 @@ rv_status rv_story_graph_dot(const rv_story *s, char **out, rv_error *err)
             const next_rule *r = &s->nexts[sc->nx_start + k];
             if (r->target < 0)
                 continue;
-            snprintf(line, sizeof(line), "after %gs%s%s%s", sc->duration, r->has_cond ? " if " : "",
-                     r->has_cond ? r->cond_src : "", "");
+            char when[48];
+            if (sc->is_quiz) /* quiz rules fire when the answer has no target */
+                snprintf(when, sizeof(when), "after answering");
+            else
+                snprintf(when, sizeof(when), "after %gs", sc->duration);
+            snprintf(line, sizeof(line), "%s%s%.900s", when, r->has_cond ? " if " : "",
+                     r->has_cond ? r->cond_src : "");
             ok = ok && dot_put(&b, "  ") && dot_quoted(&b, sc->id, 64) && dot_put(&b, " -> ") &&
                  dot_quoted(&b, s->scenes[r->target].id, 64) && dot_put(&b, " [style=dashed, label=") &&
                  dot_quoted(&b, line, 64) && dot_put(&b, "];\n");

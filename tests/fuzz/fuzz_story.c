@@ -38,15 +38,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         rv_story_view v;
         for (size_t i = 0; i < n; i++) {
             rv_error e = {0};
-            uint8_t cmd = ops[i];
-            switch (cmd & 7) {
-            case 0: rv_story_advance(st, (cmd >> 3) * 0.5); break;
-            case 1: case 2: rv_story_choose(st, cmd >> 4, &e); break;
-            case 3: rv_story_back(st, 1 + (cmd >> 6), NULL, &e); break;
+            uint8_t code = ops[i];
+            switch (code & 7) {
+            case 0: rv_story_advance(st, (code >> 3) * 0.5); break;
+            case 1: case 2: rv_story_choose(st, code >> 4, &e); break;
+            case 3: rv_story_back(st, 1 + (code >> 6), NULL, &e); break;
             case 4: rv_story_edit_prompt(st, "a boat", &e); break;
-            case 5: rv_story_get_frame_at(st, (cmd >> 3) * 0.7, &f); break;
+            case 5: rv_story_get_frame_at(st, (code >> 3) * 0.7, &f); break;
             case 6: rv_story_get_view(st, &v); break;
-            case 7: rv_story_set_visual_token(st, cmd); break;
+            case 7: rv_story_set_visual_token(st, code); break;
             }
         }
         rv_story_get_frame(st, &f);
