@@ -39,6 +39,10 @@ bool rv_cli_is_help(const char *arg);
  * models/reverie-tiny of the source tree this binary was built from, else
  * models/reverie-tiny under the working directory. */
 const char *rv_cli_default_model(void);
+/* Where the VkPipelineCache file lives: $XDG_CACHE_HOME/reverie, else
+ * ~/.cache/reverie; NULL with RV_PIPELINE_CACHE=0. Every command's GPU desc
+ * gets it from the option parser. */
+const char *rv_cli_pipeline_cache_dir(void);
 
 /* ---- the option parser every subcommand uses (cli_opts.c) ----
  * getopt_long underneath: options and operands in any order, "--" ends the

@@ -38,6 +38,8 @@ void rv_cli_parser_init(rv_cli_parser *p, const char *cmd, const rv_cli_opt *opt
     p->gpu = gpu;
     p->argc = argc;
     p->argv = argv;
+    if (gpu && !gpu->pipeline_cache_dir)
+        gpu->pipeline_cache_dir = rv_cli_pipeline_cache_dir();
     int nl = 0;
     size_t ns = 0;
     p->shorts[ns++] = ':';   /* a missing value returns ':', not '?' */
@@ -170,4 +172,20 @@ bool rv_cli_double(const rv_cli_parser *p, double lo, double hi, double *out)
     }
     *out = x;
     return true;
+}
+
+const char *rv_cli_pipeline_cache_dir(void)
+{
+    static char dir[600];
+    const char *off = getenv("RV_PIPELINE_CACHE");
+    if (off && strcmp(off, "0") == 0)
+        return NULL;
+    const char *xdg = getenv("XDG_CACHE_HOME"), *home = getenv("HOME");
+    if (xdg && *xdg)
+        snprintf(dir, sizeof(dir), "%s/reverie", xdg);
+    else if (home && *home)
+        snprintf(dir, sizeof(dir), "%s/.cache/reverie", home);
+    else
+        return NULL;
+    return dir;
 }

@@ -182,7 +182,7 @@ int rv_bench_frames_main(int argc, char **argv)
     double width = 0, height = 0, steps = 1, strength = 0.5, frames = 20, drift_frames = 100, anchor = 0.1,
            torch_threads = 2;
     bool torch = false;
-    rv_engine_desc ed = {0};
+    rv_engine_desc ed = {.gpu = {.pipeline_cache_dir = rv_cli_pipeline_cache_dir()}};
     enum { O_MODEL = 256, O_W, O_H, O_STEPS, O_STRENGTH, O_FRAMES, O_DRIFT, O_ANCHOR, O_TORCH, O_TT };
     static const struct option opts[] = {
         {"model", required_argument, 0, O_MODEL},   {"width", required_argument, 0, O_W},
@@ -379,8 +379,9 @@ int rv_bench_frames_main(int argc, char **argv)
     /* the table */
     fprintf(stderr, "bench frames: %s, %ux%u, %d step%s at strength %.2f, %s on %s\n", model, W, H, (int)steps,
             steps > 1 ? "s" : "", strength, info.fp16 ? "f16" : "f32", info.device->name);
-    fprintf(stderr, "  load %.0f ms; first frame %.0f ms (start to first frame %.0f ms)\n", load_ms, first_ms,
-            start_to_first);
+    fprintf(stderr, "  load %.0f ms; first frame %.0f ms (start to first frame %.0f ms); pipeline cache %s (%llu "
+            "bytes read)\n", load_ms, first_ms, start_to_first, info.pipeline_cache.path[0] ? info.pipeline_cache.path
+            : "off", (unsigned long long)info.pipeline_cache.loaded_bytes);
     fprintf(stderr, "  steady: %.2f fps (%.1f ms a frame, median of %d); GPU %.1f ms; loop above GPU %.2f ms "
             "(%.1f%%)\n", 1e3 / wall_ms, wall_ms, acc.n, gpu_ms, over_ms, gpu_ms > 0 ? 100 * over_ms / gpu_ms : 0.0);
     for (int i = 0; i < acc.nst; i++)
@@ -408,6 +409,8 @@ int rv_bench_frames_main(int argc, char **argv)
     cJSON_AddNumberToObject(o, "load_ms", load_ms);
     cJSON_AddNumberToObject(o, "first_frame_ms", first_ms);
     cJSON_AddNumberToObject(o, "start_to_first_frame_ms", start_to_first);
+    cJSON_AddStringToObject(o, "pipeline_cache", info.pipeline_cache.path);
+    cJSON_AddNumberToObject(o, "pipeline_cache_loaded_bytes", (double)info.pipeline_cache.loaded_bytes);
     cJSON_AddNumberToObject(o, "fps", 1e3 / wall_ms);
     cJSON_AddNumberToObject(o, "ms_per_frame", wall_ms);
     cJSON_AddNumberToObject(o, "gpu_ms_per_frame", gpu_ms);

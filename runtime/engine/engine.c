@@ -65,6 +65,7 @@ void rv_engine_get_info(const rv_engine *e, rv_engine_info *o)
     o->validation_messages = rv_gpu_validation_count(e->gpu);
     o->text_layers = g->te->cfg.num_hidden_layers;
     o->nonfinite_tensors = g->nonfinite;
+    rv_gpu_pipeline_cache(e->gpu, &o->pipeline_cache);
 }
 
 bool rv_engine_uses_cfg(const rv_engine *e, float scale) { return rv_gen_uses_cfg(e->gen, scale); }

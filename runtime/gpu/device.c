@@ -542,6 +542,11 @@ rv_status rv_gpu_create(rv_gpu **out, const rv_gpu_desc *desc, rv_error *err)
     if (sdir && *sdir)
         snprintf(gpu->shader_dir, sizeof(gpu->shader_dir), "%s", sdir);
     rv_tiles_choose(gpu);
+    if (desc->pipeline_cache_dir && *desc->pipeline_cache_dir) {
+        VkPhysicalDeviceProperties cp;
+        vkGetPhysicalDeviceProperties(gpu->phys, &cp);
+        rv_pipeline_cache_open(gpu, desc->pipeline_cache_dir, cp.pipelineCacheUUID, cp.driverVersion);
+    }
     free(pds);
     *out = gpu;
     return RV_OK;
@@ -557,6 +562,7 @@ void rv_gpu_destroy(rv_gpu *gpu)
         return;
     if (gpu->device) {
         vkDeviceWaitIdle(gpu->device);
+        rv_pipeline_cache_close(gpu);
         rv_pipelines_destroy(gpu);
         rv_memory_destroy(gpu);
         if (gpu->xfer_fence)

@@ -4,6 +4,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "rv_pc.h"
 #include "rv_shader_table.h"
@@ -292,13 +294,14 @@ static rv_status create_pipeline(rv_gpu *gpu, int id, rv_pipeline *p, rv_error *
         },
         .layout = p->layout,
     };
-    r = vkCreateComputePipelines(gpu->device, VK_NULL_HANDLE, 1, &ci, NULL, &p->pipeline);
+    r = vkCreateComputePipelines(gpu->device, gpu->pcache, 1, &ci, NULL, &p->pipeline);
     if (r != VK_SUCCESS) {
         st = rv_error_set(err, RV_ERR_PIPELINE, "VK: vkCreateComputePipelines(%s) failed: %s (%s:%d)", d->name,
                           rv_vk_result_name(r), __FILE__, __LINE__);
         goto fail;
     }
     p->ready = true;
+    gpu->pcache_info.created++;
     free(owned);
     return RV_OK;
 fail:
@@ -349,3 +352,98 @@ void rv_pipelines_destroy(rv_gpu *gpu)
     for (int i = 0; i < RV_PIPELINE_COUNT; i++)
         destroy_pipeline(gpu, &gpu->pipelines[i]);
 }
+
+/* ---- the pipeline cache ----
+ * One file per (driver's pipelineCacheUUID and version, this build's
+ * shaders): a new driver or new shaders get a new file, so no stale blob is
+ * ever handed to the driver (which would check its own header anyway). The
+ * file is written through a temporary name and renamed. A cache that cannot
+ * be read or written is skipped silently: it only saves time. */
+
+static uint64_t fnv1a(uint64_t h, const void *data, size_t n)
+{
+    const uint8_t *b = data;
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ b[i]) * 0x100000001b3ull;
+    return h;
+}
+
+void rv_pipeline_cache_open(rv_gpu *gpu, const char *dir, const uint8_t uuid[16], uint32_t driver_version)
+{
+    uint64_t h = 0xcbf29ce484222325ull;
+    h = fnv1a(h, uuid, 16);
+    h = fnv1a(h, &driver_version, sizeof(driver_version));
+    for (size_t i = 0; i < rv_spirv_count; i++) {
+        h = fnv1a(h, rv_spirv_table[i].name, strlen(rv_spirv_table[i].name));
+        h = fnv1a(h, rv_spirv_table[i].words, rv_spirv_table[i].bytes);
+    }
+    if (gpu->shader_dir[0]) /* shaders from disk: a development cache of its own */
+        h = fnv1a(h, gpu->shader_dir, strlen(gpu->shader_dir));
+    mkdir(dir, 0755); /* one level, like XDG's reverie/ under ~/.cache */
+    snprintf(gpu->pcache_info.path, sizeof(gpu->pcache_info.path), "%s/pipelines-%04x-%04x-%016llx.bin",
+             dir, gpu->info.vendor_id, gpu->info.device_id, (unsigned long long)h);
+    void *data = NULL;
+    size_t size = 0;
+    FILE *f = fopen(gpu->pcache_info.path, "rb");
+    if (f) {
+        if (fseek(f, 0, SEEK_END) == 0) {
+            long n = ftell(f);
+            if (n > 0 && n < (64l << 20) && fseek(f, 0, SEEK_SET) == 0 && (data = malloc((size_t)n)) &&
+                fread(data, 1, (size_t)n, f) == (size_t)n)
+                size = (size_t)n;
+        }
+        fclose(f);
+    }
+    VkPipelineCacheCreateInfo ci = {
+        .sType = VK_STRUCTURE_TYPE_PIPELINE_CACHE_CREATE_INFO,
+        .initialDataSize = size,
+        .pInitialData = size ? data : NULL,
+    };
+    /* the header's own check: its UUID must be this device's */
+    if (size >= 32) {
+        const uint8_t *b = data;
+        if (memcmp(b + 16, uuid, 16) != 0) {
+            ci.initialDataSize = 0;
+            ci.pInitialData = NULL;
+            size = 0;
+        }
+    } else {
+        ci.initialDataSize = 0;
+        ci.pInitialData = NULL;
+        size = 0;
+    }
+    if (vkCreatePipelineCache(gpu->device, &ci, NULL, &gpu->pcache) != VK_SUCCESS) {
+        gpu->pcache = VK_NULL_HANDLE;
+        gpu->pcache_info.path[0] = 0;
+    } else {
+        gpu->pcache_info.loaded_bytes = size;
+    }
+    free(data);
+}
+
+void rv_pipeline_cache_close(rv_gpu *gpu)
+{
+    if (!gpu->pcache)
+        return;
+    size_t size = 0;
+    void *data = NULL;
+    if (gpu->pcache_info.created > 0 && vkGetPipelineCacheData(gpu->device, gpu->pcache, &size, NULL) == VK_SUCCESS &&
+        size > 0 && (data = malloc(size)) &&
+        vkGetPipelineCacheData(gpu->device, gpu->pcache, &size, data) == VK_SUCCESS) {
+        char tmp[700];
+        snprintf(tmp, sizeof(tmp), "%s.%ld.tmp", gpu->pcache_info.path, (long)getpid());
+        FILE *f = fopen(tmp, "wb");
+        bool ok = f && fwrite(data, 1, size, f) == size;
+        if (f && fclose(f) != 0)
+            ok = false;
+        if (ok && rename(tmp, gpu->pcache_info.path) == 0)
+            gpu->pcache_info.saved_bytes = size;
+        else
+            remove(tmp);
+    }
+    free(data);
+    vkDestroyPipelineCache(gpu->device, gpu->pcache, NULL);
+    gpu->pcache = VK_NULL_HANDLE;
+}
+
+void rv_gpu_pipeline_cache(const rv_gpu *gpu, rv_pipeline_cache_info *out) { *out = gpu->pcache_info; }

@@ -118,6 +118,9 @@ typedef struct rv_binding {
 void rv_cmd_dispatch(rv_cmd *cmd, int pipeline, const rv_binding *bindings, int nbind,
                      const void *push, uint32_t push_bytes, uint32_t gx, uint32_t gy, uint32_t gz);
 
+/* The pipeline cache's file and what it held at start. */
+void rv_gpu_pipeline_cache(const rv_gpu *gpu, rv_pipeline_cache_info *out);
+
 /* Creates every pipeline up front (the player does this before frames run). */
 rv_status rv_gpu_warm_pipelines(rv_gpu *gpu, rv_error *err);
 

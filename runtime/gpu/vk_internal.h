@@ -83,10 +83,17 @@ struct rv_gpu {
     rv_pipeline pipelines[RV_PIPELINE_COUNT];
     rv_tiles tiles;
     char shader_dir[512];            /* RV_SHADER_DIR: SPIR-V read from disk */
+    VkPipelineCache pcache;          /* VK_NULL_HANDLE without a cache folder */
+    rv_pipeline_cache_info pcache_info;
 
     int validation_messages;
     rv_error err;                    /* sticky error from op encoding */
 };
+
+/* The pipeline cache file (pipeline.c): opened after device creation,
+ * written back when the device is destroyed. */
+void rv_pipeline_cache_open(rv_gpu *gpu, const char *dir, const uint8_t uuid[16], uint32_t driver_version);
+void rv_pipeline_cache_close(rv_gpu *gpu);
 
 #define RV_MAX_STAGES 64
 #define RV_MAX_PENDING 64

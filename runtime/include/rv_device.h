@@ -23,7 +23,17 @@ typedef struct rv_gpu_desc {
     rv_precision precision;
     uint64_t block_size;       /* device memory block size; 0 = 256 MiB */
     uint64_t memory_limit;     /* bytes of device memory Reverie may take; 0 = no limit (env RV_MAX_MEMORY_MB) */
+    const char *pipeline_cache_dir; /* folder of the VkPipelineCache file (the front end passes
+                                       $XDG_CACHE_HOME/reverie); NULL = no cache */
 } rv_gpu_desc;
+
+/* What the pipeline cache did for a device (rv_engine_get_info / rv_gpu). */
+typedef struct rv_pipeline_cache_info {
+    char path[600];            /* the cache file; "" = no cache */
+    uint64_t loaded_bytes;     /* read at start (0: none yet, or refused as stale) */
+    uint64_t saved_bytes;      /* written when the device was destroyed (set after) */
+    int created;               /* pipelines created by this process */
+} rv_pipeline_cache_info;
 
 typedef struct rv_device_info {
     char name[256];

@@ -58,6 +58,7 @@ typedef struct rv_engine_info {
     bool fp16;                 /* activations stored as fp16 */
     uint32_t text_layers;      /* the text encoder's layers (clip skip must be fewer) */
     int nonfinite_tensors;     /* weights holding NaN/Inf that allow_nonfinite let through */
+    rv_pipeline_cache_info pipeline_cache;
     int validation_messages;   /* Khronos validation layer messages so far */
 } rv_engine_info;
 void rv_engine_get_info(const rv_engine *e, rv_engine_info *out);
