@@ -56,6 +56,8 @@ static void help(void)
            "                      1.05 = 5%% closer each second; pan: fractions of the frame\n"
            "                      the view moves right/down; rotate: degrees counter-clockwise)\n"
            "  --strength S        re-noising strength per frame, 0 to 1 (default 0.5)\n"
+           "  --style NAME        a style preset of the stories: realistic, watercolor, cartoon,\n"
+           "                      bw, sketch (scenes/README.md)\n"
            "  --seed N            the prompt's noise seed (default 1)\n"
            "  --model DIR --width W --height H --steps N   as `gen` (default: the story's\n"
            "                      model size and steps, or the shipped model)\n"
@@ -77,7 +79,7 @@ static void help(void)
 }
 
 typedef struct render_opts {
-    const char *story, *out, *model, *prompt, *prompt_to, *choices, *init_image, *end_image, *tiny_decoder;
+    const char *story, *out, *model, *prompt, *prompt_to, *choices, *init_image, *end_image, *tiny_decoder, *style;
     rv_decoder_kind decoder;
     long frames, width, height, steps, crf;
     double seconds, fps, wait, zoom, pan_x, pan_y, rotate, strength, coherence;
@@ -87,7 +89,7 @@ typedef struct render_opts {
 
 enum {
     O_OUT = 256, O_FRAMES, O_SECONDS, O_FPS, O_CHOICES, O_WAIT, O_PROMPT, O_PROMPT_TO, O_ZOOM, O_PANX, O_PANY,
-    O_ROTATE, O_STRENGTH, O_SEED, O_MODEL, O_WIDTH, O_HEIGHT, O_STEPS, O_CRF, O_COHERENCE, O_INIT, O_END, O_TINY, O_DECODER,
+    O_ROTATE, O_STRENGTH, O_SEED, O_MODEL, O_WIDTH, O_HEIGHT, O_STEPS, O_CRF, O_COHERENCE, O_INIT, O_END, O_TINY, O_DECODER, O_STYLE,
 };
 
 static const rv_cli_opt render_options[] = {
@@ -103,6 +105,7 @@ static const rv_cli_opt render_options[] = {
     {"crf", 0, true, O_CRF},               {"color-coherence", 0, true, O_COHERENCE},
     {"init-image", 0, true, O_INIT},       {"end-image", 0, true, O_END},
     {"tiny-decoder", 0, true, O_TINY},     {"decoder", 0, true, O_DECODER},
+    {"style", 0, true, O_STYLE},
     {0},
 };
 
@@ -138,6 +141,7 @@ static int parse(int argc, char **argv, render_opts *o, rv_gpu_desc *gpu)
         case O_INIT: o->init_image = p.value; break;
         case O_END: o->end_image = p.value; break;
         case O_TINY: o->tiny_decoder = p.value; break;
+        case O_STYLE: o->style = p.value; break;
         case O_DECODER:
             if (strcmp(p.value, "tiny") == 0 || strcmp(p.value, "taesd") == 0) {
                 o->decoder = RV_DECODER_TINY;
@@ -164,6 +168,10 @@ static int parse(int argc, char **argv, render_opts *o, rv_gpu_desc *gpu)
     }
     if (!o->story == !o->prompt) {
         fprintf(stderr, "reverie render: give a story file or --prompt, not %s\n", o->story ? "both" : "neither");
+        return 1;
+    }
+    if ((o->prompt_to || o->style) && !o->prompt) {
+        fprintf(stderr, "reverie render: --%s needs --prompt (a story sets its own)\n", o->style ? "style" : "prompt-to");
         return 1;
     }
     if (o->prompt_to && !o->prompt) {
@@ -212,6 +220,8 @@ static char *prompt_story(const render_opts *o, double seconds)
         cJSON_AddStringToObject(sc, "prompt", o->prompt);
     }
     cJSON_AddNumberToObject(sc, "duration", seconds);
+    if (o->style) /* a preset of the stories' table (scenes/README.md): checked by the story loader */
+        cJSON_AddStringToObject(sc, "style", o->style);
     if (o->zoom > 0)
         cJSON_AddNumberToObject(sc, "zoom", o->zoom);
     if (o->pan_x != 0)
@@ -357,6 +367,7 @@ int rv_cmd_render_main(int argc, char **argv)
     } else {
         s = rv_story_load(&story, o.story, &diags, &err);
     }
+    const int ndiags = diags.count;
     for (int i = 0; i < diags.count; i++) {
         char line[1200];
         rv_story_diag_format(&diags, &diags.items[i], line, sizeof(line));
@@ -364,7 +375,7 @@ int rv_cmd_render_main(int argc, char **argv)
     }
     rv_story_diags_free(&diags);
     if (s) {
-        if (s == RV_ERR_IO || !diags.count)
+        if (s == RV_ERR_IO || !ndiags)
             fprintf(stderr, "reverie render: %s\n", err.msg);
         return 1;
     }

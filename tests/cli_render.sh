@@ -90,6 +90,13 @@ expect "--tiny-decoder" 0 "wrote $tmp/td.png: 1 frames" -- \
 expect "--tiny-decoder missing" 1 "--tiny-decoder $tmp/none: no such folder" -- \
   "$bin" render --model "$fx/tiny-sd21" --tiny-decoder "$tmp/none" --prompt x --frames 1 -o "$tmp/td.png"
 
+# style presets are the stories' data
+expect "style preset" 0 "wrote $tmp/st.png: 1 frames" -- \
+  "$bin" render --model "$m" --prompt "a cat" --style watercolor --width 64 --height 64 --frames 1 -o "$tmp/st.png"
+grep -aq "a cat, watercolor painting" "$tmp/st.png" && ok || bad "the style preset is not in the PNG's parameters"
+expect "unknown style" 1 "error\[E206\]: unknown style \"nosuch\" \(known: none, realistic, watercolor" -- \
+  "$bin" render --model "$m" --prompt "a cat" --style nosuch --frames 1 -o "$tmp/st2.png"
+
 # bad inputs: clear errors, nothing left behind
 expect "no output" 1 "^reverie render: -o FILE is required" -- "$bin" render --prompt x
 expect "story and prompt" 1 "give a story file or --prompt, not both" -- "$bin" render "$story" --prompt x -o "$tmp/x.mp4"
