@@ -408,7 +408,8 @@ int rv_cmd_render_main(int argc, char **argv)
         goto fail;
     rv_engine_info info;
     rv_engine_get_info(e, &info);
-    int steps_max = o.steps ? (int)o.steps : si.steps > 0 ? si.steps : info.default_steps;
+    /* a story's steps, else (--prompt) the model's own default: 1 for SD-Turbo-like models */
+    int steps_max = o.steps ? (int)o.steps : !o.prompt && si.steps > 0 ? si.steps : info.default_steps;
     if (steps_max < 1)
         steps_max = 1;
     rv_stream_desc sd = {.width = o.width ? (uint32_t)o.width : (uint32_t)(si.width > 0 ? si.width : 0),
