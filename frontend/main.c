@@ -16,6 +16,7 @@ static const rv_cli_cmd commands[] = {
     {"tokenize", "a prompt's CLIP token ids and how many of the 77 it uses", rv_cmd_tokenize_main},
     {"check", "validate a story: syntax, schema, graph, expressions, prompts against a model", rv_cmd_check_main},
     {"story", "story tools: `story graph` (Graphviz DOT), `story play --text` (terminal play)", rv_cmd_story_main},
+    {"play", "play a story in a window: live pictures, choices, prompt edits, rollback", rv_cmd_play_main},
 };
 
 const char rv_cli_gpu_help[] =
