@@ -70,6 +70,8 @@ typedef struct player {
     /* recording */
     rv_media_out *rec;
     char rec_path[4200];
+    rv_media_params rec_meta; /* the writer keeps a pointer to it until the end */
+    char rec_prompt[RV_STORY_TEXT_MAX], rec_negative[RV_STORY_TEXT_MAX];
     /* script */
     pl_script script;
     bool waiting;
@@ -379,6 +381,8 @@ static void set_paused(player *p, bool on)
 {
     SDL_LockMutex(p->sh.mu);
     p->sh.paused = on;
+    if (on)
+        p->sh.epoch++; /* the frame in flight is not shown: pausing freezes the picture */
     SDL_CondSignal(p->sh.cv);
     SDL_UnlockMutex(p->sh.mu);
     p->paused = on;
@@ -570,13 +574,17 @@ static void record_toggle(player *p)
     char name[64], extra[600];
     stamp(name, sizeof(name), ++p->shot_n);
     snprintf(p->rec_path, sizeof(p->rec_path), "%s/reverie-%s.mp4", dir, name);
-    rv_media_params m;
-    media_params(p, &m, extra, sizeof(extra));
-    m.extra = NULL;
+    rv_media_params *m = &p->rec_meta;
+    media_params(p, m, extra, sizeof(extra));
+    m->extra = NULL;
+    snprintf(p->rec_prompt, sizeof(p->rec_prompt), "%s", p->prompt);
+    snprintf(p->rec_negative, sizeof(p->rec_negative), "%s", p->negative);
+    m->prompt = p->rec_prompt;
+    m->negative = p->rec_negative;
     int fps = (int)lround(p->gen_fps);
     fps = fps < 1 ? 1 : fps > 30 ? 30 : fps;
     rv_media_out_desc d = {.path = p->rec_path, .width = p->fw, .height = p->fh, .fps_num = (uint32_t)fps,
-                           .fps_den = 1, .meta = &m};
+                           .fps_den = 1, .meta = m};
     if (rv_media_out_create(&p->rec, &d, &err)) {
         p->rec = NULL;
         toast(p, 5, "recording failed: %s", err.msg);
