@@ -877,7 +877,7 @@ static void draw_story(player *p, int W, int H, int pad)
     }
 }
 
-static void draw_hud(player *p, int pad)
+static void draw_hud(player *p, int W, int pad)
 {
     pl_text *t = p->text;
     char l[6][512];
@@ -895,15 +895,16 @@ static void draw_hud(player *p, int pad)
     snprintf(l[n++], 512, "%s, %ux%u, %d step%s, strength %.2f, seed %llu%s", p->sh.device, p->fw, p->fh,
              p->desc.steps, p->desc.steps == 1 ? "" : "s", p->desc.warp_only ? 0.0 : (double)p->desc.strength,
              (unsigned long long)p->desc.seed, p->rec ? ", REC" : "");
-    int w = 0, h = 0, y = pad / 2, maxw = 0;
+    int w = 0, h = 0, y = pad / 2, maxw = 0, hgt = 0, wrap = W - pad;
     for (int i = 0; i < n; i++) {
-        pl_text_draw(t, l[i], 0, 0, 0, WHITE, true, false, &w, &h);
+        pl_text_draw(t, l[i], 0, 0, wrap, WHITE, true, false, &w, &h);
         maxw = w > maxw ? w : maxw;
+        hgt += h;
     }
-    panel(p, 0, 0, maxw + pad, n * pl_text_line_height(t, true) + pad, 140);
+    panel(p, 0, 0, maxw + pad, hgt + pad, 140);
     for (int i = 0; i < n; i++) {
-        pl_text_draw(t, l[i], pad / 2, y, 0, i == 2 ? CYAN : WHITE, true, true, NULL, &h);
-        y += pl_text_line_height(t, true);
+        pl_text_draw(t, l[i], pad / 2, y, wrap, i == 2 ? CYAN : WHITE, true, true, NULL, &h);
+        y += h;
     }
 }
 
@@ -942,7 +943,7 @@ static void draw(player *p)
         SDL_RenderCopy(p->ren, p->tex, NULL, &dst);
         draw_story(p, W, H, pad);
         if (p->hud)
-            draw_hud(p, pad);
+            draw_hud(p, W, pad);
     }
     SDL_LockMutex(p->sh.mu);
     bool failed = p->sh.failed;
@@ -1002,7 +1003,7 @@ static void draw(player *p)
         pl_text_draw(p->text, "PAUSED", 0, 0, 0, YELLOW, false, false, &w, NULL);
         pl_text_draw(p->text, "PAUSED", W - w - pad, pad / 2, 0, YELLOW, false, true, NULL, NULL);
     }
-    if (p->now < p->toast_until && p->toast[0]) {
+    if (p->now < p->toast_until && p->toast[0] && !p->help) {
         int w, h;
         pl_text_draw(p->text, p->toast, 0, 0, W - 4 * pad, WHITE, true, false, &w, &h);
         int y = H / 2 - h - 3 * pad;

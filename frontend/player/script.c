@@ -52,7 +52,9 @@ bool pl_script_load(pl_script *s, const char *path, char *err, size_t cap)
             p++;
         if (*p)
             *p++ = 0;
-        while (*p == ' ' || *p == '\t')
+        /* one separator; `type` and `edit` keep the rest as written (leading spaces too) */
+        bool keep = strcmp(word, "type") == 0 || strcmp(word, "edit") == 0;
+        while (!keep && (*p == ' ' || *p == '\t'))
             p++;
         int k = -1;
         for (size_t i = 0; i < sizeof(words) / sizeof(words[0]); i++)
