@@ -20,6 +20,7 @@ static void help(void)
            "  --window WxH       window size (default: twice the frame, at most 1024 wide)\n"
            "  --fullscreen       start fullscreen (F11 toggles)\n"
            "  --no-hud           start with the HUD hidden (H toggles)\n"
+           "  --present HOW      auto (a Vulkan swapchain, else SDL_Renderer), vulkan or sdl\n"
            "  --script FILE      timed key presses, choices and prompt edits\n"
            "                     (format: frontend/player/README.md)\n"
            "  --replay LOG       start from the end of a replay log (reverie-replay/1)\n"
@@ -60,13 +61,13 @@ static const char *default_story(void)
 int rv_cmd_play_main(int argc, char **argv)
 {
     enum { O_MODEL = 1, O_SIZE, O_WINDOW, O_FULL, O_NOHUD, O_SCRIPT, O_REPLAY, O_LOG, O_FRAMES, O_OUT, O_DATA,
-           O_SHOT };
+           O_SHOT, O_PRESENT };
     static const rv_cli_opt opts[] = {
         {"model", 0, true, O_MODEL},       {"size", 0, true, O_SIZE},       {"window", 0, true, O_WINDOW},
         {"fullscreen", 0, false, O_FULL},  {"no-hud", 0, false, O_NOHUD},   {"script", 0, true, O_SCRIPT},
         {"replay", 0, true, O_REPLAY},     {"log", 0, true, O_LOG},         {"frames", 0, true, O_FRAMES},
         {"out-dir", 0, true, O_OUT},       {"data-dir", 0, true, O_DATA},   {"shot-request", 0, true, O_SHOT},
-        {0},
+        {"present", 0, true, O_PRESENT},   {0},
     };
     rv_player_opts o = {0};
     rv_cli_parser p;
@@ -99,6 +100,18 @@ int rv_cmd_play_main(int argc, char **argv)
         case O_OUT: o.out_dir = p.value; break;
         case O_DATA: o.data_dir = p.value; break;
         case O_SHOT: o.shot_request = p.value; break;
+        case O_PRESENT:
+            if (strcmp(p.value, "auto") == 0)
+                o.present = 0;
+            else if (strcmp(p.value, "vulkan") == 0)
+                o.present = 1;
+            else if (strcmp(p.value, "sdl") == 0)
+                o.present = 2;
+            else {
+                fprintf(stderr, "reverie play: --present must be auto, vulkan or sdl, not \"%s\"\n", p.value);
+                return 1;
+            }
+            break;
         default: break;
         }
     }

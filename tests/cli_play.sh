@@ -23,6 +23,7 @@ done
 # ---- without a display: a clear message and the headless command
 expect no-display 2 "Render the story headless instead:  reverie render" -- env -u DISPLAY -u WAYLAND_DISPLAY "$bin" play
 expect bad-size 1 "--size must be WxH" -- "$bin" play --size 12
+expect bad-present 1 "--present must be auto, vulkan or sdl" -- "$bin" play --present gl
 expect two-stories 1 "one story at a time" -- "$bin" play a.json b.json
 printf 'frames 1\nfly away\n' > "$tmp/bad.script"
 DISPLAY=:0 expect bad-script 1 "bad.script:2: unknown command \"fly\"" -- "$bin" play --script "$tmp/bad.script"
@@ -202,9 +203,11 @@ quit
 EOF
 xvfb bash "$tmp/harness.sh" "$req" "$shots" "$tmp/story.json" -- \
   "$bin" play "$src/scenes/lighthouse.json" --size 128x128 --window 384x384 --script "$tmp/shipped.script" \
-  --shot-request "$req" > "$tmp/out4" 2> "$tmp/err4"
+  --shot-request "$req" --present sdl > "$tmp/out4" 2> "$tmp/err4"
 rc=$?
 [ $rc -eq 0 ] && ok || { bad "shipped model: exit $rc"; tail -5 "$tmp/err4"; }
+grep -q "window 384x384 (SDL_Renderer" "$tmp/out4" && ok || bad "--present sdl does not use SDL_Renderer"
+grep -q "window 384x384 (Vulkan swapchain on" "$tmp/out" && ok || bad "the session did not present through Vulkan"
 # the editor's "not known to the model" line is red
 red() { convert "$shots/$1.png" -crop "$2" +repage -fuzz 12% -fill white -opaque "rgb(255,110,110)" \
   -fill black +opaque white -colorspace Gray -format "%[fx:mean]" info:; }

@@ -146,6 +146,12 @@ void pl_text_draw(pl_text *t, const char *s, int x, int y, int wrap, SDL_Color c
     }
 }
 
+void pl_text_set_renderer(pl_text *t, SDL_Renderer *r)
+{
+    flush(t);
+    t->r = r;
+}
+
 void pl_text_sweep(pl_text *t)
 {
     for (int i = 0; i < CACHE; i++) {

@@ -32,6 +32,7 @@ typedef struct player {
     const rv_player_opts *o;
     SDL_Window *win;
     SDL_Renderer *ren;
+    pl_vkwin *vk;              /* Vulkan presentation; NULL: SDL_Renderer presents */
     SDL_Texture *tex;
     pl_text *text;
     pl_shared sh;
@@ -928,6 +929,26 @@ static void draw_center_box(player *p, const char *const *lines, int n, int W, i
 
 static void draw(player *p)
 {
+    if (p->vk) {
+        bool changed = false;
+        if (!pl_vkwin_begin(p->vk, &changed)) {
+            fprintf(stderr, "reverie play: cannot follow the window's size: %s\n", SDL_GetError());
+            p->exit_code = 2;
+            p->quit = true;
+            return;
+        }
+        if (changed) {
+            p->ren = pl_vkwin_renderer(p->vk);
+            pl_text_set_renderer(p->text, p->ren);
+            if (p->tex)
+                SDL_DestroyTexture(p->tex);
+            p->tex = p->fw ? SDL_CreateTexture(p->ren, SDL_PIXELFORMAT_RGBA32, SDL_TEXTUREACCESS_STREAMING,
+                                               (int)p->fw, (int)p->fh)
+                           : NULL;
+            if (p->have_frame)
+                upload(p);
+        }
+    }
     int W, H;
     SDL_GetRendererOutputSize(p->ren, &W, &H);
     int px = H / 30;
@@ -1011,7 +1032,17 @@ static void draw(player *p)
         pl_text_draw(p->text, p->toast, (W - w) / 2, y, W - 4 * pad, WHITE, true, true, NULL, NULL);
     }
     pl_text_sweep(p->text);
-    SDL_RenderPresent(p->ren);
+    if (p->vk) {
+        char err[1100];
+        if (!pl_vkwin_present(p->vk, err, sizeof(err))) {
+            fprintf(stderr, "reverie play: the window's Vulkan surface is lost and could not be made again: %s\n",
+                    err);
+            p->exit_code = 2;
+            p->quit = true;
+        }
+    } else {
+        SDL_RenderPresent(p->ren);
+    }
     p->presents++;
     if (p->now - p->fps_t0 >= 1.0) {
         p->present_fps = p->presents / (p->now - p->fps_t0);
@@ -1249,26 +1280,54 @@ int rv_player_run(const rv_player_opts *o)
     int wh = (int)(o->win_height ? o->win_height : (uint32_t)ww * fh / fw);
     if (ww < 320)
         ww = 320, wh = (int)((uint32_t)ww * fh / fw);
-    p->win = SDL_CreateWindow("Reverie", SDL_WINDOWPOS_CENTERED, SDL_WINDOWPOS_CENTERED, ww, wh,
-                              SDL_WINDOW_RESIZABLE | SDL_WINDOW_ALLOW_HIGHDPI |
-                                  (o->fullscreen ? SDL_WINDOW_FULLSCREEN_DESKTOP : 0));
+    const Uint32 wflags = SDL_WINDOW_RESIZABLE | SDL_WINDOW_ALLOW_HIGHDPI |
+                          (o->fullscreen ? SDL_WINDOW_FULLSCREEN_DESKTOP : 0);
+    char how[1400] = "";
+    SDL_SetHint(SDL_HINT_RENDER_SCALE_QUALITY, "linear");
+    if (o->present != 2) { /* a Vulkan swapchain (runtime/gpu/present.c) */
+        const char *val = getenv("RV_VALIDATION");
+        bool validation = o->gpu.validation || (val && strcmp(val, "1") == 0);
+        char verr[1100] = "";
+        p->win = SDL_CreateWindow("Reverie", SDL_WINDOWPOS_CENTERED, SDL_WINDOWPOS_CENTERED, ww, wh,
+                                  wflags | SDL_WINDOW_VULKAN);
+        if (!p->win)
+            snprintf(verr, sizeof(verr), "no Vulkan window: %s", SDL_GetError());
+        else if (!(p->vk = pl_vkwin_create(p->win, validation, verr, sizeof(verr)))) {
+            SDL_DestroyWindow(p->win);
+            p->win = NULL;
+        }
+        if (p->vk) {
+            p->ren = pl_vkwin_renderer(p->vk);
+            snprintf(how, sizeof(how), "Vulkan swapchain on %s", pl_vkwin_device(p->vk));
+        } else if (o->present == 1) {
+            fprintf(stderr, "reverie play: Vulkan presentation failed: %s\n", verr);
+            rc = 2;
+            goto out_ttf;
+        } else {
+            fprintf(stderr, "reverie play: Vulkan presentation unavailable (%s); presenting with SDL_Renderer\n",
+                    verr);
+        }
+    }
     if (!p->win) {
-        fprintf(stderr, "reverie play: cannot open a window: %s\n", SDL_GetError());
-        rc = 2;
-        goto out_ttf;
+        p->win = SDL_CreateWindow("Reverie", SDL_WINDOWPOS_CENTERED, SDL_WINDOWPOS_CENTERED, ww, wh, wflags);
+        if (!p->win) {
+            fprintf(stderr, "reverie play: cannot open a window: %s\n", SDL_GetError());
+            rc = 2;
+            goto out_ttf;
+        }
+        p->ren = SDL_CreateRenderer(p->win, -1, SDL_RENDERER_ACCELERATED | SDL_RENDERER_PRESENTVSYNC);
+        if (!p->ren)
+            p->ren = SDL_CreateRenderer(p->win, -1, SDL_RENDERER_SOFTWARE);
+        if (!p->ren) {
+            fprintf(stderr, "reverie play: cannot draw in the window: %s\n", SDL_GetError());
+            rc = 2;
+            goto out_win;
+        }
+        SDL_RendererInfo ri;
+        SDL_GetRendererInfo(p->ren, &ri);
+        snprintf(how, sizeof(how), "SDL_Renderer %s", ri.name);
     }
     p->fullscreen = o->fullscreen;
-    SDL_SetHint(SDL_HINT_RENDER_SCALE_QUALITY, "linear");
-    p->ren = SDL_CreateRenderer(p->win, -1, SDL_RENDERER_ACCELERATED | SDL_RENDERER_PRESENTVSYNC);
-    if (!p->ren)
-        p->ren = SDL_CreateRenderer(p->win, -1, SDL_RENDERER_SOFTWARE);
-    if (!p->ren) {
-        fprintf(stderr, "reverie play: cannot draw in the window: %s\n", SDL_GetError());
-        rc = 2;
-        goto out_win;
-    }
-    SDL_RendererInfo ri;
-    SDL_GetRendererInfo(p->ren, &ri);
     p->text = pl_text_create(p->ren, FONT_PATH);
     if (!p->text) {
         fprintf(stderr, "reverie play: cannot open the font %s: %s (install fonts-dejavu-core)\n", FONT_PATH,
@@ -1278,7 +1337,7 @@ int rv_player_run(const rv_player_opts *o)
     }
     SDL_StopTextInput();
     rv_story_get_info(p->story, &si);
-    printf("play: window %dx%d (%s renderer), story %s\n", ww, wh, ri.name, p->story_path);
+    printf("play: window %dx%d (%s), story %s\n", ww, wh, how, p->story_path);
     fflush(stdout);
     SDL_SetWindowTitle(p->win, si.title[0] ? si.title : "Reverie");
 
@@ -1341,7 +1400,10 @@ out_text:
     if (p->tex)
         SDL_DestroyTexture(p->tex);
 out_ren:
-    SDL_DestroyRenderer(p->ren);
+    if (p->vk)
+        pl_vkwin_destroy(p->vk);
+    else
+        SDL_DestroyRenderer(p->ren);
 out_win:
     SDL_DestroyWindow(p->win);
 out_ttf:

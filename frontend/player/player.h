@@ -29,6 +29,7 @@ typedef struct rv_player_opts {
     long max_frames;           /* quit after this many generated frames; 0 = never */
     bool fullscreen;
     bool no_hud;
+    int present;               /* 0 auto (Vulkan, else SDL_Renderer), 1 Vulkan only, 2 SDL_Renderer */
     rv_gpu_desc gpu;
 } rv_player_opts;
 
@@ -97,6 +98,25 @@ void pl_text_draw(pl_text *t, const char *s, int x, int y, int wrap, SDL_Color c
                   int *w, int *h);
 /* Frees textures not used since the last call (once a frame). */
 void pl_text_sweep(pl_text *t);
+
+/* Points the cache at another renderer (its textures are dropped). */
+void pl_text_set_renderer(pl_text *t, SDL_Renderer *r);
+
+/* ---- Vulkan presentation (vkwin.c over rv_present.h) ---- */
+
+typedef struct pl_vkwin pl_vkwin;
+/* The window must have SDL_WINDOW_VULKAN. NULL with the reason in err. */
+pl_vkwin *pl_vkwin_create(SDL_Window *win, bool validation, char *err, size_t cap);
+void pl_vkwin_destroy(pl_vkwin *v);
+/* The software renderer drawing on the window-sized canvas. */
+SDL_Renderer *pl_vkwin_renderer(pl_vkwin *v);
+const char *pl_vkwin_device(pl_vkwin *v);
+/* Before drawing: follows the window's size; *changed when the renderer
+ * was made again (its textures are gone). */
+bool pl_vkwin_begin(pl_vkwin *v, bool *changed);
+/* Presents the canvas; false (reason in err) when the surface is lost and
+ * cannot be made again. */
+bool pl_vkwin_present(pl_vkwin *v, char *err, size_t cap);
 
 /* ---- scripts (script.c) ---- */
 
