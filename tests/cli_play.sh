@@ -185,6 +185,26 @@ xvfb "$bin" play "$tmp/story.json" --model tests/fixtures/tiny-sd15 --size 64x64
 rc=$?
 [ $rc -eq 0 ] && ok || { bad "replay: exit $rc"; tail -5 "$tmp/err2"; }
 
+# a quiz: the question, the answers and the feedback are drawn
+cat > "$tmp/quiz.script" <<'EOF'
+frames 1
+choose 1
+wait-scene quiz_evaporation
+key Space
+shot 13-quiz
+choose 1
+shot 14-feedback
+print
+quit
+EOF
+xvfb bash "$tmp/harness.sh" "$req" "$shots" "$tmp/story.json" -- \
+  "$bin" play "$src/scenes/water_cycle.json" --model tests/fixtures/tiny-sd15 --size 64x64 --window 384x384 \
+  --script "$tmp/quiz.script" --shot-request "$req" > "$tmp/out5" 2> "$tmp/err5"
+rc=$?
+[ $rc -eq 0 ] && ok || { bad "quiz: exit $rc"; tail -5 "$tmp/err5"; }
+d=$(diff_px 13-quiz 14-feedback 384x150+0+234)
+gt "${d:-0}" 300 && ok || bad "the quiz's feedback is not shown ($d pixels differ)"
+
 # a model that fails to load: the message, no crash
 xvfb "$bin" play "$tmp/story.json" --model "$tmp/no-model" --frames 1 \
   > "$tmp/out3" 2> "$tmp/err3"

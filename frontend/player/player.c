@@ -1215,6 +1215,25 @@ static void run_script(player *p)
             }
             break;
         }
+        case PL_WAIT_SCENE: {
+            rv_story_view v;
+            get_view(p, &v);
+            if (!p->waiting) {
+                p->waiting = true;
+                p->wait_until = p->now + 300;
+            }
+            if (strcmp(v.scene, c->arg) != 0) {
+                if (p->now < p->wait_until)
+                    return;
+                fprintf(stderr, "reverie play: %s:%d: the story did not reach scene \"%s\" in 300 s (at \"%s\")\n",
+                        p->o->script_path, c->line, c->arg, v.scene);
+                p->exit_code = 3;
+                p->quit = true;
+                return;
+            }
+            p->waiting = false;
+            break;
+        }
         case PL_PRINT: {
             rv_story_view v;
             SDL_LockMutex(p->sh.mu);

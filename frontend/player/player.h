@@ -129,6 +129,7 @@ typedef enum pl_cmd_kind {
     PL_EDIT,          /* open the editor, replace the prompt, apply */
     PL_SHOT,          /* a screenshot of the window */
     PL_EXPECT_SCENE,  /* the current scene must be this id */
+    PL_WAIT_SCENE,    /* wait (at most 300 s) until the story reaches this scene */
     PL_PRINT,         /* print the state (scene, digest) to stdout */
     PL_QUIT,
 } pl_cmd_kind;
