@@ -54,8 +54,13 @@ while kill -0 "$pid" 2> /dev/null; do
   sleep 0.05
 done
 wait "$pid"
+rc=$?
+echo $rc > "$req.rc"
+exit $rc
 EOF2
-xvfb() { xvfb-run -a -s "-screen 0 384x384x24" "$@"; }
+# xvfb-run's own exit code can be its cleanup's: the player's is read from $req.rc
+xvfb() { rm -f "$req.rc"; xvfb-run -a -s "-screen 0 384x384x24" "$@"; }
+player_rc() { cat "$req.rc" 2> /dev/null || echo none; }
 cat > "$tmp/play.script" <<'EOF'
 # the first scene waits at a choice
 frames 1
@@ -112,14 +117,16 @@ key Space
 shot touch-story
 wait 1.5
 shot 10-reloaded
+key ctrl+r
+wait 1
 print
-quit
+key Q
 EOF
 xvfb bash "$tmp/harness.sh" "$req" "$shots" "$tmp/story.json" -- \
   "$bin" play "$tmp/story.json" --model tests/fixtures/tiny-sd15 --size 64x64 --window 384x384 \
   --script "$tmp/play.script" --shot-request "$req" --out-dir "$shots" --data-dir "$tmp/data" \
   --log "$shots/replay.json" > "$tmp/out" 2> "$tmp/err"
-rc=$?
+rc=$(player_rc)
 cp "$tmp/out" "$shots/stdout.txt"
 cp "$tmp/err" "$shots/stderr.txt"
 if [ $rc -eq 0 ]; then ok; else bad "session: exit $rc"; sed 's/^/  | /' "$tmp/out" "$tmp/err" | tail -30; fi
@@ -170,6 +177,7 @@ mp4=$(sed -n 's/^play: recorded [0-9]* frames to //p' "$tmp/out")
 [ -s "$mp4" ] && ok || bad "F10: no recording"
 grep -q "play: fullscreen on" "$tmp/out" && grep -q "play: fullscreen off" "$tmp/out" && ok || bad "F11"
 grep -q "play: reloaded" "$tmp/out" && ok || bad "the story was not reloaded after it changed on disk"
+[ "$(grep -c "play: reloaded" "$tmp/out")" -ge 2 ] && ok || bad "Ctrl+R did not reload the story"
 gt "$(diff_px 07-rollback 10-reloaded $story_panel)" 100 && ok || bad "the reloaded narration is not shown"
 grep -q '"reverie-replay/1"' "$shots/replay.json" && ok || bad "no replay log"
 
@@ -180,9 +188,9 @@ expect-scene shore
 print
 quit
 EOF
-xvfb "$bin" play "$tmp/story.json" --model tests/fixtures/tiny-sd15 --size 64x64 \
+xvfb bash "$tmp/harness.sh" "$req" "$shots" "$tmp/story.json" -- "$bin" play "$tmp/story.json" --model tests/fixtures/tiny-sd15 --size 64x64 \
   --replay "$shots/replay.json" --script "$tmp/replay.script" > "$tmp/out2" 2> "$tmp/err2"
-rc=$?
+rc=$(player_rc)
 [ $rc -eq 0 ] && ok || { bad "replay: exit $rc"; tail -5 "$tmp/err2"; }
 
 # a quiz: the question, the answers and the feedback are drawn
@@ -200,15 +208,15 @@ EOF
 xvfb bash "$tmp/harness.sh" "$req" "$shots" "$tmp/story.json" -- \
   "$bin" play "$src/scenes/water_cycle.json" --model tests/fixtures/tiny-sd15 --size 64x64 --window 384x384 \
   --script "$tmp/quiz.script" --shot-request "$req" > "$tmp/out5" 2> "$tmp/err5"
-rc=$?
+rc=$(player_rc)
 [ $rc -eq 0 ] && ok || { bad "quiz: exit $rc"; tail -5 "$tmp/err5"; }
 d=$(diff_px 13-quiz 14-feedback 384x150+0+234)
 gt "${d:-0}" 300 && ok || bad "the quiz's feedback is not shown ($d pixels differ)"
 
 # a model that fails to load: the message, no crash
-xvfb "$bin" play "$tmp/story.json" --model "$tmp/no-model" --frames 1 \
+xvfb bash "$tmp/harness.sh" "$req" "$shots" "$tmp/story.json" -- "$bin" play "$tmp/story.json" --model "$tmp/no-model" --frames 1 \
   > "$tmp/out3" 2> "$tmp/err3"
-rc=$?
+rc=$(player_rc)
 [ $rc -eq 2 ] && grep -q "the model did not load" "$tmp/err3" && ok || { bad "bad model: exit $rc"; tail -5 "$tmp/err3"; }
 
 # the shipped model once: the editor marks words the model does not know
@@ -224,7 +232,7 @@ EOF
 xvfb bash "$tmp/harness.sh" "$req" "$shots" "$tmp/story.json" -- \
   "$bin" play "$src/scenes/lighthouse.json" --size 128x128 --window 384x384 --script "$tmp/shipped.script" \
   --shot-request "$req" --present sdl > "$tmp/out4" 2> "$tmp/err4"
-rc=$?
+rc=$(player_rc)
 [ $rc -eq 0 ] && ok || { bad "shipped model: exit $rc"; tail -5 "$tmp/err4"; }
 grep -q "window 384x384 (SDL_Renderer" "$tmp/out4" && ok || bad "--present sdl does not use SDL_Renderer"
 grep -q "window 384x384 (Vulkan swapchain on" "$tmp/out" && ok || bad "the session did not present through Vulkan"

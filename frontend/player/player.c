@@ -1177,9 +1177,19 @@ static void run_script(player *p)
             p->waiting = false;
             break;
         case PL_KEY: {
-            SDL_Keycode k = SDL_GetKeyFromName(c->arg);
-            if (k == SDLK_UNKNOWN && c->arg[0] && !c->arg[1])
-                k = (SDL_Keycode)(unsigned char)c->arg[0];
+            const char *name = c->arg;
+            Uint16 mod = 0;
+            for (;;) { /* "ctrl+r", "shift+F5" */
+                if (SDL_strncasecmp(name, "ctrl+", 5) == 0 && name[5])
+                    mod |= KMOD_LCTRL, name += 5;
+                else if (SDL_strncasecmp(name, "shift+", 6) == 0 && name[6])
+                    mod |= KMOD_LSHIFT, name += 6;
+                else
+                    break;
+            }
+            SDL_Keycode k = SDL_GetKeyFromName(name);
+            if (k == SDLK_UNKNOWN && name[0] && !name[1])
+                k = (SDL_Keycode)(unsigned char)name[0];
             if (k == SDLK_UNKNOWN) {
                 fprintf(stderr, "reverie play: %s:%d: unknown key \"%s\"\n", p->o->script_path, c->line, c->arg);
                 p->exit_code = 1;
@@ -1187,7 +1197,7 @@ static void run_script(player *p)
                 return;
             }
             printf("play: key %s\n", c->arg);
-            key(p, k, 0);
+            key(p, k, mod);
             break;
         }
         case PL_CHOOSE: choose(p, (int)c->num - 1); break;
@@ -1202,7 +1212,10 @@ static void run_script(player *p)
             draw(p);
             editor_apply(p);
             break;
-        case PL_SHOT: shot(p, c->arg); break;
+        case PL_SHOT:
+            shot(p, c->arg);
+            p->now = secs(); /* the hand-off may have taken a while */
+            break;
         case PL_EXPECT_SCENE: {
             rv_story_view v;
             get_view(p, &v);
