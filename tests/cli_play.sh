@@ -120,6 +120,10 @@ shot 10-reloaded
 key ctrl+r
 wait 1
 print
+drop scenes/playground.json
+expect-scene menu
+drop scenes/missing.json
+expect-scene menu
 key Q
 EOF
 xvfb bash "$tmp/harness.sh" "$req" "$shots" "$tmp/story.json" -- \
@@ -178,6 +182,8 @@ mp4=$(sed -n 's/^play: recorded [0-9]* frames to //p' "$tmp/out")
 grep -q "play: fullscreen on" "$tmp/out" && grep -q "play: fullscreen off" "$tmp/out" && ok || bad "F11"
 grep -q "play: reloaded" "$tmp/out" && ok || bad "the story was not reloaded after it changed on disk"
 [ "$(grep -c "play: reloaded" "$tmp/out")" -ge 2 ] && ok || bad "Ctrl+R did not reload the story"
+grep -q "play: story scenes/playground.json" "$tmp/out" && ok || bad "a dropped story was not opened"
+grep -q "scenes/missing.json" "$tmp/err" && ok || bad "a dropped missing story says nothing"
 gt "$(diff_px 07-rollback 10-reloaded $story_panel)" 100 && ok || bad "the reloaded narration is not shown"
 grep -q '"reverie-replay/1"' "$shots/replay.json" && ok || bad "no replay log"
 

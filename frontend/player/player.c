@@ -1228,6 +1228,13 @@ static void run_script(player *p)
             }
             break;
         }
+        case PL_DROP: { /* the event a window manager's drag and drop sends */
+            SDL_Event ev = {.type = SDL_DROPFILE};
+            ev.drop.file = SDL_strdup(c->arg);
+            ev.drop.windowID = SDL_GetWindowID(p->win);
+            handle_event(p, &ev);
+            break;
+        }
         case PL_WAIT_SCENE: {
             rv_story_view v;
             get_view(p, &v);

@@ -130,6 +130,7 @@ typedef enum pl_cmd_kind {
     PL_SHOT,          /* a screenshot of the window */
     PL_EXPECT_SCENE,  /* the current scene must be this id */
     PL_WAIT_SCENE,    /* wait (at most 300 s) until the story reaches this scene */
+    PL_DROP,          /* a story file dropped on the window */
     PL_PRINT,         /* print the state (scene, digest) to stdout */
     PL_QUIT,
 } pl_cmd_kind;

@@ -17,7 +17,7 @@ static const struct {
 } words[] = {
     {"wait", PL_WAIT, 1},   {"frames", PL_FRAMES, 1}, {"key", PL_KEY, 2},
     {"choose", PL_CHOOSE, 1}, {"type", PL_TYPE, 2},   {"edit", PL_EDIT, 2},
-    {"shot", PL_SHOT, 2},   {"expect-scene", PL_EXPECT_SCENE, 2}, {"wait-scene", PL_WAIT_SCENE, 2}, {"print", PL_PRINT, 0},
+    {"shot", PL_SHOT, 2},   {"expect-scene", PL_EXPECT_SCENE, 2}, {"wait-scene", PL_WAIT_SCENE, 2}, {"drop", PL_DROP, 2}, {"print", PL_PRINT, 0},
     {"quit", PL_QUIT, 0},
 };
 
@@ -62,7 +62,7 @@ bool pl_script_load(pl_script *s, const char *path, char *err, size_t cap)
                 k = (int)i;
         if (k < 0) {
             snprintf(err, cap, "%s:%d: unknown command \"%s\" (wait, frames, key, choose, type, edit, shot, "
-                     "expect-scene, wait-scene, print, quit)", path, ln, word);
+                     "expect-scene, wait-scene, drop, print, quit)", path, ln, word);
             ok = false;
             break;
         }
