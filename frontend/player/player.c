@@ -1,8 +1,8 @@
 /* The SDL2 story player (`reverie play`): the window, input, the overlay
  * (narration, choices, quiz, HUD, prompt editor, help), rollback with
  * pictures, save slots, screenshots, recording, hot reload and scripts.
- * The UI thread; frames come from worker.c. Presents through SDL_Renderer
- * (see frontend/player/README.md for why not a Vulkan swapchain yet). */
+ * The UI thread; frames come from worker.c and are presented through
+ * vkwin.c (a Vulkan swapchain) or, as the fallback, SDL_Renderer. */
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
