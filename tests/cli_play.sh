@@ -129,7 +129,7 @@ EOF
 xvfb bash "$tmp/harness.sh" "$req" "$shots" "$tmp/story.json" -- \
   "$bin" play "$tmp/story.json" --model tests/fixtures/tiny-sd15 --size 64x64 --window 384x384 \
   --script "$tmp/play.script" --shot-request "$req" --out-dir "$shots" --data-dir "$tmp/data" \
-  --log "$shots/replay.json" > "$tmp/out" 2> "$tmp/err"
+  > "$tmp/out" 2> "$tmp/err"
 rc=$(player_rc)
 cp "$tmp/out" "$shots/stdout.txt"
 cp "$tmp/err" "$shots/stderr.txt"
@@ -185,19 +185,39 @@ grep -q "play: reloaded" "$tmp/out" && ok || bad "the story was not reloaded aft
 grep -q "play: story scenes/playground.json" "$tmp/out" && ok || bad "a dropped story was not opened"
 grep -q "scenes/missing.json" "$tmp/err" && ok || bad "a dropped missing story says nothing"
 gt "$(diff_px 07-rollback 10-reloaded $story_panel)" 100 && ok || bad "the reloaded narration is not shown"
-grep -q '"reverie-replay/1"' "$shots/replay.json" && ok || bad "no replay log"
 
-# the replay log starts a session where the played one ended
-cat > "$tmp/replay.script" <<'EOF'
+# a replay log plays back live: each choice, rollback and edit at its time
+cat > "$tmp/log.script" <<'EOF'
 frames 1
-expect-scene shore
+choose 1
+wait 0.5
+key Backspace
+edit a stormy sea
+wait 0.5
+choose 2
+expect-scene harbor
+quit
+EOF
+cat > "$tmp/replay.script" <<'EOF'
+wait-scene harbor
 print
 quit
 EOF
-xvfb bash "$tmp/harness.sh" "$req" "$shots" "$tmp/story.json" -- "$bin" play "$tmp/story.json" --model tests/fixtures/tiny-sd15 --size 64x64 \
-  --replay "$shots/replay.json" --script "$tmp/replay.script" > "$tmp/out2" 2> "$tmp/err2"
+xvfb bash "$tmp/harness.sh" "$req" "$shots" "$tmp/story.json" -- "$bin" play scenes/lighthouse.json \
+  --model tests/fixtures/tiny-sd15 --size 64x64 --script "$tmp/log.script" --log "$shots/replay.json" \
+  > "$tmp/out2" 2> "$tmp/err2"
+rc=$(player_rc)
+[ $rc -eq 0 ] && grep -q '"reverie-replay/1"' "$shots/replay.json" && ok || { bad "replay log: exit $rc"; tail -5 "$tmp/err2"; }
+xvfb bash "$tmp/harness.sh" "$req" "$shots" "$tmp/story.json" -- "$bin" play scenes/lighthouse.json \
+  --model tests/fixtures/tiny-sd15 --size 64x64 --replay "$shots/replay.json" --script "$tmp/replay.script" \
+  > "$tmp/out2" 2> "$tmp/err2"
 rc=$(player_rc)
 [ $rc -eq 0 ] && ok || { bad "replay: exit $rc"; tail -5 "$tmp/err2"; }
+grep -q "play: replay event 4 of 4" "$tmp/out2" && grep -q "play: rollback -> scene shore" "$tmp/out2" &&
+  grep -q 'play: prompt "a stormy sea"' "$tmp/out2" && grep -q "play: chose 2 -> scene harbor" "$tmp/out2" && ok ||
+  { bad "the replay did not play the log's events"; cat "$tmp/out2"; }
+printf '{"format": "reverie-replay/1"}' > "$tmp/bad-log.json"
+expect bad-replay 1 "bad-log.json" -- env DISPLAY=:0 "$bin" play scenes/lighthouse.json --replay "$tmp/bad-log.json"
 
 # a quiz: the question, the answers and the feedback are drawn
 cat > "$tmp/quiz.script" <<'EOF'
@@ -241,7 +261,7 @@ xvfb bash "$tmp/harness.sh" "$req" "$shots" "$tmp/story.json" -- \
 rc=$(player_rc)
 [ $rc -eq 0 ] && ok || { bad "shipped model: exit $rc"; tail -5 "$tmp/err4"; }
 grep -q "window 384x384 (SDL_Renderer" "$tmp/out4" && ok || bad "--present sdl does not use SDL_Renderer"
-grep -q "window 384x384 (Vulkan swapchain on" "$tmp/out" && ok || bad "the session did not present through Vulkan"
+grep -q "window 384x384 (Vulkan swapchain on" "$shots/stdout.txt" && ok || bad "the session did not present through Vulkan"
 # the editor's "not known to the model" line is red
 red() { convert "$shots/$1.png" -crop "$2" +repage -fuzz 12% -fill white -opaque "rgb(255,110,110)" \
   -fill black +opaque white -colorspace Gray -format "%[fx:mean]" info:; }

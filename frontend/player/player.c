@@ -73,6 +73,9 @@ typedef struct player {
     char rec_path[4200];
     rv_media_params rec_meta; /* the writer keeps a pointer to it until the end */
     char rec_prompt[RV_STORY_TEXT_MAX], rec_negative[RV_STORY_TEXT_MAX];
+    /* a replay log played live, on the story clock */
+    pl_replay replay;
+    int64_t clock_us;
     /* script */
     pl_script script;
     bool waiting;
@@ -213,8 +216,20 @@ static bool open_story(player *p, const char *path, const char *replay)
         long n = -1;
         if (f && fseek(f, 0, SEEK_END) == 0 && (n = ftell(f)) >= 0 && n < (64l << 20) && fseek(f, 0, SEEK_SET) == 0 &&
             (json = calloc(1, (size_t)n + 1)) && fread(json, 1, (size_t)n, f) == (size_t)n) {
-            if (rv_story_replay(&st, s, json, &err))
+            char why[300];
+            if (rv_story_replay(&st, s, json, &err)) { /* checks the whole log against the story */
                 fprintf(stderr, "reverie play: %s: %s\n", replay, err.msg);
+            } else if (!pl_replay_load(&p->replay, json, why, sizeof(why))) {
+                fprintf(stderr, "reverie play: %s: %s\n", replay, why);
+                rv_story_state_destroy(st);
+                st = NULL;
+            } else { /* played from the start, each event at its time */
+                rv_story_state_destroy(st);
+                st = NULL;
+                rv_story_state_desc sd = {.seed = p->replay.seed};
+                if (rv_story_state_create(&st, s, &sd, &err))
+                    fprintf(stderr, "reverie play: %s: %s\n", path, err.msg);
+            }
         } else {
             fprintf(stderr, "reverie play: cannot read the replay log %s: %s\n", replay, strerror(errno));
         }
@@ -240,6 +255,9 @@ static bool open_story(player *p, const char *path, const char *replay)
     rv_story_unload(p->story);
     p->story = s;
     rb_clear(p);
+    p->clock_us = 0;
+    if (!replay)
+        pl_replay_free(&p->replay);
     if (path != p->story_path)
         snprintf(p->story_path, sizeof(p->story_path), "%s", path);
     file_mtime(p->story_path, &p->story_mtime);
@@ -505,6 +523,7 @@ static void load_slot(player *p, int slot)
         fprintf(stderr, "reverie play: %s: %s\n", path, err.msg);
         return;
     }
+    pl_replay_free(&p->replay); /* a loaded state ends a replay */
     toast(p, 3, "loaded slot %d", slot);
     printf("play: loaded slot %d from %s (state %016llx)\n", slot, path, (unsigned long long)digest);
     fflush(stdout);
@@ -1272,6 +1291,36 @@ static void run_script(player *p)
     }
 }
 
+/* Moves the story clock on by dt seconds, taking the replay log's events
+ * at their times on the way. */
+static void advance(player *p, double dt)
+{
+    int64_t us = llround(dt * 1e6);
+    while (p->replay.next < p->replay.n && p->clock_us + us >= p->replay.ev[p->replay.next].t) {
+        const pl_replay_ev *e = &p->replay.ev[p->replay.next++];
+        int64_t step = e->t > p->clock_us ? e->t - p->clock_us : 0;
+        SDL_LockMutex(p->sh.mu);
+        rv_story_advance(p->sh.st, (double)step * 1e-6);
+        SDL_UnlockMutex(p->sh.mu);
+        p->clock_us += step;
+        us -= step;
+        printf("play: replay event %d of %d\n", p->replay.next, p->replay.n);
+        if (e->kind == PL_REPLAY_CHOOSE)
+            choose(p, e->arg);
+        else if (e->kind == PL_REPLAY_BACK)
+            for (int i = 0; i < e->arg; i++)
+                rollback(p);
+        else {
+            snprintf(p->edit, sizeof(p->edit), "%s", e->text ? e->text : "");
+            editor_apply(p);
+        }
+    }
+    SDL_LockMutex(p->sh.mu);
+    rv_story_advance(p->sh.st, (double)us * 1e-6);
+    SDL_UnlockMutex(p->sh.mu);
+    p->clock_us += us;
+}
+
 /* ---------------------------------------------------------------- main */
 
 int rv_player_run(const rv_player_opts *o)
@@ -1398,11 +1447,8 @@ int rv_player_run(const rv_player_opts *o)
         double dt = p->now - p->last_tick;
         p->last_tick = p->now;
         poll_worker(p);
-        if (p->have_frame && !p->paused) {
-            SDL_LockMutex(p->sh.mu);
-            rv_story_advance(p->sh.st, dt > 0.5 ? 0.5 : dt);
-            SDL_UnlockMutex(p->sh.mu);
-        }
+        if (p->have_frame && !p->paused)
+            advance(p, dt > 0.5 ? 0.5 : dt);
         if (p->have_frame)
             run_script(p);
         check_reload(p);
@@ -1460,6 +1506,7 @@ out:
     free(p->sh.latent);
     free(p->sh.pending_latent);
     pl_script_free(&p->script);
+    pl_replay_free(&p->replay);
     if (p->sh.cv)
         SDL_DestroyCond(p->sh.cv);
     if (p->sh.mu)

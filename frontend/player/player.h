@@ -118,6 +118,25 @@ bool pl_vkwin_begin(pl_vkwin *v, bool *changed);
  * cannot be made again. */
 bool pl_vkwin_present(pl_vkwin *v, char *err, size_t cap);
 
+/* ---- replay logs played live (replay.c) ---- */
+
+enum { PL_REPLAY_CHOOSE = 1, PL_REPLAY_BACK, PL_REPLAY_EDIT };
+
+typedef struct pl_replay_ev {
+    int64_t t;                 /* story clock, microseconds */
+    int kind, arg;
+    char *text;
+} pl_replay_ev;
+
+typedef struct pl_replay {
+    uint64_t seed;
+    pl_replay_ev *ev;
+    int n, next;
+} pl_replay;
+
+bool pl_replay_load(pl_replay *r, const char *json, char *err, size_t cap);
+void pl_replay_free(pl_replay *r);
+
 /* ---- scripts (script.c) ---- */
 
 typedef enum pl_cmd_kind {
