@@ -27,6 +27,7 @@ int rv_bench_frames_main(int argc, char **argv);
 int rv_cmd_render_main(int argc, char **argv);
 int rv_cmd_check_main(int argc, char **argv);
 int rv_cmd_story_main(int argc, char **argv);
+int rv_cmd_play_main(int argc, char **argv);
 
 /* If argv[*i] is a common GPU option, consumes it (and its value) into desc
  * and returns 1; returns -1 on a bad value (message printed), 0 otherwise. */

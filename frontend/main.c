@@ -17,6 +17,7 @@ static const rv_cli_cmd commands[] = {
     {"check", "validate a story: syntax, schema, graph, expressions, prompts against a model", rv_cmd_check_main},
     {"render", "play a story (or a prompt) headless on the frame loop into an MP4, WebM or PNGs", rv_cmd_render_main},
     {"story", "story tools: `story graph` (Graphviz DOT), `story play --text` (terminal play)", rv_cmd_story_main},
+    {"play", "play a story in a window: live pictures, choices, prompt edits, rollback", rv_cmd_play_main},
 };
 
 const char rv_cli_gpu_help[] =

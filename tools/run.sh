@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
-# The main job: sets up, builds and runs Reverie. Today that is the device
-# report and a headless render with the shipped model (models/reverie-tiny,
-# 2 steps, writes reverie.png; arguments go to `reverie gen`); it becomes the
-# story player on that model as the front end grows. Without a GPU it runs
-# on Mesa's lavapipe CPU device.
+# The main job: sets up, builds and runs Reverie: the device report, then
+# the story player (`reverie play`, an SDL2 window) on the default story
+# (scenes/lighthouse.json) and the shipped model (models/reverie-tiny); with
+# no display, a headless render of that story to reverie.mp4. Without a GPU
+# it runs on Mesa's lavapipe CPU device.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash tools/setup.sh
@@ -15,7 +15,13 @@ if ! ./build/reverie devices > /dev/null 2>&1; then
 fi
 export XDG_RUNTIME_DIR="${XDG_RUNTIME_DIR:-/tmp}"
 ./build/reverie devices
-if [ $# -eq 0 ]; then
-  set -- "a red lighthouse on a hill at sunset, watercolor" --steps 2 --seed 1
+# With a display: the story player on the default story and the shipped
+# model (arguments go to `reverie play`). Without one: the default story
+# rendered headless along a scripted path, to reverie.mp4.
+if [ -n "${DISPLAY:-}" ] || [ -n "${WAYLAND_DISPLAY:-}" ]; then
+  exec ./build/reverie play "$@"
 fi
-./build/reverie gen -o reverie.png "$@"
+echo "run: no display found (\$DISPLAY is not set): rendering the default story headless instead"
+echo "run: (to watch it live: xvfb-run or a desktop session, then bash tools/run.sh)"
+./build/reverie render scenes/lighthouse.json --choices 0,0,0 --fps 6 --seconds 30 -o reverie.mp4 "$@"
+echo "run: wrote $PWD/reverie.mp4"

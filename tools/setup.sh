@@ -24,6 +24,9 @@ fi
 # tools/fuzz.sh: clang and its libFuzzer runtime
 PACKAGES+=(clang-14 libclang-rt-14-dev)
 
+# the player's tests (tests/cli_play.sh): a virtual X server and screenshots of it
+PACKAGES+=(xvfb xauth imagemagick x11-apps xdotool)
+
 missing=()
 for p in "${PACKAGES[@]}"; do
   if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
