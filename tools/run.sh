@@ -23,5 +23,5 @@ if [ -n "${DISPLAY:-}" ] || [ -n "${WAYLAND_DISPLAY:-}" ]; then
 fi
 echo "run: no display found (\$DISPLAY is not set): rendering the default story headless instead"
 echo "run: (to watch it live: xvfb-run or a desktop session, then bash tools/run.sh)"
-./build/reverie render scenes/lighthouse.json --choices 0,0,0 --fps 6 --seconds 30 -o reverie.mp4 "$@"
+./build/reverie render scenes/lighthouse.json --choices 0,0,0 --fps 6 --seconds 20 -o reverie.mp4 "$@"
 echo "run: wrote $PWD/reverie.mp4"
