@@ -61,7 +61,9 @@ static void help(void)
            "               with torch, fp32, OMP_WAIT_POLICY=PASSIVE) right after it, and\n"
            "               print %% of this CPU's FMA peak (measured first: 256-bit FMA\n"
            "               chains on as many threads as online CPUs) and Reverie/PyTorch\n"
-           "  --torch-threads N  PyTorch's threads (default 2)\n\n%s",
+           "  --torch-threads N  PyTorch's threads (default 2)\n"
+           "  --reps N     exactly N timed runs per case (after the warm-up) instead of\n"
+           "               --time: for instruction counts under valgrind\n\n%s",
            rv_cli_gpu_help);
 }
 
@@ -224,13 +226,14 @@ int rv_cmd_bench_main(int argc, char **argv)
     const char *filter = NULL;
     double target = 1.0;
     rv_gpu_desc desc = {0};
-    double torch_threads = 2;
+    double torch_threads = 2, fixed_reps = 0;
     bool compare = false;
-    enum { OPT_OP = 256, OPT_TIME, OPT_TORCH, OPT_TT };
+    enum { OPT_OP = 256, OPT_TIME, OPT_TORCH, OPT_TT, OPT_REPS };
     static const rv_cli_opt opts[] = {{"op", 0, true, OPT_OP},
                                       {"time", 0, true, OPT_TIME},
                                       {"compare-torch", 0, false, OPT_TORCH},
                                       {"torch-threads", 0, true, OPT_TT},
+                                      {"reps", 0, true, OPT_REPS},
                                       {0}};
     rv_cli_parser p;
     rv_cli_parser_init(&p, "bench", opts, &desc, argc, argv);
@@ -248,6 +251,8 @@ int rv_cmd_bench_main(int argc, char **argv)
         else if (c == OPT_TORCH)
             compare = true;
         else if (c == OPT_TT && !rv_cli_double(&p, 1, 256, &torch_threads))
+            return 1;
+        else if (c == OPT_REPS && !rv_cli_double(&p, 1, 200, &fixed_reps))
             return 1;
     }
     if (p.operand >= argc) {
@@ -323,6 +328,8 @@ int rv_cmd_bench_main(int argc, char **argv)
             if (!st) {
                 int reps = ms > 0 ? (int)(target * 1e3 / ms) : 1;
                 reps = reps < 1 ? 1 : reps > 200 ? 200 : reps;
+                if (fixed_reps > 0)
+                    reps = (int)fixed_reps;
                 st = timed(cmd, c, &b, dt, reps, &ms, &flops, &bytes, &err);
             }
             for (int i = 0; i < b.n; i++)
