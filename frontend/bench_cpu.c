@@ -4,6 +4,7 @@
 #define _POSIX_C_SOURCE 200809L
 #include "bench_cpu.h"
 
+#include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -145,6 +146,8 @@ bool rv_torch_start(rv_torch_proc *tp, const char *script, int threads)
     }
     close(in[0]);
     close(out[1]);
+    fcntl(in[1], F_SETFD, FD_CLOEXEC); /* no later child keeps the coprocess's stdin open */
+    fcntl(out[0], F_SETFD, FD_CLOEXEC);
     tp->pid = (int)pid;
     tp->to = fdopen(in[1], "w");
     tp->from = fdopen(out[0], "r");
