@@ -1,12 +1,15 @@
 /* `reverie bench ops`: GFLOP/s and GB/s per op and shape on the chosen
- * device, timed with GPU timestamps. JSON on stdout, a table on stderr.
- * Measures; asserts nothing. */
+ * device, timed with GPU timestamps; with --compare-torch also each case in
+ * PyTorch on the CPU in the same run, and % of this CPU's measured FMA peak.
+ * JSON on stdout, a table on stderr. Measures; asserts nothing. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
+#include "bench_cpu.h"
 #include "cli.h"
 #include "gpu/rv_ops.h"
 
@@ -53,7 +56,14 @@ static void help(void)
            "Runs every case in fp32, and in fp16 where the device has 16-bit storage.\n"
            "  --op S       only cases whose name contains S\n"
            "  --time T     target seconds of GPU time per case (default 1.0)\n"
-           "  --precision f32|f16  only that precision\n\n%s",
+           "  --precision f32|f16  only that precision\n"
+           "  --compare-torch  also time each case in PyTorch (Debian's /usr/bin/python3\n"
+           "               with torch, fp32, OMP_WAIT_POLICY=PASSIVE) right after it, and\n"
+           "               print %% of this CPU's FMA peak (measured first: 256-bit FMA\n"
+           "               chains on as many threads as online CPUs) and Reverie/PyTorch\n"
+           "  --torch-threads N  PyTorch's threads (default 2)\n"
+           "  --reps N     exactly N timed runs per case (after the warm-up) instead of\n"
+           "               --time: for instruction counts under valgrind\n\n%s",
            rv_cli_gpu_help);
 }
 
@@ -216,8 +226,15 @@ int rv_cmd_bench_main(int argc, char **argv)
     const char *filter = NULL;
     double target = 1.0;
     rv_gpu_desc desc = {0};
-    enum { OPT_OP = 256, OPT_TIME };
-    static const rv_cli_opt opts[] = {{"op", 0, true, OPT_OP}, {"time", 0, true, OPT_TIME}, {0}};
+    double torch_threads = 2, fixed_reps = 0;
+    bool compare = false;
+    enum { OPT_OP = 256, OPT_TIME, OPT_TORCH, OPT_TT, OPT_REPS };
+    static const rv_cli_opt opts[] = {{"op", 0, true, OPT_OP},
+                                      {"time", 0, true, OPT_TIME},
+                                      {"compare-torch", 0, false, OPT_TORCH},
+                                      {"torch-threads", 0, true, OPT_TT},
+                                      {"reps", 0, true, OPT_REPS},
+                                      {0}};
     rv_cli_parser p;
     rv_cli_parser_init(&p, "bench", opts, &desc, argc, argv);
     for (int c; (c = rv_cli_next(&p)) != RV_CLI_END;) {
@@ -230,6 +247,12 @@ int rv_cmd_bench_main(int argc, char **argv)
         if (c == OPT_OP)
             filter = p.value;
         else if (c == OPT_TIME && !rv_cli_double(&p, 0.001, 3600, &target))
+            return 1;
+        else if (c == OPT_TORCH)
+            compare = true;
+        else if (c == OPT_TT && !rv_cli_double(&p, 1, 256, &torch_threads))
+            return 1;
+        else if (c == OPT_REPS && !rv_cli_double(&p, 1, 200, &fixed_reps))
             return 1;
     }
     if (p.operand >= argc) {
@@ -253,9 +276,39 @@ int rv_cmd_bench_main(int argc, char **argv)
         return 2;
     }
     const rv_device_info *info = rv_gpu_info(gpu);
-    fprintf(stderr, "device: %s (%s)\n%-40s %-5s %10s %10s %10s\n", info->name, info->type, "op", "type", "ms",
+    double peak = 0, peak_wall = 0, torch_ms[NCASES] = {0};
+    int peak_width = 0, peak_threads = 1;
+    rv_torch_proc tp = {0};
+    if (compare) {
+        long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+        peak_threads = ncpu > 0 && ncpu <= 256 ? (int)ncpu : 1;
+        for (int i = 0; i < 3; i++) { /* the best of three: the machine may be shared */
+            double w = 0, g = rv_bench_fma_peak(peak_threads, 0.25, &peak_width, &w);
+            peak = g > peak ? g : peak;
+            peak_wall = w > peak_wall ? w : peak_wall;
+        }
+        fprintf(stderr,
+                "FMA peak: %.1f GFLOP/s per thread-CPU-second (%.1f per wall second now), %d threads, %d-bit FMA, "
+                "best of 3 x 0.25 s\n",
+                peak, peak_wall, peak_threads, peak_width);
+        fprintf(stderr, "starting PyTorch (%d threads)...\n", (int)torch_threads);
+        if (!rv_torch_start(&tp, RV_TOOLS_DIR "/bench_ops_torch.py", (int)torch_threads)) {
+            rv_cmd_destroy(cmd);
+            rv_gpu_destroy(gpu);
+            return 2;
+        }
+    }
+    fprintf(stderr, "device: %s (%s)\n%-40s %-5s %10s %10s %10s", info->name, info->type, "op", "type", "ms",
             "GFLOP/s", "GB/s");
-    printf("{\"device\": \"%s\", \"device_type\": \"%s\", \"results\": [", info->name, info->type);
+    if (compare)
+        fprintf(stderr, " %7s %10s %10s %7s", "%peak", "torch ms", "torch GF/s", "ratio");
+    fprintf(stderr, "\n");
+    printf("{\"device\": \"%s\", \"device_type\": \"%s\", ", info->name, info->type);
+    if (compare)
+        printf("\"fma_peak_gflops\": %.2f, \"fma_peak_wall_gflops\": %.2f, \"fma_peak_threads\": %d, "
+               "\"fma_peak_width\": %d, \"torch_threads\": %d, ",
+               peak, peak_wall, peak_threads, peak_width, (int)torch_threads);
+    printf("\"results\": [");
     int printed = 0;
     for (int prec = 0; prec < 2 && rc == 0; prec++) {
         rv_dtype dt = prec ? RV_F16 : RV_F32;
@@ -275,6 +328,8 @@ int rv_cmd_bench_main(int argc, char **argv)
             if (!st) {
                 int reps = ms > 0 ? (int)(target * 1e3 / ms) : 1;
                 reps = reps < 1 ? 1 : reps > 200 ? 200 : reps;
+                if (fixed_reps > 0)
+                    reps = (int)fixed_reps;
                 st = timed(cmd, c, &b, dt, reps, &ms, &flops, &bytes, &err);
             }
             for (int i = 0; i < b.n; i++)
@@ -285,10 +340,30 @@ int rv_cmd_bench_main(int argc, char **argv)
                 break;
             }
             double gf = flops / (ms * 1e6), gb = bytes / (ms * 1e6);
-            fprintf(stderr, "%-40s %-5s %10.3f %10.2f %10.2f\n", c->name, rv_dtype_name(dt), ms, gf, gb);
+            fprintf(stderr, "%-40s %-5s %10.3f %10.2f %10.2f", c->name, rv_dtype_name(dt), ms, gf, gb);
             printf("%s\n  {\"op\": \"%s\", \"case\": \"%s\", \"dtype\": \"%s\", \"ms\": %.4f, \"gflops\": %.3f, "
-                   "\"gbps\": %.3f}",
+                   "\"gbps\": %.3f",
                    printed++ ? "," : "", rv_op_names[c->op], c->name, rv_dtype_name(dt), ms, gf, gb);
+            if (compare) {
+                /* PyTorch right after the same case (fp32: once per case, reused for f16) */
+                if (torch_ms[ci] == 0 && !rv_torch_time(&tp, rv_op_names[c->op], c->p, target, &torch_ms[ci]))
+                    torch_ms[ci] = -1;
+                double pct = peak > 0 ? 100.0 * gf / peak : 0, tgf = 0, ratio = 0;
+                if (torch_ms[ci] > 0) {
+                    tgf = flops / (torch_ms[ci] * 1e6);
+                    ratio = ms / torch_ms[ci];
+                    fprintf(stderr, " %6.1f%% %10.3f %10.2f %6.2fx\n", pct, torch_ms[ci], tgf, ratio);
+                    printf(", \"pct_peak\": %.2f, \"torch_ms\": %.4f, \"torch_gflops\": %.3f, \"torch_pct_peak\": %.2f, "
+                           "\"ratio_to_torch\": %.3f",
+                           pct, torch_ms[ci], tgf, peak > 0 ? 100.0 * tgf / peak : 0, ratio);
+                } else {
+                    fprintf(stderr, " %6.1f%% %10s\n", pct, "failed");
+                    printf(", \"pct_peak\": %.2f, \"torch_ms\": null", pct);
+                }
+            } else {
+                fprintf(stderr, "\n");
+            }
+            printf("}");
             fflush(stdout);
         }
     }
@@ -297,6 +372,8 @@ int rv_cmd_bench_main(int argc, char **argv)
         fprintf(stderr, "reverie bench: %d validation message(s)\n", rv_gpu_validation_count(gpu));
         rc = rc ? rc : 3;
     }
+    if (compare)
+        rv_torch_stop(&tp);
     rv_cmd_destroy(cmd);
     rv_gpu_destroy(gpu);
     return rc;
