@@ -51,18 +51,20 @@ static inline const char *golden_fixture_dir(const char *name, char *buf, size_t
     return buf;
 }
 
-static inline bool golden_open(golden *g, const char *fixture)
+/* Opens <fixture>/<base>.safetensors and <base>.json ("goldens" for the
+ * model goldens; "frames", "video_ops" for the frame loop's). */
+static inline bool golden_open_set(golden *g, const char *fixture, const char *base)
 {
     memset(g, 0, sizeof(*g));
     golden_fixture_dir(fixture, g->dir, sizeof(g->dir));
     char path[640];
     rv_error err = {0};
-    snprintf(path, sizeof(path), "%s/goldens.safetensors", g->dir);
+    snprintf(path, sizeof(path), "%s/%s.safetensors", g->dir, base);
     if (rv_safetensors_open(&g->st, path, &err)) {
         fprintf(stderr, "golden: %s\n", err.msg);
         return false;
     }
-    snprintf(path, sizeof(path), "%s/goldens.json", g->dir);
+    snprintf(path, sizeof(path), "%s/%s.json", g->dir, base);
     FILE *f = fopen(path, "rb");
     if (!f)
         return false;
@@ -77,6 +79,8 @@ static inline bool golden_open(golden *g, const char *fixture)
     free(text);
     return g->json != NULL;
 }
+
+static inline bool golden_open(golden *g, const char *fixture) { return golden_open_set(g, fixture, "goldens"); }
 
 static inline void golden_close(golden *g)
 {

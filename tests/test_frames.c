@@ -116,17 +116,22 @@ static void warp_cases(int prec)
 
 /* ---- streams on a fixture ---- */
 
+/* The model folder of a fixture: the shipped model for "reverie-tiny" (its
+ * fixture folder holds only goldens), else the fixture folder itself. */
+static void model_dir(const char *fixture, char *out, size_t cap)
+{
+    if (strcmp(fixture, "reverie-tiny") == 0) {
+        const char *src = getenv("RV_SOURCE_DIR");
+        snprintf(out, cap, "%s/models/reverie-tiny", src ? src : "..");
+    } else {
+        golden_fixture_dir(fixture, out, cap);
+    }
+}
+
 static rv_engine *engine_for(const char *fixture, int prec)
 {
-    char dir[512];
-    golden_fixture_dir(fixture, dir, sizeof(dir));
-    const char *shipped = strcmp(fixture, "reverie-tiny") == 0 ? getenv("RV_SOURCE_DIR") : NULL;
     char mdir[600];
-    if (shipped) {
-        snprintf(mdir, sizeof(mdir), "%s/models/reverie-tiny", shipped);
-    } else {
-        snprintf(mdir, sizeof(mdir), "%s", dir);
-    }
+    model_dir(fixture, mdir, sizeof(mdir));
     rv_engine_desc d = {.model_dir = mdir, .gpu = {.validation = true,
                                                    .precision = prec ? RV_PRECISION_F16 : RV_PRECISION_F32}};
     rv_engine *e = NULL;
@@ -404,44 +409,20 @@ static void frame_from_json(rv_engine *e, const cJSON *fr, rv_frame_desc *out)
     *out = f;
 }
 
-static cJSON *read_json(const char *path)
-{
-    FILE *jf = fopen(path, "rb");
-    char *text = NULL;
-    size_t len = 0;
-    if (jf) {
-        fseek(jf, 0, SEEK_END);
-        len = (size_t)ftell(jf);
-        fseek(jf, 0, SEEK_SET);
-        text = calloc(len + 1, 1);
-        if (fread(text, 1, len, jf) != len)
-            len = 0;
-        fclose(jf);
-    }
-    cJSON *js = text ? cJSON_Parse(text) : NULL;
-    free(text);
-    return js;
-}
-
 static void sequence_golden(const char *fixture, int prec)
 {
     char sect[64];
     snprintf(sect, sizeof(sect), "golden %s", fixture);
     if (!want(sect))
         return;
-    char dir[512], path[700];
-    golden_fixture_dir(fixture, dir, sizeof(dir));
-    snprintf(path, sizeof(path), "%s/frames.safetensors", dir);
+    golden g;
+    CHECK(golden_open_set(&g, fixture, "frames"), "%s: frames.safetensors / frames.json", fixture);
     rv_error err = {0};
-    rv_safetensors *st = NULL;
-    CHECK(rv_safetensors_open(&st, path, &err) == RV_OK, "%s: %s", path, err.msg);
-    snprintf(path, sizeof(path), "%s/frames.json", dir);
-    cJSON *js = read_json(path);
-    CHECK(js != NULL, "%s: unreadable", path);
+    rv_safetensors *st = g.st;
+    cJSON *js = g.json;
     rv_engine *e = st && js ? engine_for(fixture, prec) : NULL;
     if (!e) {
-        cJSON_Delete(js);
-        rv_safetensors_close(st);
+        golden_close(&g);
         return;
     }
     const char *tag = prec ? "f16" : "f32";
@@ -496,8 +477,7 @@ static void sequence_golden(const char *fixture, int prec)
     rv_engine_get_info(e, &info);
     CHECK(info.validation_messages == 0, "%d validation messages", info.validation_messages);
     rv_engine_destroy(e);
-    cJSON_Delete(js);
-    rv_safetensors_close(st);
+    golden_close(&g);
 }
 
 /* ---- extend from an image, fill between keyframes (video_ops.json) ---- */
@@ -532,21 +512,14 @@ static void video_ops_golden(const char *fixture, int prec)
     snprintf(sect, sizeof(sect), "video %s", fixture);
     if (!want(sect))
         return;
-    char dir[512], path[700];
-    golden_fixture_dir(fixture, dir, sizeof(dir));
-    snprintf(path, sizeof(path), "%s/video_ops.safetensors", dir);
+    golden g;
+    CHECK(golden_open_set(&g, fixture, "video_ops"), "%s: video_ops.safetensors / video_ops.json", fixture);
     rv_error err = {0};
-    rv_safetensors *st = NULL;
-    CHECK(rv_safetensors_open(&st, path, &err) == RV_OK, "%s: %s", path, err.msg);
-    snprintf(path, sizeof(path), "%s/video_ops.json", dir);
-    cJSON *js = read_json(path);
-    CHECK(js != NULL, "%s: unreadable", path);
+    rv_safetensors *st = g.st;
+    cJSON *js = g.json;
+    const char *dir = g.dir;
     char mdir[600];
-    const char *src = getenv("RV_SOURCE_DIR");
-    if (strcmp(fixture, "reverie-tiny") == 0)
-        snprintf(mdir, sizeof(mdir), "%s/models/reverie-tiny", src ? src : "..");
-    else
-        snprintf(mdir, sizeof(mdir), "%s", dir);
+    model_dir(fixture, mdir, sizeof(mdir));
     rv_engine_desc ed = {.model_dir = mdir, .gpu = {.validation = true,
                                                     .precision = prec ? RV_PRECISION_F16 : RV_PRECISION_F32}};
     rv_engine *e = NULL;
@@ -656,8 +629,7 @@ static void video_ops_golden(const char *fixture, int prec)
         CHECK(info.validation_messages == 0, "%d validation messages", info.validation_messages);
     }
     rv_engine_destroy(e);
-    cJSON_Delete(js);
-    rv_safetensors_close(st);
+    golden_close(&g);
 }
 
 /* A handle from another model (or another engine of the same model) is refused. */
