@@ -535,6 +535,10 @@ static void build_cases(void)
         {3, 6, 7, 5, 10, 1, 1, 0},    {1, 1, 1, 1, 1, 1, 1, 0},    {1, 2, 3, 3, 3, 3, 1, 0},
         {1, 64, 16, 16, 128, 3, 2, 1}, {2, 96, 9, 9, 48, 1, 1, 0},  {1, 12, 31, 29, 12, 3, 1, 1},
         {1, 8, 64, 48, 8, 3, 2, 1},
+        /* texel-conv shapes (CPU devices): 4-pixel rows, output channels off the
+         * per-invocation count, 1x1 with a batch, odd texels per row */
+        {1, 16, 12, 4, 3, 3, 1, 1},   {2, 12, 6, 8, 10, 1, 1, 0},  {1, 8, 5, 16, 19, 3, 1, 1},
+        {1, 4, 3, 12, 9, 3, 1, 1},
     };
     for (unsigned s = 0; s < sizeof(cv) / sizeof(cv[0]); s++)
         for (int v = 0; v < 2; v++) /* f0: a fused ReLU on every third case */

@@ -53,12 +53,13 @@ rv_status rv_cmd_create(rv_gpu *gpu, rv_cmd **out, rv_error *err)
         }
     }
     if (!gpu->info.push_descriptor) {
-        VkDescriptorPoolSize ps[2] = {{VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, RV_DESC_SETS_PER_CMD * 5},
-                                      {VK_DESCRIPTOR_TYPE_UNIFORM_BUFFER, RV_DESC_SETS_PER_CMD * 2}};
+        VkDescriptorPoolSize ps[3] = {{VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, RV_DESC_SETS_PER_CMD * 5},
+                                      {VK_DESCRIPTOR_TYPE_UNIFORM_BUFFER, RV_DESC_SETS_PER_CMD * 2},
+                                      {VK_DESCRIPTOR_TYPE_UNIFORM_TEXEL_BUFFER, RV_DESC_SETS_PER_CMD * 2}};
         VkDescriptorPoolCreateInfo dpci = {
             .sType = VK_STRUCTURE_TYPE_DESCRIPTOR_POOL_CREATE_INFO,
             .maxSets = RV_DESC_SETS_PER_CMD,
-            .poolSizeCount = 2,
+            .poolSizeCount = 3,
             .pPoolSizes = ps,
         };
         VK_CHECK_GOTO(vkCreateDescriptorPool(gpu->device, &dpci, NULL, &cmd->desc_pool), err, st);
@@ -327,12 +328,31 @@ void rv_cmd_dispatch(rv_cmd *cmd, int pipeline, const rv_binding *bindings, int 
     uint32_t pc[RV_PC_BINDINGS + 32];
     memset(pc, 0, sizeof(pc));
     VkDescriptorBufferInfo bi[RV_MAX_BINDINGS];
+    VkBufferView views[RV_MAX_BINDINGS];
     VkWriteDescriptorSet w[RV_MAX_BINDINGS];
     for (int i = 0; i < nbind; i++) {
         const rv_tensor *t = bindings[i].t;
         if (t->block == UINT32_MAX || t->block >= (uint32_t)gpu->nblocks || t->bytes == 0) {
             rv_error_set(&gpu->err, RV_ERR_INVALID, "VK: %s binding %d is not an allocated tensor", d->name, i);
             return;
+        }
+        if ((rv_texel_bindings(d->spec) >> i) & 1u) { /* the block's RGBA view; the offset in texels */
+            if (!rv_texel_readable(gpu, t)) {
+                rv_error_set(&gpu->err, RV_ERR_INVALID, "VK: %s binding %d cannot be read as RGBA texels", d->name, i);
+                return;
+            }
+            views[i] = rv_block_view(gpu, t->block, t->dtype, &gpu->err);
+            if (!views[i])
+                return;
+            pc[i] = (uint32_t)(t->offset / (4 * rv_dtype_size(t->dtype)));
+            w[i] = (VkWriteDescriptorSet){
+                .sType = VK_STRUCTURE_TYPE_WRITE_DESCRIPTOR_SET,
+                .dstBinding = (uint32_t)i,
+                .descriptorCount = 1,
+                .descriptorType = VK_DESCRIPTOR_TYPE_UNIFORM_TEXEL_BUFFER,
+                .pTexelBufferView = &views[i],
+            };
+            continue;
         }
         const bool uniform = (rv_uniform_bindings(d->spec) >> i) & 1u;
         const uint64_t align = uniform ? gpu->uniform_align : gpu->storage_align;
@@ -358,7 +378,7 @@ void rv_cmd_dispatch(rv_cmd *cmd, int pipeline, const rv_binding *bindings, int 
     }
     memcpy(pc + RV_PC_BINDINGS, push, push_bytes);
 
-    track(cmd, bindings, nbind, rv_uniform_bindings(d->spec));
+    track(cmd, bindings, nbind, rv_uniform_bindings(d->spec) | rv_texel_bindings(d->spec));
     vkCmdBindPipeline(cmd->cb, VK_PIPELINE_BIND_POINT_COMPUTE, p->pipeline);
     if (gpu->info.push_descriptor) {
         vkCmdPushDescriptorSetKHR(cmd->cb, VK_PIPELINE_BIND_POINT_COMPUTE, p->layout, 0, (uint32_t)nbind, w);

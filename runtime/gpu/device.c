@@ -500,6 +500,17 @@ rv_status rv_gpu_create(rv_gpu **out, const rv_gpu_desc *desc, rv_error *err)
         if (v > gpu->uniform_align && v <= 4096 && (v & (v - 1)) == 0)
             gpu->uniform_align = v;
     }
+    /* RGBA texel views of the tensor blocks (tconv.comp): both formats must
+     * be readable as uniform texel buffers */
+    gpu->max_texels = props.limits.maxTexelBufferElements;
+    gpu->texel_views = gpu->max_texels >= 4096;
+    static const VkFormat texel_formats[2] = {VK_FORMAT_R32G32B32A32_SFLOAT, VK_FORMAT_R16G16B16A16_SFLOAT};
+    for (int i = 0; i < 2; i++) {
+        VkFormatProperties fp;
+        vkGetPhysicalDeviceFormatProperties(gpu->phys, texel_formats[i], &fp);
+        if (!(fp.bufferFeatures & VK_FORMAT_FEATURE_UNIFORM_TEXEL_BUFFER_BIT))
+            gpu->texel_views = false;
+    }
     gpu->block_size = desc && desc->block_size ? desc->block_size : (256ull << 20);
     if (gpu->info.max_alloc && gpu->block_size > gpu->info.max_alloc)
         gpu->block_size = gpu->info.max_alloc;

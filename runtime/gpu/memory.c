@@ -108,7 +108,8 @@ static rv_status add_block(rv_gpu *gpu, uint64_t size, uint32_t *index, rv_error
     rv_block b = {0};
     rv_status st = create_buffer(gpu, size, gpu->device_type_index,
                                  VK_BUFFER_USAGE_STORAGE_BUFFER_BIT | VK_BUFFER_USAGE_UNIFORM_BUFFER_BIT |
-                                     VK_BUFFER_USAGE_TRANSFER_SRC_BIT | VK_BUFFER_USAGE_TRANSFER_DST_BIT,
+                                     VK_BUFFER_USAGE_TRANSFER_SRC_BIT | VK_BUFFER_USAGE_TRANSFER_DST_BIT |
+                                     (gpu->texel_views ? VK_BUFFER_USAGE_UNIFORM_TEXEL_BUFFER_BIT : 0),
                                  &b.buffer, &b.memory, err);
     if (st)
         return st;
@@ -125,6 +126,42 @@ static rv_status add_block(rv_gpu *gpu, uint64_t size, uint32_t *index, rv_error
     gpu->blocks[gpu->nblocks] = b;
     *index = (uint32_t)gpu->nblocks++;
     return RV_OK;
+}
+
+/* Texels a block's view covers: the whole block, up to the device's limit. */
+static uint64_t view_texels(const rv_gpu *gpu, const rv_block *b, rv_dtype t)
+{
+    uint64_t n = b->size / (4 * rv_dtype_size(t));
+    return n < gpu->max_texels ? n : gpu->max_texels;
+}
+
+VkBufferView rv_block_view(rv_gpu *gpu, uint32_t block, rv_dtype t, rv_error *err)
+{
+    rv_block *b = &gpu->blocks[block];
+    const int v = t == RV_F16;
+    if (!b->views[v]) {
+        VkBufferViewCreateInfo ci = {
+            .sType = VK_STRUCTURE_TYPE_BUFFER_VIEW_CREATE_INFO,
+            .buffer = b->buffer,
+            .format = t == RV_F16 ? VK_FORMAT_R16G16B16A16_SFLOAT : VK_FORMAT_R32G32B32A32_SFLOAT,
+            .range = view_texels(gpu, b, t) * 4 * rv_dtype_size(t),
+        };
+        VkResult r = vkCreateBufferView(gpu->device, &ci, NULL, &b->views[v]);
+        if (r != VK_SUCCESS) {
+            b->views[v] = VK_NULL_HANDLE;
+            rv_error_set(err, rv_vk_status(r), "VK: vkCreateBufferView failed: %s (%s:%d)", rv_vk_result_name(r),
+                         __FILE__, __LINE__);
+        }
+    }
+    return b->views[v];
+}
+
+bool rv_texel_readable(const rv_gpu *gpu, const rv_tensor *t)
+{
+    if (!gpu->texel_views || (t->dtype != RV_F32 && t->dtype != RV_F16) || t->block >= (uint32_t)gpu->nblocks)
+        return false;
+    const uint64_t texel = 4 * rv_dtype_size(t->dtype);
+    return t->offset % texel == 0 && (t->offset + t->bytes + texel - 1) / texel <= view_texels(gpu, &gpu->blocks[t->block], t->dtype);
 }
 
 static bool block_take(rv_block *b, uint64_t bytes, uint64_t *offset)
@@ -262,6 +299,9 @@ void rv_gpu_mem_stats(const rv_gpu *gpu, rv_mem_stats *s)
 void rv_memory_destroy(rv_gpu *gpu)
 {
     for (int i = 0; i < gpu->nblocks; i++) {
+        for (int v = 0; v < 2; v++)
+            if (gpu->blocks[i].views[v])
+                vkDestroyBufferView(gpu->device, gpu->blocks[i].views[v], NULL);
         vkDestroyBuffer(gpu->device, gpu->blocks[i].buffer, NULL);
         vkFreeMemory(gpu->device, gpu->blocks[i].memory, NULL);
         free(gpu->blocks[i].free);

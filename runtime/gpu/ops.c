@@ -158,6 +158,32 @@ static bool direct_conv(rv_cmd *cmd, const rv_tensor *out, const rv_tensor *in, 
     return true;
 }
 
+/* Texel-fetch direct convolution (tconv.comp, CPU devices): stride 1, 3x3
+ * with padding 1 or 1x1 without, input channels a multiple of 4, rows a
+ * multiple of 4 pixels, input and weights readable as RGBA texels. Returns
+ * false, dispatching nothing, for any other shape; the caller goes on to the
+ * other kernels then. */
+static bool texel_conv(rv_cmd *cmd, const rv_tensor *out, const rv_tensor *in, const rv_tensor *weight,
+                       const rv_tensor *bias, const rv_tensor *residual, const struct rv_pc_gemm *pc, uint32_t batch)
+{
+    const rv_tiles *tl = &cmd->gpu->tiles;
+    const bool k3 = pc->kh == 3 && pc->kw == 3 && pc->pad == 1, k1 = pc->kh == 1 && pc->kw == 1 && pc->pad == 0;
+    if (!tl->tconv || pc->stride != 1 || !(k3 || k1) || pc->w % 4 != 0 || pc->cin % 4 != 0 || pc->ow != pc->w ||
+        !rv_texel_readable(cmd->gpu, in) || !rv_texel_readable(cmd->gpu, weight))
+        return false;
+    const bool wide = (pc->w / 4) % 2 == 0; /* two texels (8 pixels) per invocation */
+    const uint64_t strips = (uint64_t)pc->oh * (pc->w / 4 / (wide ? 2 : 1));
+    if (div_up(strips, tl->tconv_wg) > MAX_GROUPS || div_up(pc->M, tl->tconv_cot) > MAX_GROUPS || batch > MAX_GROUPS)
+        return false;
+    static const int pipes[2][2][2] = {{{RV_PIPE_TCONV1N_F32, RV_PIPE_TCONV1N_F16}, {RV_PIPE_TCONV1_F32, RV_PIPE_TCONV1_F16}},
+                                       {{RV_PIPE_TCONV3N_F32, RV_PIPE_TCONV3N_F16}, {RV_PIPE_TCONV3_F32, RV_PIPE_TCONV3_F16}}};
+    rv_binding bind[5] = {{weight, false}, {in, false}, {bias ? bias : weight, false}, {residual ? residual : weight, false},
+                          {out, true}};
+    rv_cmd_dispatch(cmd, pipes[k3][wide][out->dtype == RV_F16], bind, 5, pc, sizeof(*pc),
+                    div_up(strips, tl->tconv_wg), div_up(pc->M, tl->tconv_cot), batch);
+    return true;
+}
+
 void rv_op_gemm(rv_cmd *cmd, const rv_tensor *c, const rv_tensor *a, const rv_tensor *b, const rv_tensor *bias,
                 const rv_tensor *residual, const rv_gemm_desc *d)
 {
@@ -255,6 +281,8 @@ void rv_op_conv2d(rv_cmd *cmd, const rv_tensor *out, const rv_tensor *in, const 
     };
     rv_binding bind[5] = {{weight, false}, {in, false}, {bias ? bias : weight, false},
                           {residual ? residual : weight, false}, {out, true}};
+    if (texel_conv(cmd, out, in, weight, bias, residual, &pc, batch))
+        return;
     if (d->cout <= cmd->gpu->tiles.dconv_max_cout && direct_conv(cmd, out, in, weight, bias, residual, &pc, batch))
         return;
     static const int pipes[RV_GEMM_CLASSES][2] = {

@@ -88,6 +88,18 @@ void rv_tiles_choose(rv_gpu *gpu)
     const char *da = getenv("RV_DATTN");
     t->dattn = !none && (da && *da ? strcmp(da, "1") == 0 : cpu);
     t->dattn_wg = 64;
+    /* texel-fetch direct convs (tconv.comp) on CPU devices that have RGBA
+     * texel buffers (RV_TCONV=0/1 overrides; RV_TCONV_COT and RV_TCONV_WG
+     * set its output channels per invocation and workgroup size) */
+    const char *tv = getenv("RV_TCONV");
+    t->tconv = !none && gpu->texel_views && (tv && *tv ? strcmp(tv, "1") == 0 : cpu);
+    t->tconv_cot = 8;
+    t->tconv_wg = 8;
+    const char *tc = getenv("RV_TCONV_COT"), *tw = getenv("RV_TCONV_WG");
+    if (tc && *tc && strtoul(tc, NULL, 10) >= 1 && strtoul(tc, NULL, 10) <= 64)
+        t->tconv_cot = (unsigned)strtoul(tc, NULL, 10);
+    if (tw && *tw && strtoul(tw, NULL, 10) >= 1 && strtoul(tw, NULL, 10) <= 256)
+        t->tconv_wg = (unsigned)strtoul(tw, NULL, 10);
     uint64_t window = gpu->info.max_uniform_range < RV_UNIFORM_WINDOW ? gpu->info.max_uniform_range : RV_UNIFORM_WINDOW;
     const char *wv = getenv("RV_UNIFORM_WINDOW"); /* smaller, for tests: more splits and fallbacks */
     if (wv && *wv) {
@@ -150,6 +162,15 @@ static int spec_values(const rv_tiles *t, int spec, uint32_t *v)
         v[1] = spec == RV_SPEC_DATTN64 ? 64u : 32u;
         v[2] = t->dconv_window / 16u;
         return 3;
+    case RV_SPEC_TCONV3:
+    case RV_SPEC_TCONV3N:
+    case RV_SPEC_TCONV1:
+    case RV_SPEC_TCONV1N:
+        v[0] = t->tconv_wg;
+        v[1] = t->tconv_cot;
+        v[2] = spec == RV_SPEC_TCONV3 || spec == RV_SPEC_TCONV1 ? 2u : 1u;
+        v[3] = spec == RV_SPEC_TCONV3 || spec == RV_SPEC_TCONV3N ? 3u : 1u;
+        return 4;
     case RV_SPEC_DCONV:
     case RV_SPEC_DCONV4:
         v[0] = t->dconv_wg;
@@ -239,8 +260,9 @@ static rv_status create_pipeline(rv_gpu *gpu, int id, rv_pipeline *p, rv_error *
     for (int i = 0; i < d->bindings; i++)
         b[i] = (VkDescriptorSetLayoutBinding){
             .binding = (uint32_t)i,
-            .descriptorType = (rv_uniform_bindings(d->spec) >> i) & 1u ? VK_DESCRIPTOR_TYPE_UNIFORM_BUFFER
-                                                                       : VK_DESCRIPTOR_TYPE_STORAGE_BUFFER,
+            .descriptorType = (rv_texel_bindings(d->spec) >> i) & 1u     ? VK_DESCRIPTOR_TYPE_UNIFORM_TEXEL_BUFFER
+                              : (rv_uniform_bindings(d->spec) >> i) & 1u ? VK_DESCRIPTOR_TYPE_UNIFORM_BUFFER
+                                                                         : VK_DESCRIPTOR_TYPE_STORAGE_BUFFER,
             .descriptorCount = 1,
             .stageFlags = VK_SHADER_STAGE_COMPUTE_BIT,
         };

@@ -21,6 +21,14 @@
     X(DCONV_F16,     "dconv_f16",     5, rv_pc_gemm,     RV_SPEC_DCONV) \
     X(DCONV4_F32,    "dconv_f32",     5, rv_pc_gemm,     RV_SPEC_DCONV4) \
     X(DCONV4_F16,    "dconv_f16",     5, rv_pc_gemm,     RV_SPEC_DCONV4) \
+    X(TCONV3_F32,    "tconv_f32",     5, rv_pc_gemm,     RV_SPEC_TCONV3) \
+    X(TCONV3_F16,    "tconv_f16",     5, rv_pc_gemm,     RV_SPEC_TCONV3) \
+    X(TCONV3N_F32,   "tconv_f32",     5, rv_pc_gemm,     RV_SPEC_TCONV3N) \
+    X(TCONV3N_F16,   "tconv_f16",     5, rv_pc_gemm,     RV_SPEC_TCONV3N) \
+    X(TCONV1_F32,    "tconv_f32",     5, rv_pc_gemm,     RV_SPEC_TCONV1) \
+    X(TCONV1_F16,    "tconv_f16",     5, rv_pc_gemm,     RV_SPEC_TCONV1) \
+    X(TCONV1N_F32,   "tconv_f32",     5, rv_pc_gemm,     RV_SPEC_TCONV1N) \
+    X(TCONV1N_F16,   "tconv_f16",     5, rv_pc_gemm,     RV_SPEC_TCONV1N) \
     X(DATTN32_F32,   "dattn_f32",     4, rv_pc_attn,     RV_SPEC_DATTN32) \
     X(DATTN32_F16,   "dattn_f16",     4, rv_pc_attn,     RV_SPEC_DATTN32) \
     X(DATTN64_F32,   "dattn_f32",     4, rv_pc_attn,     RV_SPEC_DATTN64) \
@@ -66,6 +74,10 @@ enum rv_spec_family {
     RV_SPEC_GEMM_MEDIUM, /* and for M <= 32 */
     RV_SPEC_DCONV,       /* direct convolution: workgroup size, output channels per row */
     RV_SPEC_DCONV4,      /* the same with 4 output channels per row (M <= 4: an RGB output) */
+    RV_SPEC_TCONV3,      /* texel-fetch direct conv (tconv.comp) for CPU devices: 3x3, 8 pixels per invocation */
+    RV_SPEC_TCONV3N,     /* 3x3, 4 pixels per invocation (rows of 4k+... pixels not a multiple of 8) */
+    RV_SPEC_TCONV1,      /* 1x1, 8 pixels per invocation */
+    RV_SPEC_TCONV1N,     /* 1x1, 4 pixels per invocation */
     RV_SPEC_DATTN32,     /* direct attention (dattn.comp), heads of width 32 */
     RV_SPEC_DATTN64,     /* and 64 */
     RV_SPEC_ATTN64,
@@ -108,6 +120,11 @@ typedef struct rv_tiles {
     unsigned dconv_window; /* bytes of the weights' uniform-buffer window */
     bool dconv_linear;     /* linear layers (weight-times-rows GEMMs) run direct too */
     bool dattn;            /* attention with heads of 32 or 64 runs direct (dattn.comp) when K, V fit */
+    /* stride-1 3x3 and 1x1 convs over rows of 4k pixels run on tconv.comp
+     * (input and weights read as RGBA texels), tconv_cot output channels
+     * per invocation, tconv_wg invocations per workgroup */
+    bool tconv;
+    unsigned tconv_cot, tconv_wg;
     unsigned dattn_wg;
 } rv_tiles;
 
@@ -121,6 +138,17 @@ static inline unsigned rv_uniform_bindings(int spec)
         return 1u; /* the weights */
     if (spec == RV_SPEC_DATTN32 || spec == RV_SPEC_DATTN64)
         return 6u; /* K and V */
+    return 0u;
+}
+
+/* Bindings a spec family reads as uniform texel buffers (RGBA views of the
+ * tensor's block: fp32 or fp16 by the tensor's dtype). tconv.comp reads its
+ * weights and input so: on lavapipe a texel fetch loads a whole 16-byte
+ * texel per lane, where a buffer load goes lane by lane. */
+static inline unsigned rv_texel_bindings(int spec)
+{
+    if (spec == RV_SPEC_TCONV3 || spec == RV_SPEC_TCONV3N || spec == RV_SPEC_TCONV1 || spec == RV_SPEC_TCONV1N)
+        return 3u; /* the weights and the input */
     return 0u;
 }
 

@@ -38,6 +38,7 @@ typedef struct rv_block {
     uint64_t size;
     rv_free_range *free;     /* sorted by offset, coalesced */
     int nfree, capfree;
+    VkBufferView views[2];   /* RGBA texel views of the whole block, by rv_dtype (f32, f16); made on first use */
 } rv_block;
 
 typedef struct rv_pipeline {
@@ -64,6 +65,8 @@ struct rv_gpu {
     uint32_t host_type_index;        /* memory type for staging */
     uint64_t storage_align;
     uint64_t uniform_align;           /* minUniformBufferOffsetAlignment, at least 16 */
+    bool texel_views;                 /* blocks can be read as RGBA32F / RGBA16F uniform texel buffers */
+    uint32_t max_texels;              /* maxTexelBufferElements */
 
     rv_block *blocks;
     int nblocks, capblocks;
@@ -129,5 +132,12 @@ void rv_pipelines_destroy(rv_gpu *gpu);
 /* memory.c */
 void rv_memory_destroy(rv_gpu *gpu);
 uint32_t rv_find_memory_type(const rv_gpu *gpu, uint32_t bits, VkMemoryPropertyFlags want, VkMemoryPropertyFlags avoid);
+/* The RGBA texel view of a block for tensors of dtype t (RV_F32 or RV_F16),
+ * made on first use; VK_NULL_HANDLE with err set on failure. */
+VkBufferView rv_block_view(rv_gpu *gpu, uint32_t block, rv_dtype t, rv_error *err);
+/* Whether tensor t can be read through its block's texel view: the device
+ * has them, t is fp32 or fp16 and starts on a texel (4 elements) inside the
+ * view's range. */
+bool rv_texel_readable(const rv_gpu *gpu, const rv_tensor *t);
 
 #endif

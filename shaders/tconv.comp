@@ -1,0 +1,130 @@
+#version 450
+#extension GL_GOOGLE_include_directive : require
+// Direct convolution for CPU devices (lavapipe), stride 1, 3x3 with padding 1
+// or 1x1 without, rows a multiple of 4 pixels wide. It is not the GPU path
+// (GPUs keep gemm.comp's tiles) and not a general conv: ops.c sends it only
+// the shapes above (see rv_op_conv2d).
+//
+// Why it looks like this (runtime/gpu/PERFORMANCE.md has the measurements):
+// llvmpipe runs 8 invocations as the lanes of one 256-bit vector. A load
+// from a storage or uniform buffer at an address it cannot prove uniform is
+// done lane by lane (or as an emulated gather), while a texel fetch from a
+// buffer view loads one 16-byte texel per lane and transposes them: about
+// 1.4 instructions per value instead of 16-30. So the input and the weights
+// are both read as RGBA texels (fp16 or fp32 views: the fetch converts), each
+// invocation computes XT texels = 4*XT adjacent output pixels of one row for
+// COT output channels, and the kernel walks the input channels 4 at a time:
+// the 4 channels' rows (with one texel of halo each side for 3x3) are
+// fetched once, then for each output channel its 4*KS*KS weights (KS*KS
+// texels) are fetched and applied to all 4*XT pixels while that channel's
+// accumulators stay in registers. Every loop but the channel loop has a
+// constant trip count, so the compiler unrolls them and no accumulator is a
+// dynamically indexed array (which llvmpipe would keep in memory, with an
+// exec-mask blend per update).
+//
+// Each output is summed in GEMM K order (channel, ky, kx), as dconv.comp and
+// the conv GEMM do, so the three agree exactly.
+#include "common.glsl"
+
+layout(local_size_x_id = 0) in;
+layout(constant_id = 1) const uint COT = 8; // output channels per invocation
+layout(constant_id = 2) const uint XT = 2;  // texels (4 pixels each) per invocation, along the row
+layout(constant_id = 3) const uint KS = 3;  // kernel size: 3 (padding 1) or 1 (padding 0)
+
+// weight [M][K] (K = cin*KS*KS, a multiple of 4) and the NCHW input, as RGBA
+// texels: boff[0] and boff[1] count texels, the other offsets elements
+layout(binding = 0) uniform samplerBuffer wtex;
+layout(binding = 1) uniform samplerBuffer xtex;
+layout(binding = 2) readonly buffer Bias_ { T bias[]; };
+layout(binding = 3) readonly buffer R_ { T res[]; };
+layout(binding = 4) writeonly buffer C_ { T c[]; };
+layout(push_constant) uniform PC { uint boff[RV_PC_BINDINGS]; rv_pc_gemm p; } pc;
+
+const uint HALO = KS / 2u;     // texels either side of the strip (pixels: 1 of the 4 used)
+const uint NT = XT + 2u * HALO; // texels fetched per input row
+const uint TAPS = KS * KS;
+
+void main()
+{
+    const uint W4 = pc.p.w >> 2u; // texels per row (ow == w)
+    const uint strips = W4 / XT;  // per row (ops.c: W4 % XT == 0)
+    const uint s = gl_GlobalInvocationID.x;
+    const uint oy = s / strips, tx0 = (s - oy * strips) * XT;
+    const bool live = oy < pc.p.oh;
+    const uint co0 = gl_WorkGroupID.y * COT, bz = gl_WorkGroupID.z;
+    const int H = int(pc.p.h);
+    const uint plane = pc.p.h * W4; // texels per channel
+    const uint xbase = pc.boff[1] + bz * (pc.p.sbb >> 2u);
+    const uint K4 = pc.p.K >> 2u;   // texels per weight row
+    // rows past M repeat the last weight row (no branch in the loop); their
+    // sums are never stored
+    const uint mlast = min(pc.p.M - co0, COT) - 1u;
+
+    float acc[COT][4u * XT];
+    for (uint i = 0u; i < COT; i++)
+        for (uint j = 0u; j < 4u * XT; j++)
+            acc[i][j] = 0.0;
+
+    for (uint ci = 0u; ci < pc.p.cin; ci += 4u) {
+        // the 4 channels' input rows: x[c][ky][q], q the pixel from HALO
+        // pixels left of the strip (the last pixel of the halo texel)
+        float x[4][KS][4u * XT + 2u * HALO];
+        for (uint c = 0u; c < 4u; c++) {
+            for (uint ky = 0u; ky < KS; ky++) {
+                const int iy = int(oy + ky) - int(HALO);
+                const bool row = live && iy >= 0 && iy < H;
+                const uint rbase = xbase + (ci + c) * plane + uint(row ? iy : 0) * W4;
+                for (uint t = 0u; t < NT; t++) {
+                    const int tx = int(tx0 + t) - int(HALO);
+                    const bool ok = row && tx >= 0 && tx < int(W4);
+                    const vec4 v = ok ? texelFetch(xtex, int(rbase) + tx) : vec4(0.0);
+                    // keep the pixels the taps use: all of the strip's
+                    // texels, the last of the left halo, the first of the right
+                    for (uint j = 0u; j < 4u; j++) {
+                        const int q = int(t * 4u + j) - int(4u * HALO) + int(HALO);
+                        if (q >= 0 && q < int(4u * XT + 2u * HALO))
+                            x[c][ky][q] = v[j];
+                    }
+                }
+            }
+        }
+        for (uint i = 0u; i < COT; i++) {
+            const uint wrow = pc.boff[0] + (co0 + min(i, mlast)) * K4 + (ci * TAPS >> 2u);
+            // this output channel's 4*TAPS weights for the 4 channels
+            float w[4u * TAPS];
+            for (uint t = 0u; t < TAPS; t++) {
+                const vec4 v = texelFetch(wtex, int(wrow + t));
+                for (uint j = 0u; j < 4u; j++)
+                    w[t * 4u + j] = v[j];
+            }
+            for (uint c = 0u; c < 4u; c++)
+                for (uint ky = 0u; ky < KS; ky++)
+                    for (uint kx = 0u; kx < KS; kx++) {
+                        const float wk = w[(c * KS + ky) * KS + kx];
+                        for (uint j = 0u; j < 4u * XT; j++)
+                            acc[i][j] = fma(wk, x[c][ky][j + kx], acc[i][j]);
+                    }
+        }
+    }
+
+    if (!live)
+        return;
+    const uint cbase = bz * pc.p.scb;
+    for (uint i = 0u; i < COT; i++) {
+        const uint gm = co0 + i;
+        if (gm >= pc.p.M)
+            break;
+        for (uint j = 0u; j < 4u * XT; j++) {
+            const uint px = oy * pc.p.ow + tx0 * 4u + j;
+            float v = acc[i][j] * pc.p.alpha;
+            if ((pc.p.flags & RV_GEMM_BIAS_M) != 0u)
+                v += float(bias[pc.boff[2] + gm]);
+            const uint o = cbase + gm * pc.p.scm + px * pc.p.scn;
+            if ((pc.p.flags & RV_GEMM_RESIDUAL) != 0u)
+                v += float(res[pc.boff[3] + o]);
+            if ((pc.p.flags & RV_GEMM_RELU) != 0u)
+                v = max(v, 0.0);
+            c[pc.boff[4] + o] = T(v);
+        }
+    }
+}
