@@ -172,15 +172,38 @@ static bool texel_conv(rv_cmd *cmd, const rv_tensor *out, const rv_tensor *in, c
         !rv_texel_readable(cmd->gpu, in) || !rv_texel_readable(cmd->gpu, weight))
         return false;
     const bool wide = (pc->w / 4) % 2 == 0; /* two texels (8 pixels) per invocation */
+    const bool four = k3 && pc->M <= 4;     /* an RGB output: 4 channels per invocation, not 8 */
+    const unsigned cot = four ? 4 : tl->tconv_cot;
     const uint64_t strips = (uint64_t)pc->oh * (pc->w / 4 / (wide ? 2 : 1));
-    if (div_up(strips, tl->tconv_wg) > MAX_GROUPS || div_up(pc->M, tl->tconv_cot) > MAX_GROUPS || batch > MAX_GROUPS)
+    if (div_up(strips, tl->tconv_wg) > MAX_GROUPS || div_up(pc->M, cot) > MAX_GROUPS || batch > MAX_GROUPS)
         return false;
-    static const int pipes[2][2][2] = {{{RV_PIPE_TCONV1N_F32, RV_PIPE_TCONV1N_F16}, {RV_PIPE_TCONV1_F32, RV_PIPE_TCONV1_F16}},
-                                       {{RV_PIPE_TCONV3N_F32, RV_PIPE_TCONV3N_F16}, {RV_PIPE_TCONV3_F32, RV_PIPE_TCONV3_F16}}};
+    /* by kernel (1x1, 3x3, 3x3 with 4 outputs), width, dtype */
+    static const int pipes[3][2][2] = {
+        {{RV_PIPE_TCONV1N_F32, RV_PIPE_TCONV1N_F16}, {RV_PIPE_TCONV1_F32, RV_PIPE_TCONV1_F16}},
+        {{RV_PIPE_TCONV3N_F32, RV_PIPE_TCONV3N_F16}, {RV_PIPE_TCONV3_F32, RV_PIPE_TCONV3_F16}},
+        {{RV_PIPE_TCONV3QN_F32, RV_PIPE_TCONV3QN_F16}, {RV_PIPE_TCONV3Q_F32, RV_PIPE_TCONV3Q_F16}}};
     rv_binding bind[5] = {{weight, false}, {in, false}, {bias ? bias : weight, false}, {residual ? residual : weight, false},
                           {out, true}};
-    rv_cmd_dispatch(cmd, pipes[k3][wide][out->dtype == RV_F16], bind, 5, pc, sizeof(*pc),
-                    div_up(strips, tl->tconv_wg), div_up(pc->M, tl->tconv_cot), batch);
+    rv_cmd_dispatch(cmd, pipes[four ? 2 : k3][wide][out->dtype == RV_F16], bind, 5, pc, sizeof(*pc),
+                    div_up(strips, tl->tconv_wg), div_up(pc->M, cot), batch);
+    return true;
+}
+
+/* A linear layer on tlinear.comp (CPU devices): pc as direct_conv's linear
+ * layers (M outputs, N tokens); K a multiple of 4, rows and weights readable
+ * as RGBA texels. Returns false, dispatching nothing, otherwise. */
+static bool texel_linear(rv_cmd *cmd, const rv_tensor *out, const rv_tensor *in, const rv_tensor *weight,
+                         const rv_tensor *bias, const rv_tensor *residual, const struct rv_pc_gemm *pc, uint32_t batch)
+{
+    const rv_tiles *tl = &cmd->gpu->tiles;
+    const uint64_t invocations = div_up(pc->N, 4);
+    if (!tl->tconv || pc->K % 4 != 0 || !rv_texel_readable(cmd->gpu, in) || !rv_texel_readable(cmd->gpu, weight) ||
+        div_up(invocations, tl->tconv_wg) > MAX_GROUPS || div_up(pc->M, tl->tconv_cot) > MAX_GROUPS || batch > MAX_GROUPS)
+        return false;
+    rv_binding bind[5] = {{weight, false}, {in, false}, {bias ? bias : weight, false}, {residual ? residual : weight, false},
+                          {out, true}};
+    rv_cmd_dispatch(cmd, pick(out->dtype, RV_PIPE_TLINEAR_F32, RV_PIPE_TLINEAR_F16), bind, 5, pc, sizeof(*pc),
+                    div_up(invocations, tl->tconv_wg), div_up(pc->M, tl->tconv_cot), batch);
     return true;
 }
 
@@ -211,7 +234,8 @@ void rv_op_gemm(rv_cmd *cmd, const rv_tensor *c, const rv_tensor *a, const rv_te
     /* A weight times token rows (a linear layer) on devices where direct
      * convolution pays: a 1x1 conv over the tokens, B's rows the filters
      * (its bias, if any, per filter) */
-    if (cmd->gpu->tiles.dconv_linear && d->trans_b && d->shared_b && !d->trans_a && !(bias && d->bias_per_m)) {
+    if ((cmd->gpu->tiles.dconv_linear || cmd->gpu->tiles.tconv) && d->trans_b && d->shared_b && !d->trans_a &&
+        !(bias && d->bias_per_m)) {
         struct rv_pc_gemm dc = {
             .M = (uint32_t)N, .N = (uint32_t)M, .K = (uint32_t)K, .batch = (uint32_t)batch,
             .sbk = 1, .sbn = (uint32_t)K, .sbb = d->shared_a ? 0 : (uint32_t)(M * K),
@@ -220,7 +244,9 @@ void rv_op_gemm(rv_cmd *cmd, const rv_tensor *c, const rv_tensor *a, const rv_te
             .alpha = pc.alpha,
             .cin = (uint32_t)K, .h = 1, .w = (uint32_t)M, .oh = 1, .ow = (uint32_t)M, .kh = 1, .kw = 1, .stride = 1,
         };
-        if (direct_conv(cmd, c, a, b, bias, residual, &dc, (uint32_t)batch))
+        if (texel_linear(cmd, c, a, b, bias, residual, &dc, (uint32_t)batch))
+            return;
+        if (cmd->gpu->tiles.dconv_linear && direct_conv(cmd, c, a, b, bias, residual, &dc, (uint32_t)batch))
             return;
     }
     /* unused bindings alias C: the shader never reads them without the flag */

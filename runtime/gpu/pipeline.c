@@ -164,13 +164,20 @@ static int spec_values(const rv_tiles *t, int spec, uint32_t *v)
         return 3;
     case RV_SPEC_TCONV3:
     case RV_SPEC_TCONV3N:
+    case RV_SPEC_TCONV3Q:
+    case RV_SPEC_TCONV3QN:
     case RV_SPEC_TCONV1:
     case RV_SPEC_TCONV1N:
         v[0] = t->tconv_wg;
-        v[1] = t->tconv_cot;
-        v[2] = spec == RV_SPEC_TCONV3 || spec == RV_SPEC_TCONV1 ? 2u : 1u;
-        v[3] = spec == RV_SPEC_TCONV3 || spec == RV_SPEC_TCONV3N ? 3u : 1u;
+        v[1] = spec == RV_SPEC_TCONV3Q || spec == RV_SPEC_TCONV3QN ? 4u : t->tconv_cot;
+        v[2] = spec == RV_SPEC_TCONV3 || spec == RV_SPEC_TCONV3Q || spec == RV_SPEC_TCONV1 ? 2u : 1u;
+        v[3] = spec == RV_SPEC_TCONV1 || spec == RV_SPEC_TCONV1N ? 1u : 3u;
         return 4;
+    case RV_SPEC_TLINEAR:
+        v[0] = t->tconv_wg;
+        v[1] = t->tconv_cot;
+        v[2] = 4u; /* tokens per invocation */
+        return 3;
     case RV_SPEC_DCONV:
     case RV_SPEC_DCONV4:
         v[0] = t->dconv_wg;

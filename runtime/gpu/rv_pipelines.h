@@ -25,10 +25,16 @@
     X(TCONV3_F16,    "tconv_f16",     5, rv_pc_gemm,     RV_SPEC_TCONV3) \
     X(TCONV3N_F32,   "tconv_f32",     5, rv_pc_gemm,     RV_SPEC_TCONV3N) \
     X(TCONV3N_F16,   "tconv_f16",     5, rv_pc_gemm,     RV_SPEC_TCONV3N) \
+    X(TCONV3Q_F32,   "tconv_f32",     5, rv_pc_gemm,     RV_SPEC_TCONV3Q) \
+    X(TCONV3Q_F16,   "tconv_f16",     5, rv_pc_gemm,     RV_SPEC_TCONV3Q) \
+    X(TCONV3QN_F32,  "tconv_f32",     5, rv_pc_gemm,     RV_SPEC_TCONV3QN) \
+    X(TCONV3QN_F16,  "tconv_f16",     5, rv_pc_gemm,     RV_SPEC_TCONV3QN) \
     X(TCONV1_F32,    "tconv_f32",     5, rv_pc_gemm,     RV_SPEC_TCONV1) \
     X(TCONV1_F16,    "tconv_f16",     5, rv_pc_gemm,     RV_SPEC_TCONV1) \
     X(TCONV1N_F32,   "tconv_f32",     5, rv_pc_gemm,     RV_SPEC_TCONV1N) \
     X(TCONV1N_F16,   "tconv_f16",     5, rv_pc_gemm,     RV_SPEC_TCONV1N) \
+    X(TLINEAR_F32,   "tlinear_f32",   5, rv_pc_gemm,     RV_SPEC_TLINEAR) \
+    X(TLINEAR_F16,   "tlinear_f16",   5, rv_pc_gemm,     RV_SPEC_TLINEAR) \
     X(DATTN32_F32,   "dattn_f32",     4, rv_pc_attn,     RV_SPEC_DATTN32) \
     X(DATTN32_F16,   "dattn_f16",     4, rv_pc_attn,     RV_SPEC_DATTN32) \
     X(DATTN64_F32,   "dattn_f32",     4, rv_pc_attn,     RV_SPEC_DATTN64) \
@@ -76,8 +82,11 @@ enum rv_spec_family {
     RV_SPEC_DCONV4,      /* the same with 4 output channels per row (M <= 4: an RGB output) */
     RV_SPEC_TCONV3,      /* texel-fetch direct conv (tconv.comp) for CPU devices: 3x3, 8 pixels per invocation */
     RV_SPEC_TCONV3N,     /* 3x3, 4 pixels per invocation (rows of 4k+... pixels not a multiple of 8) */
+    RV_SPEC_TCONV3Q,     /* 3x3, 8 pixels and 4 output channels per invocation (M <= 4: an RGB output) */
+    RV_SPEC_TCONV3QN,    /* 3x3, 4 pixels and 4 output channels */
     RV_SPEC_TCONV1,      /* 1x1, 8 pixels per invocation */
     RV_SPEC_TCONV1N,     /* 1x1, 4 pixels per invocation */
+    RV_SPEC_TLINEAR,     /* texel-fetch linear layer (tlinear.comp) for CPU devices */
     RV_SPEC_DATTN32,     /* direct attention (dattn.comp), heads of width 32 */
     RV_SPEC_DATTN64,     /* and 64 */
     RV_SPEC_ATTN64,
@@ -147,7 +156,8 @@ static inline unsigned rv_uniform_bindings(int spec)
  * texel per lane, where a buffer load goes lane by lane. */
 static inline unsigned rv_texel_bindings(int spec)
 {
-    if (spec == RV_SPEC_TCONV3 || spec == RV_SPEC_TCONV3N || spec == RV_SPEC_TCONV1 || spec == RV_SPEC_TCONV1N)
+    if (spec == RV_SPEC_TCONV3 || spec == RV_SPEC_TCONV3N || spec == RV_SPEC_TCONV3Q || spec == RV_SPEC_TCONV3QN ||
+        spec == RV_SPEC_TCONV1 || spec == RV_SPEC_TCONV1N || spec == RV_SPEC_TLINEAR)
         return 3u; /* the weights and the input */
     return 0u;
 }

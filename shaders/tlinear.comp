@@ -1,0 +1,86 @@
+#version 450
+#extension GL_GOOGLE_include_directive : require
+// Linear layer for CPU devices (lavapipe): out[token][n] = sum_k x[token][k] *
+// w[n][k] (+ bias[n], + residual), token-major rows of K a multiple of 4. Not
+// the GPU path (GPUs keep gemm.comp's tiles) and not a general GEMM.
+//
+// As in tconv.comp, the rows and the weights are read as RGBA texels (one
+// 16-byte fetch per lane instead of a load per lane per element on llvmpipe):
+// each invocation takes TOK tokens x COT outputs, and per 4 values of k
+// fetches one texel per token and one per output, for 4*TOK*COT
+// multiply-adds. Sums run in k order, as dconv.comp's linear path and the
+// GEMM do, so they agree exactly. Push constants as dconv.comp's linear
+// layers: M outputs, N tokens, the input element (k, token) at k*sbk +
+// token*sbn with sbk = 1, the output (n, token) at n*scm + token*scn.
+#include "common.glsl"
+
+layout(local_size_x_id = 0) in;
+layout(constant_id = 1) const uint COT = 8; // outputs per invocation
+layout(constant_id = 2) const uint TOK = 4; // tokens per invocation
+
+layout(binding = 0) uniform samplerBuffer wtex; // weight [M][K] as RGBA texels (boff[0] in texels)
+layout(binding = 1) uniform samplerBuffer xtex; // rows [N][K] as RGBA texels (boff[1] in texels)
+layout(binding = 2) readonly buffer Bias_ { T bias[]; };
+layout(binding = 3) readonly buffer R_ { T res[]; };
+layout(binding = 4) writeonly buffer C_ { T c[]; };
+layout(push_constant) uniform PC { uint boff[RV_PC_BINDINGS]; rv_pc_gemm p; } pc;
+
+void main()
+{
+    const uint N = pc.p.N, M = pc.p.M, K4 = pc.p.K >> 2u;
+    const uint tok0 = gl_GlobalInvocationID.x * TOK;
+    const bool live = tok0 < N;
+    const uint co0 = gl_WorkGroupID.y * COT, bz = gl_WorkGroupID.z;
+    const uint mlast = min(M - co0, COT) - 1u;
+    const uint xbase = pc.boff[1] + bz * (pc.p.sbb >> 2u);
+    // tokens past N repeat the last one (their sums are never stored)
+    uint row[TOK];
+    for (uint t = 0u; t < TOK; t++)
+        row[t] = xbase + min(tok0 + t, N - 1u) * (pc.p.sbn >> 2u);
+    uint wrow[COT];
+    for (uint i = 0u; i < COT; i++)
+        wrow[i] = pc.boff[0] + (co0 + min(i, mlast)) * K4;
+
+    float acc[COT][TOK];
+    for (uint i = 0u; i < COT; i++)
+        for (uint t = 0u; t < TOK; t++)
+            acc[i][t] = 0.0;
+
+    for (uint k = 0u; k < K4; k++) {
+        vec4 x[TOK];
+        for (uint t = 0u; t < TOK; t++)
+            x[t] = texelFetch(xtex, int(row[t] + k));
+        for (uint i = 0u; i < COT; i++) {
+            const vec4 w = texelFetch(wtex, int(wrow[i] + k));
+            for (uint t = 0u; t < TOK; t++) {
+                acc[i][t] = fma(w.x, x[t].x, acc[i][t]);
+                acc[i][t] = fma(w.y, x[t].y, acc[i][t]);
+                acc[i][t] = fma(w.z, x[t].z, acc[i][t]);
+                acc[i][t] = fma(w.w, x[t].w, acc[i][t]);
+            }
+        }
+    }
+
+    if (!live)
+        return;
+    const uint cbase = bz * pc.p.scb;
+    for (uint i = 0u; i < COT; i++) {
+        const uint gm = co0 + i;
+        if (gm >= M)
+            break;
+        for (uint t = 0u; t < TOK; t++) {
+            const uint px = tok0 + t;
+            if (px >= N)
+                break;
+            float v = acc[i][t] * pc.p.alpha;
+            if ((pc.p.flags & RV_GEMM_BIAS_M) != 0u)
+                v += float(bias[pc.boff[2] + gm]);
+            const uint o = cbase + gm * pc.p.scm + px * pc.p.scn;
+            if ((pc.p.flags & RV_GEMM_RESIDUAL) != 0u)
+                v += float(res[pc.boff[3] + o]);
+            if ((pc.p.flags & RV_GEMM_RELU) != 0u)
+                v = max(v, 0.0);
+            c[pc.boff[4] + o] = T(v);
+        }
+    }
+}
