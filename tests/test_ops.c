@@ -535,10 +535,6 @@ static void build_cases(void)
         {3, 6, 7, 5, 10, 1, 1, 0},    {1, 1, 1, 1, 1, 1, 1, 0},    {1, 2, 3, 3, 3, 3, 1, 0},
         {1, 64, 16, 16, 128, 3, 2, 1}, {2, 96, 9, 9, 48, 1, 1, 0},  {1, 12, 31, 29, 12, 3, 1, 1},
         {1, 8, 64, 48, 8, 3, 2, 1},
-        /* texel-conv shapes (CPU devices): 4-pixel rows, output channels off the
-         * per-invocation count, 1x1 with a batch, odd texels per row */
-        {1, 16, 12, 4, 3, 3, 1, 1},   {2, 12, 6, 8, 10, 1, 1, 0},  {1, 8, 5, 16, 19, 3, 1, 1},
-        {1, 4, 3, 12, 9, 3, 1, 1},
     };
     for (unsigned s = 0; s < sizeof(cv) / sizeof(cv[0]); s++)
         for (int v = 0; v < 2; v++) /* f0: a fused ReLU on every third case */
@@ -650,6 +646,18 @@ static void build_cases(void)
     ADD(RV_OP_CHECK_FINITE, 0, 0, 0, 333, 100, 3, 7, 8);
     ADD(RV_OP_CHECK_FINITE, 0, 0, 0, 1000, 999, 4, 1, 2);   /* finite in fp32, Inf in fp16 storage */
     ADD(RV_OP_CHECK_FINITE, 0, 0, 0, 70000, 65536, 1, 3, 5); /* past one row of 65535 groups with small groups */
+
+    /* (new cases go last: each case's inputs are seeded by its index)
+     * texel-conv shapes (CPU devices): 4-pixel rows, output channels off the
+     * per-invocation count, 1x1 with a batch, odd texels per row;
+     * conv2d: batch cin h w cout k stride pad bias residual */
+    static const uint32_t tcv[][10] = {
+        {1, 16, 12, 4, 3, 3, 1, 1, 1, 0}, {2, 12, 6, 8, 10, 1, 1, 0, 0, 1}, {1, 8, 5, 16, 19, 3, 1, 1, 1, 1},
+        {1, 4, 3, 12, 9, 3, 1, 1, 0, 0},
+    };
+    for (unsigned s = 0; s < sizeof(tcv) / sizeof(tcv[0]); s++)
+        ADD(RV_OP_CONV2D, (float)(s % 2), 0, 0, tcv[s][0], tcv[s][1], tcv[s][2], tcv[s][3], tcv[s][4], tcv[s][5],
+            tcv[s][6], tcv[s][7], tcv[s][8], tcv[s][9]);
 }
 
 int main(int argc, char **argv)
