@@ -658,6 +658,14 @@ static void build_cases(void)
     for (unsigned s = 0; s < sizeof(tcv) / sizeof(tcv[0]); s++)
         ADD(RV_OP_CONV2D, (float)(s % 2), 0, 0, tcv[s][0], tcv[s][1], tcv[s][2], tcv[s][3], tcv[s][4], tcv[s][5],
             tcv[s][6], tcv[s][7], tcv[s][8], tcv[s][9]);
+    /* a UNet transformer's proj_in (channel-major input, trans_a, times a
+     * shared weight: a 1x1 texel conv on CPU devices) and proj_out (a shared
+     * weight times token rows, channel-major output: a texel linear layer);
+     * GEMM: M N K batch trans_a trans_b bias residual shared(1 B, 2 A) alpha*100 */
+    ADD(RV_OP_GEMM, 0, 0, 0, 64, 32, 48, 2, 1, 1, 2, 0, 1, 0);
+    ADD(RV_OP_GEMM, 0, 0, 0, 256, 12, 20, 1, 1, 1, 0, 1, 1, 50);
+    ADD(RV_OP_GEMM, 0, 0, 0, 48, 64, 32, 2, 0, 1, 1, 1, 2, 0);
+    ADD(RV_OP_GEMM, 0, 0, 0, 13, 100, 24, 1, 0, 1, 0, 0, 2, 0);
 }
 
 int main(int argc, char **argv)

@@ -171,10 +171,10 @@ static bool texel_conv(rv_cmd *cmd, const rv_tensor *out, const rv_tensor *in, c
     if (!tl->tconv || pc->stride != 1 || !(k3 || k1) || pc->w % 4 != 0 || pc->cin % 4 != 0 || pc->ow != pc->w ||
         !rv_texel_readable(cmd->gpu, in) || !rv_texel_readable(cmd->gpu, weight))
         return false;
-    const bool wide = (pc->w / 4) % 2 == 0; /* two texels (8 pixels) per invocation */
+    const bool wide = (pc->w / 4) % tl->tconv_xt == 0; /* tconv_xt texels per invocation */
     const bool four = k3 && pc->M <= 4;     /* an RGB output: 4 channels per invocation, not 8 */
     const unsigned cot = four ? 4 : tl->tconv_cot;
-    const uint64_t strips = (uint64_t)pc->oh * (pc->w / 4 / (wide ? 2 : 1));
+    const uint64_t strips = (uint64_t)pc->oh * (pc->w / 4 / (wide ? tl->tconv_xt : 1));
     if (div_up(strips, tl->tconv_wg) > MAX_GROUPS || div_up(pc->M, cot) > MAX_GROUPS || batch > MAX_GROUPS)
         return false;
     /* by kernel (1x1, 3x3, 3x3 with 4 outputs), width, dtype */
@@ -247,6 +247,31 @@ void rv_op_gemm(rv_cmd *cmd, const rv_tensor *c, const rv_tensor *a, const rv_te
         if (texel_linear(cmd, c, a, b, bias, residual, &dc, (uint32_t)batch))
             return;
         if (cmd->gpu->tiles.dconv_linear && direct_conv(cmd, c, a, b, bias, residual, &dc, (uint32_t)batch))
+            return;
+    }
+    if (cmd->gpu->tiles.tconv && d->trans_a && d->trans_b && d->shared_b && !d->shared_a && !(bias && d->bias_per_m)) {
+        /* channel-major input times a weight (a UNet transformer's proj_in):
+         * a 1x1 conv of the [K][M] planes as one row of M pixels, written
+         * token-major */
+        struct rv_pc_gemm tc = {
+            .M = (uint32_t)N, .N = (uint32_t)M, .K = (uint32_t)K, .batch = (uint32_t)batch,
+            .sbb = (uint32_t)(M * K), .scm = 1, .scn = (uint32_t)N, .scb = (uint32_t)(M * N),
+            .flags = (bias ? RV_GEMM_BIAS_M : 0) | (residual ? RV_GEMM_RESIDUAL : 0), .alpha = pc.alpha,
+            .cin = (uint32_t)K, .h = 1, .w = (uint32_t)M, .oh = 1, .ow = (uint32_t)M, .kh = 1, .kw = 1, .stride = 1,
+        };
+        if (texel_conv(cmd, c, a, b, bias, residual, &tc, (uint32_t)batch))
+            return;
+    }
+    if (cmd->gpu->tiles.tconv && d->shared_a && d->trans_b && !d->trans_a && !d->shared_b && !(bias && !d->bias_per_m)) {
+        /* a weight times token rows, written channel-major (proj_out): a
+         * linear layer over the rows of B with A's rows the filters */
+        struct rv_pc_gemm tl = {
+            .M = (uint32_t)M, .N = (uint32_t)N, .K = (uint32_t)K, .batch = (uint32_t)batch,
+            .sbk = 1, .sbn = (uint32_t)K, .sbb = (uint32_t)(N * K),
+            .scm = (uint32_t)N, .scn = 1, .scb = (uint32_t)(M * N),
+            .flags = (bias ? RV_GEMM_BIAS_M : 0) | (residual ? RV_GEMM_RESIDUAL : 0), .alpha = pc.alpha,
+        };
+        if (texel_linear(cmd, c, b, a, bias, residual, &tl, (uint32_t)batch))
             return;
     }
     /* unused bindings alias C: the shader never reads them without the flag */

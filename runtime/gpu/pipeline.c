@@ -94,6 +94,7 @@ void rv_tiles_choose(rv_gpu *gpu)
     const char *tv = getenv("RV_TCONV");
     t->tconv = !none && gpu->texel_views && (tv && *tv ? strcmp(tv, "1") == 0 : cpu);
     t->tconv_cot = 8;
+    t->tconv_xt = getenv("RV_TCONV_XT") ? (unsigned)strtoul(getenv("RV_TCONV_XT"), NULL, 10) : 2;
     t->tconv_wg = 8;
     const char *tc = getenv("RV_TCONV_COT"), *tw = getenv("RV_TCONV_WG");
     if (tc && *tc && strtoul(tc, NULL, 10) >= 1 && strtoul(tc, NULL, 10) <= 64)
@@ -170,7 +171,7 @@ static int spec_values(const rv_tiles *t, int spec, uint32_t *v)
     case RV_SPEC_TCONV1N:
         v[0] = t->tconv_wg;
         v[1] = spec == RV_SPEC_TCONV3Q || spec == RV_SPEC_TCONV3QN ? 4u : t->tconv_cot;
-        v[2] = spec == RV_SPEC_TCONV3 || spec == RV_SPEC_TCONV3Q || spec == RV_SPEC_TCONV1 ? 2u : 1u;
+        v[2] = spec == RV_SPEC_TCONV3 || spec == RV_SPEC_TCONV3Q || spec == RV_SPEC_TCONV1 ? t->tconv_xt : 1u;
         v[3] = spec == RV_SPEC_TCONV1 || spec == RV_SPEC_TCONV1N ? 1u : 3u;
         return 4;
     case RV_SPEC_TLINEAR:

@@ -133,7 +133,7 @@ typedef struct rv_tiles {
      * (input and weights read as RGBA texels), tconv_cot output channels
      * per invocation, tconv_wg invocations per workgroup */
     bool tconv;
-    unsigned tconv_cot, tconv_wg;
+    unsigned tconv_cot, tconv_wg, tconv_xt;
     unsigned dattn_wg;
 } rv_tiles;
 
