@@ -403,6 +403,15 @@ static void norm(rv_cmd *cmd, rv_op op, const rv_tensor *y, const rv_tensor *x, 
         return;
     struct rv_pc_norm pc = {.rows = rows, .C = C, .HW = HW, .G = G, .silu = silu, .eps = eps};
     rv_binding bind[4] = {{x, false}, {gamma, false}, {beta, false}, {y, true}};
+    /* CPU devices: texel reads, one subgroup per segment (segments of 4k
+     * elements: HW % 4 for a group norm, C % 4 for a layer norm) */
+    if (cmd->gpu->tiles.tnorm && (G ? HW % 4 == 0 : C % 4 == 0) && rv_texel_readable(cmd->gpu, x) &&
+        rv_texel_readable(cmd->gpu, gamma) && rv_texel_readable(cmd->gpu, beta)) {
+        uint32_t gx, gy;
+        grid1d(rows, 1, &gx, &gy);
+        rv_cmd_dispatch(cmd, pick(t, RV_PIPE_TNORM_F32, RV_PIPE_TNORM_F16), bind, 4, &pc, sizeof(pc), gx, gy, 1);
+        return;
+    }
     /* group norm: a workgroup per group; layer norm: a subgroup per row, and
      * at least reduce_wg / subgroup_max subgroups in each workgroup */
     const rv_device_info *info = &cmd->gpu->info;

@@ -93,6 +93,13 @@ void rv_tiles_choose(rv_gpu *gpu)
      * set its output channels per invocation and workgroup size) */
     const char *tv = getenv("RV_TCONV");
     t->tconv = !none && gpu->texel_views && (tv && *tv ? strcmp(tv, "1") == 0 : cpu);
+    /* and the norms, where the workgroup must be exactly one subgroup */
+    const rv_device_info *di = &gpu->info;
+    const char *tn = getenv("RV_TNORM");
+    t->tnorm = !none && gpu->texel_views && di->subgroup_arith && di->subgroup_size >= 4 &&
+               di->subgroup_min == di->subgroup_size && di->subgroup_max == di->subgroup_size &&
+               (tn && *tn ? strcmp(tn, "1") == 0 : cpu);
+    t->tnorm_wg = di->subgroup_size;
     t->tconv_cot = 8;
     t->tconv_xt = getenv("RV_TCONV_XT") ? (unsigned)strtoul(getenv("RV_TCONV_XT"), NULL, 10) : 2;
     t->tconv_wg = 8;
@@ -174,6 +181,7 @@ static int spec_values(const rv_tiles *t, int spec, uint32_t *v)
         v[2] = spec == RV_SPEC_TCONV3 || spec == RV_SPEC_TCONV3Q || spec == RV_SPEC_TCONV1 ? t->tconv_xt : 1u;
         v[3] = spec == RV_SPEC_TCONV1 || spec == RV_SPEC_TCONV1N ? 1u : 3u;
         return 4;
+    case RV_SPEC_TNORM: v[0] = t->tnorm_wg; return 1;
     case RV_SPEC_TLINEAR:
         v[0] = t->tconv_wg;
         v[1] = t->tconv_cot;

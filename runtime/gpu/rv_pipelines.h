@@ -33,6 +33,8 @@
     X(TCONV1_F16,    "tconv_f16",     5, rv_pc_gemm,     RV_SPEC_TCONV1) \
     X(TCONV1N_F32,   "tconv_f32",     5, rv_pc_gemm,     RV_SPEC_TCONV1N) \
     X(TCONV1N_F16,   "tconv_f16",     5, rv_pc_gemm,     RV_SPEC_TCONV1N) \
+    X(TNORM_F32,     "tnorm_f32",     4, rv_pc_norm,     RV_SPEC_TNORM) \
+    X(TNORM_F16,     "tnorm_f16",     4, rv_pc_norm,     RV_SPEC_TNORM) \
     X(TLINEAR_F32,   "tlinear_f32",   5, rv_pc_gemm,     RV_SPEC_TLINEAR) \
     X(TLINEAR_F16,   "tlinear_f16",   5, rv_pc_gemm,     RV_SPEC_TLINEAR) \
     X(DATTN32_F32,   "dattn_f32",     4, rv_pc_attn,     RV_SPEC_DATTN32) \
@@ -87,6 +89,7 @@ enum rv_spec_family {
     RV_SPEC_TCONV1,      /* 1x1, 8 pixels per invocation */
     RV_SPEC_TCONV1N,     /* 1x1, 4 pixels per invocation */
     RV_SPEC_TLINEAR,     /* texel-fetch linear layer (tlinear.comp) for CPU devices */
+    RV_SPEC_TNORM,       /* texel-fetch group/layer norm (tnorm.comp): one subgroup per segment */
     RV_SPEC_DATTN32,     /* direct attention (dattn.comp), heads of width 32 */
     RV_SPEC_DATTN64,     /* and 64 */
     RV_SPEC_ATTN64,
@@ -134,6 +137,10 @@ typedef struct rv_tiles {
      * per invocation, tconv_wg invocations per workgroup */
     bool tconv;
     unsigned tconv_cot, tconv_wg, tconv_xt;
+    /* group and layer norms on tnorm.comp (texel reads, a workgroup of one
+     * subgroup of tnorm_wg lanes per segment) */
+    bool tnorm;
+    unsigned tnorm_wg;
     unsigned dattn_wg;
 } rv_tiles;
 
@@ -159,6 +166,8 @@ static inline unsigned rv_texel_bindings(int spec)
     if (spec == RV_SPEC_TCONV3 || spec == RV_SPEC_TCONV3N || spec == RV_SPEC_TCONV3Q || spec == RV_SPEC_TCONV3QN ||
         spec == RV_SPEC_TCONV1 || spec == RV_SPEC_TCONV1N || spec == RV_SPEC_TLINEAR)
         return 3u; /* the weights and the input */
+    if (spec == RV_SPEC_TNORM)
+        return 7u; /* x, gamma, beta */
     return 0u;
 }
 
