@@ -196,14 +196,14 @@ static bool texel_linear(rv_cmd *cmd, const rv_tensor *out, const rv_tensor *in,
                          const rv_tensor *bias, const rv_tensor *residual, const struct rv_pc_gemm *pc, uint32_t batch)
 {
     const rv_tiles *tl = &cmd->gpu->tiles;
-    const uint64_t invocations = div_up(pc->N, 4);
+    const uint64_t invocations = div_up(pc->N, tl->tlinear_tok);
     if (!tl->tconv || pc->K % 4 != 0 || !rv_texel_readable(cmd->gpu, in) || !rv_texel_readable(cmd->gpu, weight) ||
-        div_up(invocations, tl->tconv_wg) > MAX_GROUPS || div_up(pc->M, tl->tconv_cot) > MAX_GROUPS || batch > MAX_GROUPS)
+        div_up(invocations, tl->tconv_wg) > MAX_GROUPS || div_up(pc->M, tl->tlinear_cot) > MAX_GROUPS || batch > MAX_GROUPS)
         return false;
     rv_binding bind[5] = {{weight, false}, {in, false}, {bias ? bias : weight, false}, {residual ? residual : weight, false},
                           {out, true}};
     rv_cmd_dispatch(cmd, pick(out->dtype, RV_PIPE_TLINEAR_F32, RV_PIPE_TLINEAR_F16), bind, 5, pc, sizeof(*pc),
-                    div_up(invocations, tl->tconv_wg), div_up(pc->M, tl->tconv_cot), batch);
+                    div_up(invocations, tl->tconv_wg), div_up(pc->M, tl->tlinear_cot), batch);
     return true;
 }
 

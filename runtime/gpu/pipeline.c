@@ -101,6 +101,8 @@ void rv_tiles_choose(rv_gpu *gpu)
                (tn && *tn ? strcmp(tn, "1") == 0 : cpu);
     t->tnorm_wg = di->subgroup_size;
     t->tconv_cot = 8;
+    t->tlinear_tok = getenv("RV_TLINEAR_TOK") ? (unsigned)strtoul(getenv("RV_TLINEAR_TOK"), NULL, 10) : 8;
+    t->tlinear_cot = getenv("RV_TLINEAR_COT") ? (unsigned)strtoul(getenv("RV_TLINEAR_COT"), NULL, 10) : 8;
     t->tconv_xt = getenv("RV_TCONV_XT") ? (unsigned)strtoul(getenv("RV_TCONV_XT"), NULL, 10) : 2;
     t->tconv_wg = 8;
     const char *tc = getenv("RV_TCONV_COT"), *tw = getenv("RV_TCONV_WG");
@@ -184,8 +186,8 @@ static int spec_values(const rv_tiles *t, int spec, uint32_t *v)
     case RV_SPEC_TNORM: v[0] = t->tnorm_wg; return 1;
     case RV_SPEC_TLINEAR:
         v[0] = t->tconv_wg;
-        v[1] = t->tconv_cot;
-        v[2] = 4u; /* tokens per invocation */
+        v[1] = t->tlinear_cot;
+        v[2] = t->tlinear_tok; /* tokens per invocation */
         return 3;
     case RV_SPEC_DCONV:
     case RV_SPEC_DCONV4:

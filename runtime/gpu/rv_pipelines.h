@@ -136,7 +136,7 @@ typedef struct rv_tiles {
      * (input and weights read as RGBA texels), tconv_cot output channels
      * per invocation, tconv_wg invocations per workgroup */
     bool tconv;
-    unsigned tconv_cot, tconv_wg, tconv_xt;
+    unsigned tconv_cot, tconv_wg, tconv_xt, tlinear_tok, tlinear_cot;
     /* group and layer norms on tnorm.comp (texel reads, a workgroup of one
      * subgroup of tnorm_wg lanes per segment) */
     bool tnorm;
