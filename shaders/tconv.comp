@@ -1,5 +1,6 @@
 #version 450
 #extension GL_GOOGLE_include_directive : require
+#extension GL_EXT_control_flow_attributes : require
 // Direct convolution for CPU devices (lavapipe), stride 1, 3x3 with padding 1
 // or 1x1 without, rows a multiple of 4 pixels wide. It is not the GPU path
 // (GPUs keep gemm.comp's tiles) and not a general conv: ops.c sends it only
@@ -31,12 +32,14 @@ layout(constant_id = 1) const uint COT = 8; // output channels per invocation
 layout(constant_id = 2) const uint XT = 2;  // texels (4 pixels each) per invocation, along the row
 layout(constant_id = 3) const uint KS = 3;  // kernel size: 3 (padding 1) or 1 (padding 0)
 
-// weight [M][K] (K = cin*KS*KS, a multiple of 4) and the NCHW input, as RGBA
-// texels: boff[0] and boff[1] count texels, the other offsets elements
+// weight [M][K] (K = cin*KS*KS, a multiple of 4), the NCHW input and the
+// residual, as RGBA texels: boff[0], boff[1] and boff[3] count texels, the
+// other offsets elements. With a residual the output is NCHW (scn = 1), so
+// 4 adjacent outputs are one residual texel.
 layout(binding = 0) uniform samplerBuffer wtex;
 layout(binding = 1) uniform samplerBuffer xtex;
 layout(binding = 2) readonly buffer Bias_ { T bias[]; };
-layout(binding = 3) readonly buffer R_ { T res[]; };
+layout(binding = 3) uniform samplerBuffer rtex; // residual, NCHW like the output (boff[3] in texels)
 layout(binding = 4) writeonly buffer C_ { T c[]; };
 layout(push_constant) uniform PC { uint boff[RV_PC_BINDINGS]; rv_pc_gemm p; } pc;
 
@@ -61,26 +64,26 @@ void main()
     const uint mlast = min(pc.p.M - co0, COT) - 1u;
 
     float acc[COT][4u * XT];
-    for (uint i = 0u; i < COT; i++)
-        for (uint j = 0u; j < 4u * XT; j++)
+    [[unroll]] for (uint i = 0u; i < COT; i++)
+        [[unroll]] for (uint j = 0u; j < 4u * XT; j++)
             acc[i][j] = 0.0;
 
     for (uint ci = 0u; ci < pc.p.cin; ci += 4u) {
         // the 4 channels' input rows: x[c][ky][q], q the pixel from HALO
         // pixels left of the strip (the last pixel of the halo texel)
         float x[4][KS][4u * XT + 2u * HALO];
-        for (uint c = 0u; c < 4u; c++) {
-            for (uint ky = 0u; ky < KS; ky++) {
+        [[unroll]] for (uint c = 0u; c < 4u; c++) {
+            [[unroll]] for (uint ky = 0u; ky < KS; ky++) {
                 const int iy = int(oy + ky) - int(HALO);
                 const bool row = live && iy >= 0 && iy < H;
                 const uint rbase = xbase + (ci + c) * plane + uint(row ? iy : 0) * W4;
-                for (uint t = 0u; t < NT; t++) {
+                [[unroll]] for (uint t = 0u; t < NT; t++) {
                     const int tx = int(tx0 + t) - int(HALO);
                     const bool ok = row && tx >= 0 && tx < int(W4);
                     const vec4 v = ok ? texelFetch(xtex, int(rbase) + tx) : vec4(0.0);
                     // keep the pixels the taps use: all of the strip's
                     // texels, the last of the left halo, the first of the right
-                    for (uint j = 0u; j < 4u; j++) {
+                    [[unroll]] for (uint j = 0u; j < 4u; j++) {
                         const int q = int(t * 4u + j) - int(4u * HALO) + int(HALO);
                         if (q >= 0 && q < int(4u * XT + 2u * HALO))
                             x[c][ky][q] = v[j];
@@ -88,20 +91,20 @@ void main()
                 }
             }
         }
-        for (uint i = 0u; i < COT; i++) {
+        [[unroll]] for (uint i = 0u; i < COT; i++) {
             const uint wrow = pc.boff[0] + (co0 + min(i, mlast)) * K4 + (ci * TAPS >> 2u);
             // this output channel's 4*TAPS weights for the 4 channels
             float w[4u * TAPS];
-            for (uint t = 0u; t < TAPS; t++) {
+            [[unroll]] for (uint t = 0u; t < TAPS; t++) {
                 const vec4 v = texelFetch(wtex, int(wrow + t));
-                for (uint j = 0u; j < 4u; j++)
+                [[unroll]] for (uint j = 0u; j < 4u; j++)
                     w[t * 4u + j] = v[j];
             }
-            for (uint c = 0u; c < 4u; c++)
-                for (uint ky = 0u; ky < KS; ky++)
-                    for (uint kx = 0u; kx < KS; kx++) {
+            [[unroll]] for (uint c = 0u; c < 4u; c++)
+                [[unroll]] for (uint ky = 0u; ky < KS; ky++)
+                    [[unroll]] for (uint kx = 0u; kx < KS; kx++) {
                         const float wk = w[(c * KS + ky) * KS + kx];
-                        for (uint j = 0u; j < 4u * XT; j++)
+                        [[unroll]] for (uint j = 0u; j < 4u * XT; j++)
                             acc[i][j] = fma(wk, x[c][ky][j + kx], acc[i][j]);
                     }
         }
@@ -110,21 +113,27 @@ void main()
     if (!live)
         return;
     const uint cbase = bz * pc.p.scb;
-    for (uint i = 0u; i < COT; i++) {
+    [[unroll]] for (uint i = 0u; i < COT; i++) {
         const uint gm = co0 + i;
         if (gm >= pc.p.M)
             break;
-        for (uint j = 0u; j < 4u * XT; j++) {
-            const uint px = oy * pc.p.ow + tx0 * 4u + j;
-            float v = acc[i][j] * pc.p.alpha;
-            if ((pc.p.flags & RV_GEMM_BIAS_M) != 0u)
-                v += float(bias[pc.boff[2] + gm]);
-            const uint o = cbase + gm * pc.p.scm + px * pc.p.scn;
+        // one bias load per channel (a storage-buffer load is a loop over the lanes)
+        const float b = (pc.p.flags & RV_GEMM_BIAS_M) != 0u ? float(bias[pc.boff[2] + gm]) : 0.0;
+        [[unroll]] for (uint xt = 0u; xt < XT; xt++) {
+            const uint px0 = oy * pc.p.ow + (tx0 + xt) * 4u;
+            vec4 r = vec4(0.0);
             if ((pc.p.flags & RV_GEMM_RESIDUAL) != 0u)
-                v += float(res[pc.boff[3] + o]);
-            if ((pc.p.flags & RV_GEMM_RELU) != 0u)
-                v = max(v, 0.0);
-            c[pc.boff[4] + o] = T(v);
+                r = texelFetch(rtex, int(pc.boff[3] + ((cbase + gm * pc.p.scm + px0) >> 2u)));
+            [[unroll]] for (uint j = 0u; j < 4u; j++) {
+                float v = acc[i][xt * 4u + j] * pc.p.alpha;
+                if ((pc.p.flags & RV_GEMM_BIAS_M) != 0u)
+                    v += b;
+                if ((pc.p.flags & RV_GEMM_RESIDUAL) != 0u)
+                    v += r[j];
+                if ((pc.p.flags & RV_GEMM_RELU) != 0u)
+                    v = max(v, 0.0);
+                c[pc.boff[4] + cbase + gm * pc.p.scm + (px0 + j) * pc.p.scn] = T(v);
+            }
         }
     }
 }

@@ -169,7 +169,8 @@ static bool texel_conv(rv_cmd *cmd, const rv_tensor *out, const rv_tensor *in, c
     const rv_tiles *tl = &cmd->gpu->tiles;
     const bool k3 = pc->kh == 3 && pc->kw == 3 && pc->pad == 1, k1 = pc->kh == 1 && pc->kw == 1 && pc->pad == 0;
     if (!tl->tconv || pc->stride != 1 || !(k3 || k1) || pc->w % 4 != 0 || pc->cin % 4 != 0 || pc->ow != pc->w ||
-        !rv_texel_readable(cmd->gpu, in) || !rv_texel_readable(cmd->gpu, weight))
+        !rv_texel_readable(cmd->gpu, in) || !rv_texel_readable(cmd->gpu, weight) ||
+        (residual && (pc->scn != 1 || pc->scm % 4 != 0 || pc->scb % 4 != 0 || !rv_texel_readable(cmd->gpu, residual))))
         return false;
     const bool wide = (pc->w / 4) % tl->tconv_xt == 0; /* tconv_xt texels per invocation */
     const bool four = k3 && pc->M <= 4;     /* an RGB output: 4 channels per invocation, not 8 */
@@ -182,7 +183,8 @@ static bool texel_conv(rv_cmd *cmd, const rv_tensor *out, const rv_tensor *in, c
         {{RV_PIPE_TCONV1N_F32, RV_PIPE_TCONV1N_F16}, {RV_PIPE_TCONV1_F32, RV_PIPE_TCONV1_F16}},
         {{RV_PIPE_TCONV3N_F32, RV_PIPE_TCONV3N_F16}, {RV_PIPE_TCONV3_F32, RV_PIPE_TCONV3_F16}},
         {{RV_PIPE_TCONV3QN_F32, RV_PIPE_TCONV3QN_F16}, {RV_PIPE_TCONV3Q_F32, RV_PIPE_TCONV3Q_F16}}};
-    rv_binding bind[5] = {{weight, false}, {in, false}, {bias ? bias : weight, false}, {residual ? residual : weight, false},
+    /* an unused residual binding aliases the input (a texel binding too) */
+    rv_binding bind[5] = {{weight, false}, {in, false}, {bias ? bias : weight, false}, {residual ? residual : in, false},
                           {out, true}};
     rv_cmd_dispatch(cmd, pipes[four ? 2 : k3][wide][out->dtype == RV_F16], bind, 5, pc, sizeof(*pc),
                     div_up(strips, tl->tconv_wg), div_up(pc->M, cot), batch);

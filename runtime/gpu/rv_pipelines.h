@@ -164,7 +164,9 @@ static inline unsigned rv_uniform_bindings(int spec)
 static inline unsigned rv_texel_bindings(int spec)
 {
     if (spec == RV_SPEC_TCONV3 || spec == RV_SPEC_TCONV3N || spec == RV_SPEC_TCONV3Q || spec == RV_SPEC_TCONV3QN ||
-        spec == RV_SPEC_TCONV1 || spec == RV_SPEC_TCONV1N || spec == RV_SPEC_TLINEAR)
+        spec == RV_SPEC_TCONV1 || spec == RV_SPEC_TCONV1N)
+        return 11u; /* the weights, the input and the residual */
+    if (spec == RV_SPEC_TLINEAR)
         return 3u; /* the weights and the input */
     if (spec == RV_SPEC_TNORM)
         return 7u; /* x, gamma, beta */
