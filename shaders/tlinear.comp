@@ -21,7 +21,7 @@ layout(constant_id = 2) const uint TOK = 4; // tokens per invocation
 layout(binding = 0) uniform samplerBuffer wtex; // weight [M][K] as RGBA texels (boff[0] in texels)
 layout(binding = 1) uniform samplerBuffer xtex; // rows [N][K] as RGBA texels (boff[1] in texels)
 layout(binding = 2) readonly buffer Bias_ { T bias[]; };
-layout(binding = 3) readonly buffer R_ { T res[]; };
+layout(binding = 3) uniform samplerBuffer rtex; // residual, laid out as the output (boff[3] in texels)
 layout(binding = 4) writeonly buffer C_ { T c[]; };
 layout(push_constant) uniform PC { uint boff[RV_PC_BINDINGS]; rv_pc_gemm p; } pc;
 
@@ -64,23 +64,44 @@ void main()
     if (!live)
         return;
     const uint cbase = bz * pc.p.scb;
+    // the residual as texels: 4 outputs of a token (token-major, scm = 1) or
+    // 4 tokens of an output (channel-major, scn = 1); ops.c checks that one
+    // of the two holds and that 4 | COT, TOK and the strides
+    const bool res = (pc.p.flags & RV_GEMM_RESIDUAL) != 0u;
+    float r[COT][TOK];
+    if (res && pc.p.scm == 1u) {
+        for (uint i = 0u; i < COT; i += 4u)
+            for (uint t = 0u; t < TOK; t++) {
+                const vec4 q = texelFetch(rtex, int(pc.boff[3] + ((cbase + (co0 + i) + min(tok0 + t, N - 1u) * pc.p.scn) >> 2u)));
+                for (uint j = 0u; j < 4u; j++)
+                    r[i + j][t] = q[j];
+            }
+    } else if (res) {
+        for (uint i = 0u; i < COT; i++)
+            for (uint t = 0u; t < TOK; t += 4u) {
+                const vec4 q = texelFetch(rtex, int(pc.boff[3] + ((cbase + min(co0 + i, M - 1u) * pc.p.scm + tok0 + t) >> 2u)));
+                for (uint j = 0u; j < 4u; j++)
+                    r[i][t + j] = q[j];
+            }
+    }
     for (uint i = 0u; i < COT; i++) {
         const uint gm = co0 + i;
         if (gm >= M)
             break;
+        // one bias load per output (a storage-buffer load is a loop over the lanes)
+        const float b = (pc.p.flags & RV_GEMM_BIAS_M) != 0u ? float(bias[pc.boff[2] + gm]) : 0.0;
         for (uint t = 0u; t < TOK; t++) {
             const uint px = tok0 + t;
             if (px >= N)
                 break;
             float v = acc[i][t] * pc.p.alpha;
             if ((pc.p.flags & RV_GEMM_BIAS_M) != 0u)
-                v += float(bias[pc.boff[2] + gm]);
-            const uint o = cbase + gm * pc.p.scm + px * pc.p.scn;
-            if ((pc.p.flags & RV_GEMM_RESIDUAL) != 0u)
-                v += float(res[pc.boff[3] + o]);
+                v += b;
+            if (res)
+                v += r[i][t];
             if ((pc.p.flags & RV_GEMM_RELU) != 0u)
                 v = max(v, 0.0);
-            c[pc.boff[4] + o] = T(v);
+            c[pc.boff[4] + cbase + gm * pc.p.scm + px * pc.p.scn] = T(v);
         }
     }
 }

@@ -199,10 +199,14 @@ static bool texel_linear(rv_cmd *cmd, const rv_tensor *out, const rv_tensor *in,
 {
     const rv_tiles *tl = &cmd->gpu->tiles;
     const uint64_t invocations = div_up(pc->N, tl->tlinear_tok);
-    if (!tl->tconv || pc->K % 4 != 0 || !rv_texel_readable(cmd->gpu, in) || !rv_texel_readable(cmd->gpu, weight) ||
+    /* the residual is read as texels along the outputs (token-major) or the tokens (channel-major) */
+    const bool res_ok = !residual || (rv_texel_readable(cmd->gpu, residual) && pc->scb % 4 == 0 &&
+                                      ((pc->scm == 1 && pc->scn % 4 == 0 && pc->M % 4 == 0 && tl->tlinear_cot % 4 == 0) ||
+                                       (pc->scn == 1 && pc->scm % 4 == 0 && pc->N % 4 == 0 && tl->tlinear_tok % 4 == 0)));
+    if (!tl->tconv || !res_ok || pc->K % 4 != 0 || !rv_texel_readable(cmd->gpu, in) || !rv_texel_readable(cmd->gpu, weight) ||
         div_up(invocations, tl->tconv_wg) > MAX_GROUPS || div_up(pc->M, tl->tlinear_cot) > MAX_GROUPS || batch > MAX_GROUPS)
         return false;
-    rv_binding bind[5] = {{weight, false}, {in, false}, {bias ? bias : weight, false}, {residual ? residual : weight, false},
+    rv_binding bind[5] = {{weight, false}, {in, false}, {bias ? bias : weight, false}, {residual ? residual : in, false},
                           {out, true}};
     rv_cmd_dispatch(cmd, pick(out->dtype, RV_PIPE_TLINEAR_F32, RV_PIPE_TLINEAR_F16), bind, 5, pc, sizeof(*pc),
                     div_up(invocations, tl->tconv_wg), div_up(pc->M, tl->tlinear_cot), batch);

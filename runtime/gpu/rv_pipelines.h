@@ -167,7 +167,7 @@ static inline unsigned rv_texel_bindings(int spec)
         spec == RV_SPEC_TCONV1 || spec == RV_SPEC_TCONV1N)
         return 11u; /* the weights, the input and the residual */
     if (spec == RV_SPEC_TLINEAR)
-        return 3u; /* the weights and the input */
+        return 11u;
     if (spec == RV_SPEC_TNORM)
         return 7u; /* x, gamma, beta */
     return 0u;
