@@ -593,6 +593,11 @@ void rv_op_to_rgba8(rv_cmd *cmd, const rv_tensor *out, const rv_tensor *x, uint3
     struct rv_pc_rgba pc = {.batch = batch, .h = h, .w = w, .scale = scale, .bias = bias};
     rv_binding bind[2] = {{x, false}, {out, true}};
     uint32_t gx, gy;
+    if (cmd->gpu->tiles.tconv && ((uint64_t)h * w) % 4 == 0 && rv_texel_readable(cmd->gpu, x)) {
+        grid1d(px / 4, cmd->gpu->tiles.elem_wg, &gx, &gy); /* 4 pixels per invocation, planes read as texels */
+        rv_cmd_dispatch(cmd, pick(x->dtype, RV_PIPE_RGBAT_F32, RV_PIPE_RGBAT_F16), bind, 2, &pc, sizeof(pc), gx, gy, 1);
+        return;
+    }
     grid1d(px, cmd->gpu->tiles.elem_wg, &gx, &gy);
     rv_cmd_dispatch(cmd, pick(x->dtype, RV_PIPE_RGBA_F32, RV_PIPE_RGBA_F16), bind, 2, &pc, sizeof(pc), gx, gy, 1);
 }

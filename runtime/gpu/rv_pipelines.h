@@ -61,6 +61,8 @@
     X(TEMB_F16,      "temb_f16",      2, rv_pc_temb,     RV_SPEC_ELEM) \
     X(RGBA_F32,      "rgba_f32",      2, rv_pc_rgba,     RV_SPEC_ELEM) \
     X(RGBA_F16,      "rgba_f16",      2, rv_pc_rgba,     RV_SPEC_ELEM) \
+    X(RGBAT_F32,     "rgbat_f32",     2, rv_pc_rgba,     RV_SPEC_ELEM_T) \
+    X(RGBAT_F16,     "rgbat_f16",     2, rv_pc_rgba,     RV_SPEC_ELEM_T) \
     X(EMBED_F32,     "embed_f32",     3, rv_pc_embed,    RV_SPEC_ELEM) \
     X(EMBED_F16,     "embed_f16",     3, rv_pc_embed,    RV_SPEC_ELEM) \
     X(RESIZE_F32,    "resize_f32",    2, rv_pc_resize,   RV_SPEC_ELEM) \
@@ -76,6 +78,7 @@
 
 enum rv_spec_family {
     RV_SPEC_ELEM,
+    RV_SPEC_ELEM_T,      /* an elementwise kernel reading binding 0 as RGBA texels (CPU devices) */
     RV_SPEC_REDUCE,
     RV_SPEC_GEMM,        /* GEMM/conv tiles for wide outputs */
     RV_SPEC_GEMM_NARROW, /* the same shaders with tiles for M <= 16 (narrow convs, few rows) */
@@ -170,6 +173,8 @@ static inline unsigned rv_texel_bindings(int spec)
         return 11u;
     if (spec == RV_SPEC_TNORM)
         return 7u; /* x, gamma, beta */
+    if (spec == RV_SPEC_ELEM_T)
+        return 1u;
     return 0u;
 }
 
