@@ -538,6 +538,12 @@ void rv_op_upsample2x(rv_cmd *cmd, const rv_tensor *y, const rv_tensor *x, uint3
     struct rv_pc_upsample pc = {.planes = planes, .h = h, .w = w};
     rv_binding bind[2] = {{x, false}, {y, true}};
     uint32_t gx, gy;
+    if (cmd->gpu->tiles.tconv && w % 4 == 0 && rv_texel_readable(cmd->gpu, x)) {
+        grid1d(n / 4, cmd->gpu->tiles.elem_wg, &gx, &gy); /* a source texel per invocation */
+        rv_cmd_dispatch(cmd, pick(y->dtype, RV_PIPE_UPSAMPLET_F32, RV_PIPE_UPSAMPLET_F16), bind, 2, &pc, sizeof(pc), gx,
+                        gy, 1);
+        return;
+    }
     grid1d(4 * n, cmd->gpu->tiles.elem_wg, &gx, &gy);
     rv_cmd_dispatch(cmd, pick(y->dtype, RV_PIPE_UPSAMPLE_F32, RV_PIPE_UPSAMPLE_F16), bind, 2, &pc, sizeof(pc), gx, gy,
                     1);

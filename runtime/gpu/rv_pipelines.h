@@ -62,6 +62,8 @@
     X(RGBA_F32,      "rgba_f32",      2, rv_pc_rgba,     RV_SPEC_ELEM) \
     X(RGBA_F16,      "rgba_f16",      2, rv_pc_rgba,     RV_SPEC_ELEM) \
     X(RGBAT_F32,     "rgbat_f32",     2, rv_pc_rgba,     RV_SPEC_ELEM_T) \
+    X(UPSAMPLET_F32, "upsamplet_f32", 2, rv_pc_upsample, RV_SPEC_ELEM_T) \
+    X(UPSAMPLET_F16, "upsamplet_f16", 2, rv_pc_upsample, RV_SPEC_ELEM_T) \
     X(RGBAT_F16,     "rgbat_f16",     2, rv_pc_rgba,     RV_SPEC_ELEM_T) \
     X(EMBED_F32,     "embed_f32",     3, rv_pc_embed,    RV_SPEC_ELEM) \
     X(EMBED_F16,     "embed_f16",     3, rv_pc_embed,    RV_SPEC_ELEM) \
