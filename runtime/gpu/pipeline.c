@@ -100,6 +100,11 @@ void rv_tiles_choose(rv_gpu *gpu)
                di->subgroup_min == di->subgroup_size && di->subgroup_max == di->subgroup_size &&
                (tn && *tn ? strcmp(tn, "1") == 0 : cpu);
     t->tnorm_wg = di->subgroup_size;
+    const char *ta = getenv("RV_TATTN");
+    t->tattn = t->tnorm && (ta && *ta ? strcmp(ta, "1") == 0 : true);
+    t->tattn_qb = getenv("RV_TATTN_QB") ? (unsigned)strtoul(getenv("RV_TATTN_QB"), NULL, 10) : 4;
+    if (t->tattn_qb < 1 || t->tattn_qb > 16)
+        t->tattn_qb = 4;
     t->tconv_cot = 8;
     t->tlinear_tok = getenv("RV_TLINEAR_TOK") ? (unsigned)strtoul(getenv("RV_TLINEAR_TOK"), NULL, 10) : 8;
     t->tlinear_cot = getenv("RV_TLINEAR_COT") ? (unsigned)strtoul(getenv("RV_TLINEAR_COT"), NULL, 10) : 8;
@@ -184,6 +189,12 @@ static int spec_values(const rv_tiles *t, int spec, uint32_t *v)
         v[3] = spec == RV_SPEC_TCONV1 || spec == RV_SPEC_TCONV1N ? 1u : 3u;
         return 4;
     case RV_SPEC_TNORM: v[0] = t->tnorm_wg; return 1;
+    case RV_SPEC_TATTN32:
+    case RV_SPEC_TATTN64:
+        v[0] = t->tnorm_wg; /* one subgroup */
+        v[1] = spec == RV_SPEC_TATTN64 ? 64u : 32u;
+        v[2] = t->tattn_qb;
+        return 3;
     case RV_SPEC_TLINEAR:
         v[0] = t->tconv_wg;
         v[1] = t->tlinear_cot;

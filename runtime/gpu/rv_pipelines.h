@@ -37,6 +37,10 @@
     X(TNORM_F16,     "tnorm_f16",     4, rv_pc_norm,     RV_SPEC_TNORM) \
     X(TLINEAR_F32,   "tlinear_f32",   5, rv_pc_gemm,     RV_SPEC_TLINEAR) \
     X(TLINEAR_F16,   "tlinear_f16",   5, rv_pc_gemm,     RV_SPEC_TLINEAR) \
+    X(TATTN32_F32,   "tattn_f32",     4, rv_pc_attn,     RV_SPEC_TATTN32) \
+    X(TATTN32_F16,   "tattn_f16",     4, rv_pc_attn,     RV_SPEC_TATTN32) \
+    X(TATTN64_F32,   "tattn_f32",     4, rv_pc_attn,     RV_SPEC_TATTN64) \
+    X(TATTN64_F16,   "tattn_f16",     4, rv_pc_attn,     RV_SPEC_TATTN64) \
     X(DATTN32_F32,   "dattn_f32",     4, rv_pc_attn,     RV_SPEC_DATTN32) \
     X(DATTN32_F16,   "dattn_f16",     4, rv_pc_attn,     RV_SPEC_DATTN32) \
     X(DATTN64_F32,   "dattn_f32",     4, rv_pc_attn,     RV_SPEC_DATTN64) \
@@ -95,6 +99,8 @@ enum rv_spec_family {
     RV_SPEC_TCONV1N,     /* 1x1, 4 pixels per invocation */
     RV_SPEC_TLINEAR,     /* texel-fetch linear layer (tlinear.comp) for CPU devices */
     RV_SPEC_TNORM,       /* texel-fetch group/layer norm (tnorm.comp): one subgroup per segment */
+    RV_SPEC_TATTN32,     /* texel-fetch attention (tattn.comp), lanes split the keys: heads of 32 */
+    RV_SPEC_TATTN64,     /* and 64 */
     RV_SPEC_DATTN32,     /* direct attention (dattn.comp), heads of width 32 */
     RV_SPEC_DATTN64,     /* and 64 */
     RV_SPEC_ATTN64,
@@ -146,6 +152,10 @@ typedef struct rv_tiles {
      * subgroup of tnorm_wg lanes per segment) */
     bool tnorm;
     unsigned tnorm_wg;
+    /* non-causal attention with heads of 32 or 64 on tattn.comp (texel reads,
+     * a subgroup per tattn_qb query rows, lanes splitting the keys) */
+    bool tattn;
+    unsigned tattn_qb;
     unsigned dattn_wg;
 } rv_tiles;
 
@@ -175,6 +185,8 @@ static inline unsigned rv_texel_bindings(int spec)
         return 11u;
     if (spec == RV_SPEC_TNORM)
         return 7u; /* x, gamma, beta */
+    if (spec == RV_SPEC_TATTN32 || spec == RV_SPEC_TATTN64)
+        return 7u; /* Q, K, V */
     if (spec == RV_SPEC_ELEM_T)
         return 1u;
     return 0u;
