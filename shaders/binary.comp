@@ -5,6 +5,25 @@
 #include "common.glsl"
 
 layout(local_size_x_id = 0) in;
+#ifdef RV_TEXEL
+// CPU devices, same-shape contiguous operands only (ops.c): a and b read as
+// RGBA texels (boff[0], boff[1] in texels), four elements per invocation
+layout(binding = 0) uniform samplerBuffer at;
+layout(binding = 1) uniform samplerBuffer bt;
+layout(binding = 2) writeonly buffer O_ { T o[]; };
+layout(push_constant) uniform PC { uint boff[RV_PC_BINDINGS]; rv_pc_binary p; } pc;
+
+void main()
+{
+    uint i = flat_group() * gl_WorkGroupSize.x + gl_LocalInvocationID.x;
+    if (i * 4u >= pc.p.ne0 * pc.p.ne1 * pc.p.ne2 * pc.p.ne3)
+        return;
+    vec4 va = texelFetch(at, int(pc.boff[0] + i)), vb = texelFetch(bt, int(pc.boff[1] + i));
+    vec4 v = (pc.p.op == RV_BINARY_ADD ? va + vb : pc.p.op == RV_BINARY_SUB ? va - vb : va * vb) * pc.p.alpha;
+    for (uint j = 0; j < 4u; j++)
+        o[pc.boff[2] + i * 4u + j] = T(v[j]);
+}
+#else
 layout(binding = 0) readonly buffer A_ { T a[]; };
 layout(binding = 1) readonly buffer B_ { T b[]; };
 layout(binding = 2) writeonly buffer O_ { T o[]; };
@@ -36,3 +55,4 @@ void main()
     float v = pc.p.op == RV_BINARY_ADD ? va + vb : pc.p.op == RV_BINARY_SUB ? va - vb : va * vb;
     o[pc.boff[2] + i] = T(v * pc.p.alpha);
 }
+#endif

@@ -504,6 +504,11 @@ void rv_op_binary(rv_cmd *cmd, const rv_tensor *out, const rv_tensor *a, const r
     pc.vec = dense;
     rv_binding bind[3] = {{a, false}, {b, false}, {out, true}};
     uint32_t gx, gy;
+    if (dense && cmd->gpu->tiles.tconv && rv_texel_readable(cmd->gpu, a) && rv_texel_readable(cmd->gpu, b)) {
+        grid1d(n / 4, cmd->gpu->tiles.elem_wg, &gx, &gy); /* CPU devices: operands read as texels */
+        rv_cmd_dispatch(cmd, pick(t, RV_PIPE_BINARYT_F32, RV_PIPE_BINARYT_F16), bind, 3, &pc, sizeof(pc), gx, gy, 1);
+        return;
+    }
     grid1d(dense ? n / 4 : n, cmd->gpu->tiles.elem_wg, &gx, &gy);
     rv_cmd_dispatch(cmd, pick(t, RV_PIPE_BINARY_F32, RV_PIPE_BINARY_F16), bind, 3, &pc, sizeof(pc), gx, gy, 1);
 }
@@ -535,6 +540,11 @@ void rv_op_geglu(rv_cmd *cmd, const rv_tensor *y, const rv_tensor *x, uint32_t r
     struct rv_pc_geglu pc = {.rows = rows, .F = F};
     rv_binding bind[2] = {{x, false}, {y, true}};
     uint32_t gx, gy;
+    if (cmd->gpu->tiles.tconv && F % 4 == 0 && rv_texel_readable(cmd->gpu, x)) {
+        grid1d((uint64_t)rows * F / 4, cmd->gpu->tiles.elem_wg, &gx, &gy); /* CPU devices: x read as texels */
+        rv_cmd_dispatch(cmd, pick(y->dtype, RV_PIPE_GEGLUT_F32, RV_PIPE_GEGLUT_F16), bind, 2, &pc, sizeof(pc), gx, gy, 1);
+        return;
+    }
     grid1d((uint64_t)rows * F, cmd->gpu->tiles.elem_wg, &gx, &gy);
     rv_cmd_dispatch(cmd, pick(y->dtype, RV_PIPE_GEGLU_F32, RV_PIPE_GEGLU_F16), bind, 2, &pc, sizeof(pc), gx, gy, 1);
 }
@@ -573,6 +583,12 @@ void rv_op_concat(rv_cmd *cmd, const rv_tensor *out, const rv_tensor *a, const r
     struct rv_pc_concat pc = {.batch = batch, .ca = ca, .cb = cb, .hw = hw};
     rv_binding bind[3] = {{a, false}, {b, false}, {out, true}};
     uint32_t gx, gy;
+    if (cmd->gpu->tiles.tconv && hw % 4 == 0 && rv_texel_readable(cmd->gpu, a) && rv_texel_readable(cmd->gpu, b)) {
+        grid1d(n / 4, cmd->gpu->tiles.elem_wg, &gx, &gy); /* CPU devices: inputs read as texels */
+        rv_cmd_dispatch(cmd, pick(out->dtype, RV_PIPE_CONCATT_F32, RV_PIPE_CONCATT_F16), bind, 3, &pc, sizeof(pc), gx,
+                        gy, 1);
+        return;
+    }
     grid1d(n, cmd->gpu->tiles.elem_wg, &gx, &gy);
     rv_cmd_dispatch(cmd, pick(out->dtype, RV_PIPE_CONCAT_F32, RV_PIPE_CONCAT_F16), bind, 3, &pc, sizeof(pc), gx, gy, 1);
 }

@@ -67,6 +67,12 @@
     X(RGBA_F16,      "rgba_f16",      2, rv_pc_rgba,     RV_SPEC_ELEM) \
     X(RGBAT_F32,     "rgbat_f32",     2, rv_pc_rgba,     RV_SPEC_ELEM_T) \
     X(UPSAMPLET_F32, "upsamplet_f32", 2, rv_pc_upsample, RV_SPEC_ELEM_T) \
+    X(GEGLUT_F32,    "geglut_f32",    2, rv_pc_geglu,    RV_SPEC_ELEM_T) \
+    X(GEGLUT_F16,    "geglut_f16",    2, rv_pc_geglu,    RV_SPEC_ELEM_T) \
+    X(CONCATT_F32,   "concatt_f32",   3, rv_pc_concat,   RV_SPEC_ELEM_T2) \
+    X(CONCATT_F16,   "concatt_f16",   3, rv_pc_concat,   RV_SPEC_ELEM_T2) \
+    X(BINARYT_F32,   "binaryt_f32",   3, rv_pc_binary,   RV_SPEC_ELEM_T2) \
+    X(BINARYT_F16,   "binaryt_f16",   3, rv_pc_binary,   RV_SPEC_ELEM_T2) \
     X(UPSAMPLET_F16, "upsamplet_f16", 2, rv_pc_upsample, RV_SPEC_ELEM_T) \
     X(RGBAT_F16,     "rgbat_f16",     2, rv_pc_rgba,     RV_SPEC_ELEM_T) \
     X(EMBED_F32,     "embed_f32",     3, rv_pc_embed,    RV_SPEC_ELEM) \
@@ -85,6 +91,7 @@
 enum rv_spec_family {
     RV_SPEC_ELEM,
     RV_SPEC_ELEM_T,      /* an elementwise kernel reading binding 0 as RGBA texels (CPU devices) */
+    RV_SPEC_ELEM_T2,     /* and bindings 0 and 1 */
     RV_SPEC_REDUCE,
     RV_SPEC_GEMM,        /* GEMM/conv tiles for wide outputs */
     RV_SPEC_GEMM_NARROW, /* the same shaders with tiles for M <= 16 (narrow convs, few rows) */
@@ -189,6 +196,8 @@ static inline unsigned rv_texel_bindings(int spec)
         return 7u; /* Q, K, V */
     if (spec == RV_SPEC_ELEM_T)
         return 1u;
+    if (spec == RV_SPEC_ELEM_T2)
+        return 3u;
     return 0u;
 }
 
