@@ -357,9 +357,14 @@ static void choose(player *p, int i)
     fflush(stdout);
 }
 
+/* The shown picture to the screen: to the GPU compositor (Vulkan), or to
+ * the SDL_Renderer's texture. */
 static void upload(player *p)
 {
-    if (p->tex)
+    char err[1100];
+    if (p->vk && !pl_vkwin_set_frame(p->vk, p->shown, p->fw, p->fh, err, sizeof(err)))
+        fprintf(stderr, "reverie play: cannot hand the frame to the GPU: %s\n", err);
+    else if (p->tex)
         SDL_UpdateTexture(p->tex, NULL, p->shown, (int)p->fw * 4);
 }
 
@@ -817,8 +822,9 @@ static void handle_event(player *p, const SDL_Event *ev)
             pl_text_size(p->text, 0), pl_text_size(p->text, 16);
         if (p->tex)
             SDL_DestroyTexture(p->tex);
-        p->tex = SDL_CreateTexture(p->ren, SDL_PIXELFORMAT_RGBA32, SDL_TEXTUREACCESS_STREAMING, (int)p->fw,
-                                   (int)p->fh);
+        p->tex = p->vk ? NULL
+                       : SDL_CreateTexture(p->ren, SDL_PIXELFORMAT_RGBA32, SDL_TEXTUREACCESS_STREAMING, (int)p->fw,
+                                           (int)p->fh);
         if (p->have_frame)
             upload(p);
         break;
@@ -956,16 +962,9 @@ static void draw(player *p)
             p->quit = true;
             return;
         }
-        if (changed) {
+        if (changed) { /* a new overlay canvas: the text's textures belong to the old one */
             p->ren = pl_vkwin_renderer(p->vk);
             pl_text_set_renderer(p->text, p->ren);
-            if (p->tex)
-                SDL_DestroyTexture(p->tex);
-            p->tex = p->fw ? SDL_CreateTexture(p->ren, SDL_PIXELFORMAT_RGBA32, SDL_TEXTUREACCESS_STREAMING,
-                                               (int)p->fw, (int)p->fh)
-                           : NULL;
-            if (p->have_frame)
-                upload(p);
         }
     }
     int W, H;
@@ -973,14 +972,18 @@ static void draw(player *p)
     int px = H / 30;
     pl_text_size(p->text, px < 12 ? 12 : px > 28 ? 28 : px);
     int pad = pl_text_line_height(p->text, false) / 2;
-    SDL_SetRenderDrawColor(p->ren, 0, 0, 0, 255);
-    SDL_RenderClear(p->ren);
     p->nchoice = 0;
-    if (p->have_frame && p->tex) {
-        double s = fmin((double)W / p->fw, (double)H / p->fh);
-        int dw = (int)lround(p->fw * s), dh = (int)lround(p->fh * s);
-        SDL_Rect dst = {(W - dw) / 2, (H - dh) / 2, dw, dh};
-        SDL_RenderCopy(p->ren, p->tex, NULL, &dst);
+    if (!p->vk) { /* SDL_Renderer draws the picture too; with Vulkan the GPU scales it under the overlay */
+        SDL_SetRenderDrawColor(p->ren, 0, 0, 0, 255);
+        SDL_RenderClear(p->ren);
+    }
+    if (p->have_frame && (p->tex || p->vk)) {
+        if (p->tex) {
+            double s = fmin((double)W / p->fw, (double)H / p->fh);
+            int dw = (int)lround(p->fw * s), dh = (int)lround(p->fh * s);
+            SDL_Rect dst = {(W - dw) / 2, (H - dh) / 2, dw, dh};
+            SDL_RenderCopy(p->ren, p->tex, NULL, &dst);
+        }
         draw_story(p, W, H, pad);
         if (p->hud)
             draw_hud(p, W, pad);
@@ -1083,8 +1086,9 @@ static void poll_worker(player *p)
         p->latent_count = p->sh.latent_count;
         p->shown = calloc((size_t)p->fw * p->fh, 4);
         p->shown_latent = calloc(p->latent_count, sizeof(float));
-        p->tex = SDL_CreateTexture(p->ren, SDL_PIXELFORMAT_RGBA32, SDL_TEXTUREACCESS_STREAMING, (int)p->fw,
-                                   (int)p->fh);
+        if (!p->vk)
+            p->tex = SDL_CreateTexture(p->ren, SDL_PIXELFORMAT_RGBA32, SDL_TEXTUREACCESS_STREAMING, (int)p->fw,
+                                       (int)p->fh);
         printf("play: ready on %s, frames %ux%u\n", p->sh.device, p->fw, p->fh);
         fflush(stdout);
     }
@@ -1139,13 +1143,19 @@ static void shot(player *p, const char *name)
     draw(p);
     if (!p->o->shot_request) {
         int W, H;
-        SDL_GetRendererOutputSize(p->ren, &W, &H);
-        uint32_t *px = malloc((size_t)W * H * 4);
+        uint32_t *px = NULL;
+        bool got;
+        if (p->vk) { /* the GPU's composite */
+            got = (px = pl_vkwin_read(p->vk, &W, &H)) != NULL;
+        } else {
+            SDL_GetRendererOutputSize(p->ren, &W, &H);
+            px = malloc((size_t)W * H * 4);
+            got = px && SDL_RenderReadPixels(p->ren, NULL, SDL_PIXELFORMAT_RGBA32, px, W * 4) == 0;
+        }
         rv_error err = {0};
         char path[4200];
         snprintf(path, sizeof(path), "%s/%s.png", p->o->out_dir ? p->o->out_dir : ".", name);
-        if (px && SDL_RenderReadPixels(p->ren, NULL, SDL_PIXELFORMAT_RGBA32, px, W * 4) == 0 &&
-            rv_png_write_media(path, px, (uint32_t)W, (uint32_t)H, NULL, NULL, 0, &err) == RV_OK)
+        if (got && rv_png_write_media(path, px, (uint32_t)W, (uint32_t)H, NULL, NULL, 0, &err) == RV_OK)
             printf("play: shot %s\n", path);
         else
             fprintf(stderr, "reverie play: shot %s failed: %s\n", path, err.msg[0] ? err.msg : SDL_GetError());
@@ -1284,6 +1294,15 @@ static void run_script(player *p)
                    (unsigned long long)d);
             break;
         }
+        case PL_FAULT:
+            if (p->vk) {
+                printf("play: fault %s\n", c->arg);
+                pl_vkwin_fault(p->vk, c->arg);
+                draw(p); /* the next present meets it */
+            } else {
+                printf("play: fault %s ignored (not presenting through Vulkan)\n", c->arg);
+            }
+            break;
         case PL_QUIT: p->quit = true; break;
         }
         fflush(stdout);
@@ -1462,6 +1481,8 @@ int rv_player_run(const rv_player_opts *o)
     SDL_CondSignal(p->sh.cv);
     SDL_UnlockMutex(p->sh.mu);
     SDL_WaitThread(p->worker, NULL);
+    if (p->vk)
+        pl_vkwin_print_stats(p->vk);
     if (p->rec)
         record_toggle(p);
     if (o->log_path) {

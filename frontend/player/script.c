@@ -18,6 +18,7 @@ static const struct {
     {"wait", PL_WAIT, 1},   {"frames", PL_FRAMES, 1}, {"key", PL_KEY, 2},
     {"choose", PL_CHOOSE, 1}, {"type", PL_TYPE, 2},   {"edit", PL_EDIT, 2},
     {"shot", PL_SHOT, 2},   {"expect-scene", PL_EXPECT_SCENE, 2}, {"wait-scene", PL_WAIT_SCENE, 2}, {"drop", PL_DROP, 2}, {"print", PL_PRINT, 0},
+    {"fault", PL_FAULT, 2},
     {"quit", PL_QUIT, 0},
 };
 
@@ -62,7 +63,7 @@ bool pl_script_load(pl_script *s, const char *path, char *err, size_t cap)
                 k = (int)i;
         if (k < 0) {
             snprintf(err, cap, "%s:%d: unknown command \"%s\" (wait, frames, key, choose, type, edit, shot, "
-                     "expect-scene, wait-scene, drop, print, quit)", path, ln, word);
+                     "expect-scene, wait-scene, drop, print, fault, quit)", path, ln, word);
             ok = false;
             break;
         }
@@ -89,6 +90,13 @@ bool pl_script_load(pl_script *s, const char *path, char *err, size_t cap)
                 break;
             }
             memcpy(c.arg, p, n + 1);
+            if (c.kind == PL_FAULT && strcmp(p, "out-of-date") != 0 && strcmp(p, "surface-lost") != 0 &&
+                strcmp(p, "surface-gone") != 0) {
+                snprintf(err, cap, "%s:%d: fault must be out-of-date, surface-lost or surface-gone, not \"%s\"",
+                         path, ln, p);
+                ok = false;
+                break;
+            }
         } else if (*p) {
             snprintf(err, cap, "%s:%d: %s takes no argument", path, ln, word);
             ok = false;
