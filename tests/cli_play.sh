@@ -239,6 +239,49 @@ rc=$(player_rc)
 d=$(diff_px 13-quiz 14-feedback 384x150+0+234)
 gt "${d:-0}" 300 && ok || bad "the quiz's feedback is not shown ($d pixels differ)"
 
+# a lost window surface: an out-of-date swapchain is made again, a lost
+# surface gets a new presenter and the session goes on with the same
+# picture; a surface that cannot be made again is a clear message, exit 2
+cat > "$tmp/lost.script" <<'EOF'
+frames 1
+key Space
+shot 15-before-loss
+fault out-of-date
+fault surface-lost
+shot 16-after-loss
+key Space
+frames 1
+print
+quit
+EOF
+xvfb bash "$tmp/harness.sh" "$req" "$shots" "$tmp/story.json" -- \
+  "$bin" play scenes/lighthouse.json --model tests/fixtures/tiny-sd15 --size 64x64 --window 384x384 \
+  --script "$tmp/lost.script" --shot-request "$req" > "$tmp/out6" 2> "$tmp/err6"
+rc=$(player_rc)
+[ $rc -eq 0 ] && grep -q "play: state scene shore" "$tmp/out6" && ok || { bad "lost surface: exit $rc"; tail -5 "$tmp/err6"; }
+grep -q "presentation failed (presentation: vkAcquireNextImageKHR failed (VK_ERROR_SURFACE_LOST_KHR" "$tmp/err6" &&
+  grep -q "making the window's surface again" "$tmp/err6" && ok || bad "a lost surface is not reported"
+grep -q "play: presentation restored on a new surface" "$tmp/out6" && ok || bad "the surface was not made again"
+grep -qE "play: presented [0-9]+ pictures .* [1-9][0-9]* swapchains made again" "$tmp/out6" && ok ||
+  bad "an out-of-date swapchain was not made again"
+d=$(diff_px 15-before-loss 16-after-loss 384x280+0+100)
+[ "${d:-1}" = 0 ] && ok || bad "the picture changed across the lost surface ($d pixels differ)"
+grep -q "VK: validation" "$tmp/err6" && bad "validation messages (lost surface)" || ok
+# (and without --shot-request, `shot` reads the GPU's composite back)
+printf 'frames 1\nshot 17-readback\nfault surface-gone\nwait 5\nquit\n' > "$tmp/gone.script"
+xvfb bash "$tmp/harness.sh" "$req" "$shots" "$tmp/story.json" -- \
+  "$bin" play scenes/lighthouse.json --model tests/fixtures/tiny-sd15 --size 64x64 --window 384x384 \
+  --script "$tmp/gone.script" --out-dir "$shots" > "$tmp/out7" 2> "$tmp/err7"
+rc=$(player_rc)
+[ -s "$shots/17-readback.png" ] && gt "$(bright 17-readback $story_panel)" 0.01 &&
+  gt "$(convert "$shots/17-readback.png" -crop $picture +repage -format "%[fx:standard_deviation]" info:)" 0.02 &&
+  ok || bad "the GPU composite read back (17-readback) lacks the picture or the text"
+[ $rc -eq 2 ] && grep -q "the window's Vulkan surface is lost and could not be made again: .*VK_ERROR_SURFACE_LOST_KHR" "$tmp/err7" &&
+  ok || { bad "a surface that cannot be made again: exit $rc"; tail -5 "$tmp/err7"; }
+printf 'fault sideways\n' > "$tmp/bad-fault.script"
+DISPLAY=:0 expect bad-fault 1 "bad-fault.script:1: fault must be out-of-date, surface-lost or surface-gone" -- \
+  "$bin" play --script "$tmp/bad-fault.script"
+
 # a model that fails to load: the message, no crash
 xvfb bash "$tmp/harness.sh" "$req" "$shots" "$tmp/story.json" -- "$bin" play "$tmp/story.json" --model "$tmp/no-model" --frames 1 \
   > "$tmp/out3" 2> "$tmp/err3"
