@@ -90,6 +90,18 @@ expect-scene shore
 shot 07-rollback
 choose 2
 expect-scene harbor
+key shift+2
+key F5
+key shift+3
+key F9
+expect-scene harbor
+key shift+1
+key F9
+expect-scene shore
+key shift+2
+key F9
+expect-scene harbor
+key shift+1
 key F9
 expect-scene shore
 print
@@ -165,8 +177,17 @@ d=$(diff_px 03-choice 07-rollback $picture)
 [ "${d:-1}" = 0 ] && ok || bad "rollback did not restore the picture ($d pixels differ)"
 grep -q "play: rollback -> scene shore (picture restored)" "$tmp/out" && ok || bad "rollback not reported"
 saved=$(sed -n 's/^play: saved slot 1 .*(state \([0-9a-f]*\))$/\1/p' "$tmp/out")
-loaded=$(sed -n 's/^play: loaded slot 1 .*(state \([0-9a-f]*\))$/\1/p' "$tmp/out")
+loaded=$(sed -n 's/^play: loaded slot 1 .*(state \([0-9a-f]*\))$/\1/p' "$tmp/out" | sort -u)
 [ -n "$saved" ] && [ "$saved" = "$loaded" ] && ok || bad "save/load does not round-trip ($saved vs $loaded)"
+# several slots: Shift+2 picks slot 2 (F5 saves there), an empty slot 3
+# loads nothing, slots 1 and 2 load back their own states
+saved2=$(sed -n 's/^play: saved slot 2 .*(state \([0-9a-f]*\))$/\1/p' "$tmp/out")
+loaded2=$(sed -n 's/^play: loaded slot 2 .*(state \([0-9a-f]*\))$/\1/p' "$tmp/out")
+[ -n "$saved2" ] && [ "$saved2" = "$loaded2" ] && [ "$saved2" != "$saved" ] && [ -s "$tmp/data/slot-2.json" ] && ok ||
+  bad "slot 2 does not round-trip its own state ($saved2 vs $loaded2; slot 1 $saved)"
+grep -q "play: slot 2 selected (empty)" "$tmp/out" && grep -q "play: slot 2 selected (saved)" "$tmp/out" &&
+  grep -q "play: slot 3 selected (empty)" "$tmp/out" && grep -q "cannot read .*/slot-3.json" "$tmp/err" &&
+  [ ! -e "$tmp/data/slot-3.json" ] && ok || bad "Shift+digit does not pick slots, or an empty slot is not reported"
 [ -s "$tmp/data/slot-1.json" ] && grep -qE '"format":[[:space:]]*"reverie-player-save/1"' "$tmp/data/slot-1.json" && ok ||
   bad "no versioned save slot"
 d=$(diff_px 07-rollback 08-help 300x120+42+132)

@@ -59,6 +59,7 @@ typedef struct player {
     uint64_t next_token;
     /* UI */
     bool hud, help, editing, fullscreen, paused;
+    int slot;                  /* the save slot F5 and F9 use (1-9; Shift+digit picks it) */
     char edit[RV_STORY_TEXT_MAX];
     int edit_tokens;
     char edit_unknown[768];
@@ -466,6 +467,25 @@ static void save_slot(player *p, int slot)
     fflush(stdout);
 }
 
+/* Shift+digit: the slot F5 and F9 use from now on; says what it holds. */
+static void select_slot(player *p, int slot)
+{
+    char dir[4096], path[4200];
+    data_dir(p, dir, sizeof(dir));
+    snprintf(path, sizeof(path), "%s/slot-%d.json", dir, slot);
+    p->slot = slot;
+    struct stat sb;
+    char when[64] = "empty";
+    if (stat(path, &sb) == 0) {
+        struct tm tm;
+        localtime_r(&sb.st_mtime, &tm);
+        strftime(when, sizeof(when), "saved %Y-%m-%d %H:%M:%S", &tm);
+    }
+    toast(p, 3, "slot %d (%s): F5 saves, F9 loads", slot, when);
+    printf("play: slot %d selected (%s)\n", slot, strcmp(when, "empty") == 0 ? "empty" : "saved");
+    fflush(stdout);
+}
+
 static void load_slot(player *p, int slot)
 {
     char dir[4096], path[4200];
@@ -737,7 +757,10 @@ static void key(player *p, SDL_Keycode k, Uint16 mod)
         return;
     }
     if (k >= SDLK_1 && k <= SDLK_9) {
-        choose(p, (int)(k - SDLK_1));
+        if (mod & KMOD_SHIFT)
+            select_slot(p, (int)(k - SDLK_1) + 1);
+        else
+            choose(p, (int)(k - SDLK_1));
         return;
     }
     if (k >= SDLK_KP_1 && k <= SDLK_KP_9) {
@@ -760,8 +783,8 @@ static void key(player *p, SDL_Keycode k, Uint16 mod)
     case SDLK_RIGHTBRACKET: adjust(p, 0, 1, 0); break;
     case SDLK_LEFTBRACKET: adjust(p, 0, -1, 0); break;
     case SDLK_BACKSPACE: rollback(p); break;
-    case SDLK_F5: save_slot(p, 1); break;
-    case SDLK_F9: load_slot(p, 1); break;
+    case SDLK_F5: save_slot(p, p->slot); break;
+    case SDLK_F9: load_slot(p, p->slot); break;
     case SDLK_F10: record_toggle(p); break;
     case SDLK_F11:
         p->fullscreen = !p->fullscreen;
@@ -918,9 +941,9 @@ static void draw_hud(player *p, int W, int pad)
         snprintf(l[n++], 512, "edit -> frame %.0f ms", p->edit_ms);
     else
         snprintf(l[n++], 512, "edit -> frame: no edit yet (Tab)");
-    snprintf(l[n++], 512, "%s, %ux%u, %d step%s, strength %.2f, seed %llu%s", p->sh.device, p->fw, p->fh,
+    snprintf(l[n++], 512, "%s, %ux%u, %d step%s, strength %.2f, seed %llu, slot %d%s", p->sh.device, p->fw, p->fh,
              p->desc.steps, p->desc.steps == 1 ? "" : "s", p->desc.warp_only ? 0.0 : (double)p->desc.strength,
-             (unsigned long long)p->desc.seed, p->rec ? ", REC" : "");
+             (unsigned long long)p->desc.seed, p->slot, p->rec ? ", REC" : "");
     int w = 0, h = 0, y = pad / 2, maxw = 0, hgt = 0, wrap = W - pad;
     for (int i = 0; i < n; i++) {
         pl_text_draw(t, l[i], 0, 0, wrap, WHITE, true, false, &w, &h);
@@ -1035,11 +1058,12 @@ static void draw(player *p)
             "1-9 or click: choose        Tab: edit the prompt (Enter applies)",
             "Space: pause        R: new seed        + / -: strength        [ / ]: steps",
             "Backspace: roll back one choice (story and picture)",
-            "F5: save        F9: load        F10: record MP4        F12: screenshot PNG",
+            "F5: save        F9: load        Shift+1-9: pick the save slot (F5/F9 use it)",
+            "F10: record MP4        F12: screenshot PNG",
             "F11: fullscreen        H: HUD        Ctrl+R: reload the story        ?: this help",
             "Esc or Q: quit        drop a story file on the window to open it",
         };
-        draw_center_box(p, lines, 7, W, H, pad);
+        draw_center_box(p, lines, (int)(sizeof(lines) / sizeof(lines[0])), W, H, pad);
     }
     if (p->paused) {
         int w;
@@ -1349,6 +1373,7 @@ int rv_player_run(const rv_player_opts *o)
         return 2;
     p->o = o;
     p->hud = !o->no_hud;
+    p->slot = 1;
     p->edit_ms = -1;
     p->sh.edit_ms = -1;
     int rc = 0;
