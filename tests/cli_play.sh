@@ -46,6 +46,9 @@ while kill -0 "$pid" 2> /dev/null; do
     name=$(cat "$req")
     if [ "$name" = touch-story ]; then
       sed -i 's/Rain lashes the shore/Rain LASHES the shore/' "$story"
+    elif [ "${name#xdnd:}" != "$name" ]; then # a real X drag and drop of a file onto the window
+      wid=$(xdotool search --pid "$pid" 2> /dev/null | head -1)
+      /usr/bin/python3 tests/xdnd_drop.py "$wid" "${name#xdnd:}" > "$shots/xdnd.txt" 2>&1 &
     else
       import -display "$DISPLAY" -window root "$shots/$name.png" 2> /dev/null
     fi
@@ -302,6 +305,21 @@ rc=$(player_rc)
 printf 'fault sideways\n' > "$tmp/bad-fault.script"
 DISPLAY=:0 expect bad-fault 1 "bad-fault.script:1: fault must be out-of-date, surface-lost or surface-gone" -- \
   "$bin" play --script "$tmp/bad-fault.script"
+
+# a real X drag and drop (XDND from a small X client, tests/xdnd_drop.py
+# with python3-xlib) opens the dropped story
+if /usr/bin/python3 -c "import Xlib" 2> /dev/null; then
+  printf 'frames 1\nshot xdnd:%s\nwait-scene menu\nprint\nquit\n' "$src/scenes/playground.json" > "$tmp/xdnd.script"
+  xvfb bash "$tmp/harness.sh" "$req" "$shots" "$tmp/story.json" -- \
+    "$bin" play scenes/lighthouse.json --model tests/fixtures/tiny-sd15 --size 64x64 --script "$tmp/xdnd.script" \
+    --shot-request "$req" > "$tmp/out8" 2> "$tmp/err8"
+  rc=$(player_rc)
+  [ $rc -eq 0 ] && grep -q "play: story $src/scenes/playground.json" "$tmp/out8" &&
+    grep -q "play: state scene menu" "$tmp/out8" && grep -q "XdndFinished" "$shots/xdnd.txt" && ok ||
+    { bad "XDND: a dragged story was not opened (exit $rc)"; cat "$shots/xdnd.txt"; tail -5 "$tmp/err8"; }
+else
+  echo "cli_play: skipping the XDND drag and drop (python3-xlib missing; tools/setup.sh installs it)"
+fi
 
 # a model that fails to load: the message, no crash
 xvfb bash "$tmp/harness.sh" "$req" "$shots" "$tmp/story.json" -- "$bin" play "$tmp/story.json" --model "$tmp/no-model" --frames 1 \
