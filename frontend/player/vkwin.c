@@ -222,6 +222,7 @@ static void keep_stats(pl_vkwin *v)
 {
     rv_present_stats s = rv_present_get_stats(v->pr);
     v->before.draws += s.draws;
+    v->before.composites += s.composites;
     v->before.frame_uploads += s.frame_uploads;
     v->before.overlay_uploads += s.overlay_uploads;
     v->before.overlay_bytes += s.overlay_bytes;
@@ -300,13 +301,14 @@ void pl_vkwin_print_stats(pl_vkwin *v)
 {
     rv_present_stats t = v->before, s = v->pr ? rv_present_get_stats(v->pr) : (rv_present_stats){0};
     t.draws += s.draws;
+    t.composites += s.composites;
     t.frame_uploads += s.frame_uploads;
     t.overlay_uploads += s.overlay_uploads;
     t.overlay_bytes += s.overlay_bytes;
     t.recreated += s.recreated;
-    printf("play: presented %llu pictures composed on the GPU: %llu frame uploads, %llu overlay uploads "
-           "(%.1f MB), %llu swapchains made again\n",
-           (unsigned long long)t.draws, (unsigned long long)t.frame_uploads, (unsigned long long)t.overlay_uploads,
-           (double)t.overlay_bytes / 1e6, (unsigned long long)t.recreated);
+    printf("play: presented %llu pictures composed on the GPU: %llu composite passes, %llu frame uploads, "
+           "%llu overlay uploads (%.1f MB), %llu swapchains made again\n",
+           (unsigned long long)t.draws, (unsigned long long)t.composites, (unsigned long long)t.frame_uploads,
+           (unsigned long long)t.overlay_uploads, (double)t.overlay_bytes / 1e6, (unsigned long long)t.recreated);
     fflush(stdout);
 }

@@ -133,6 +133,7 @@ struct rv_present {
     pbuf target, readback;     /* packed words at the target's size */
     uint32_t fw, fh, ox, oy, ow, oh, tw, th;
     bool frame_dirty, overlay_dirty;
+    bool composed;             /* target holds the composite of the current layers at tw x th */
     rv_present_fault fault;
     rv_present_stats stats;
     bool bgra, vsync;
@@ -497,6 +498,8 @@ static rv_status buf_reserve(rv_present *p, pbuf *b, VkDeviceSize size, VkBuffer
         return vkfail(err, r, "vkMapMemory");
     b->size = size;
     p->set_stale = true;
+    if (b == &p->target)
+        p->composed = false;
     return RV_OK;
 }
 
@@ -675,6 +678,7 @@ rv_present_stats rv_present_get_stats(const rv_present *p) { return p->stats; }
 
 rv_status rv_present_set_frame(rv_present *p, const uint32_t *rgba, uint32_t width, uint32_t height, rv_error *err)
 {
+    p->composed = false;
     if (!rgba || !width || !height) {
         p->fw = p->fh = 0;
         return RV_OK;
@@ -695,6 +699,7 @@ rv_status rv_present_set_frame(rv_present *p, const uint32_t *rgba, uint32_t wid
 rv_status rv_present_set_overlay(rv_present *p, const uint32_t *rgba, uint32_t width, uint32_t height, uint32_t x,
                                  uint32_t y, rv_error *err)
 {
+    p->composed = false;
     if (!rgba || !width || !height) {
         p->ow = p->oh = 0;
         return RV_OK;
@@ -735,9 +740,13 @@ static void mem_barrier(rv_present *p, VkAccessFlags src_access, VkAccessFlags d
     p->f.CmdPipelineBarrier(p->cmd, src, dst, 0, 1, &b, 0, NULL, 0, NULL);
 }
 
-/* Records the uploads that are due and the composite into `target`. */
+/* Records the uploads that are due and the composite into `target`;
+ * nothing when target already holds it (no layer changed: the UI redraws
+ * far more often than the frame or the overlay change). */
 static void record_composite(rv_present *p)
 {
+    if (p->composed)
+        return;
     bool copied = false;
     if (p->frame_dirty && p->fw) {
         VkBufferCopy c = {0, 0, (VkDeviceSize)p->fw * p->fh * 4};
@@ -772,11 +781,13 @@ static void record_composite(rv_present *p)
     p->f.CmdPushConstants(p->cmd, p->layout, VK_SHADER_STAGE_COMPUTE_BIT, 0, sizeof(pc), &pc);
     p->f.CmdDispatch(p->cmd, (p->tw + RV_COMPOSITE_GROUP - 1) / RV_COMPOSITE_GROUP,
                      (p->th + RV_COMPOSITE_GROUP - 1) / RV_COMPOSITE_GROUP, 1);
+    p->stats.composites++;
 }
 
 static void mark_uploaded(rv_present *p)
 {
     p->stats.draws++;
+    p->composed = true;
     if (p->frame_dirty && p->fw)
         p->stats.frame_uploads++;
     if (p->overlay_dirty && p->ow) {
@@ -786,10 +797,18 @@ static void mark_uploaded(rv_present *p)
     p->frame_dirty = p->overlay_dirty = false;
 }
 
+/* The target's size for this draw; a new size needs a new composite. */
+static void target_size(rv_present *p, uint32_t w, uint32_t h)
+{
+    if (w != p->tw || h != p->th)
+        p->composed = false;
+    p->tw = w;
+    p->th = h;
+}
+
 static rv_status draw_offscreen(rv_present *p, rv_error *err)
 {
-    p->tw = p->off_w;
-    p->th = p->off_h;
+    target_size(p, p->off_w, p->off_h);
     rv_status s = buf_reserve(p, &p->target, (VkDeviceSize)p->tw * p->th * 4,
                               VK_BUFFER_USAGE_STORAGE_BUFFER_BIT | VK_BUFFER_USAGE_TRANSFER_SRC_BIT, false, err);
     if (s)
@@ -854,8 +873,7 @@ rv_status rv_present_draw(rv_present *p, rv_error *err)
         }
         return vkfail(err, r, "vkAcquireNextImageKHR");
     }
-    p->tw = p->extent.width;
-    p->th = p->extent.height;
+    target_size(p, p->extent.width, p->extent.height);
     rv_status s = buf_reserve(p, &p->target, (VkDeviceSize)p->tw * p->th * 4,
                               VK_BUFFER_USAGE_STORAGE_BUFFER_BIT | VK_BUFFER_USAGE_TRANSFER_SRC_BIT, false, err);
     if (s)

@@ -55,7 +55,8 @@ rv_status rv_present_set_frame(rv_present *p, const uint32_t *rgba, uint32_t wid
 rv_status rv_present_set_overlay(rv_present *p, const uint32_t *rgba, uint32_t width, uint32_t height, uint32_t x,
                                  uint32_t y, rv_error *err);
 
-/* Composes and presents: one compute pass writes every target pixel as
+/* Composes and presents: one compute pass (run only when a layer or the
+ * target's size changed since the last one) writes every target pixel as
  *   frame: bilinear, the largest rectangle of the frame's aspect that fits,
  *          centred; black around it
  *   then:  out = overlay + frame * (255 - overlay.a) / 255   (per channel)
@@ -72,7 +73,8 @@ rv_status rv_present_read(rv_present *p, uint32_t *out, uint32_t *width, uint32_
                           rv_error *err);
 
 typedef struct rv_present_stats {
-    uint64_t draws;            /* pictures composed */
+    uint64_t draws;            /* pictures drawn (presented) */
+    uint64_t composites;       /* composite passes run: only when a layer or the size changed */
     uint64_t frame_uploads;    /* frames copied to the GPU */
     uint64_t overlay_uploads;  /* overlays copied to the GPU */
     uint64_t overlay_bytes;    /* their bytes */
