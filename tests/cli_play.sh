@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # The story player (`reverie play`) in a real X server (Xvfb) on lavapipe:
 # a script makes a choice, edits the prompt, rolls back, saves and loads and
-# presses every key of the help; the harness screenshots the window through
-# X (ImageMagick `import`) at each step and checks the pictures. Screenshots
-# are kept under the build dir (tests/play-shots). Not a benchmark.
+# presses every key of the help (save slots included); the harness
+# screenshots the window through X (ImageMagick `import`) at each step and
+# checks the pictures. Also: a lost window surface, a real XDND drag and
+# drop, a quiz, a replay, a model that fails to load. Screenshots are kept
+# under the build dir (tests/play-shots). Not a benchmark.
 set -u
 bin=$1
 . "$(dirname "$0")/expect.sh"
