@@ -180,12 +180,21 @@ int main(void)
           "draws %llu, composites %llu, frame uploads %llu, overlay uploads %llu", (unsigned long long)st.draws,
           (unsigned long long)st.composites, (unsigned long long)st.frame_uploads,
           (unsigned long long)st.overlay_uploads);
+    /* two rows of the overlay change: only they go, the rest is kept */
+    for (int i = 2 * 13; i < 4 * 13; i++)
+        ov[i] = ov[i] >> 1 & 0x7f7f7f7fu; /* still premultiplied */
+    CHECK(rv_present_update_overlay(p, ov + 2 * 13, 2, 2, &err) == RV_OK, "%s", err.msg);
+    CHECK(compare(p, &l, 17, 11, "overlay rows 2-3 updated") == 0, "composite differs");
+    rv_present_stats st2 = rv_present_get_stats(p);
+    CHECK(st2.overlay_bytes - st.overlay_bytes == 2 * 13 * 4, "%llu overlay bytes uploaded for two rows",
+          (unsigned long long)(st2.overlay_bytes - st.overlay_bytes));
+    CHECK(rv_present_update_overlay(p, ov, 6, 2, &err) == RV_ERR_INVALID, "rows past the overlay accepted");
     /* a new overlay partly outside the target, the frame kept */
     l.ov = ov2, l.ow = 30, l.oh = 4, l.ox = 4, l.oy = 9;
     CHECK(rv_present_set_overlay(p, ov2, 30, 4, 4, 9, &err) == RV_OK, "%s", err.msg);
     CHECK(compare(p, &l, 17, 11, "overlay 30x4 at 4,9, past the edges") == 0, "composite differs");
     st = rv_present_get_stats(p);
-    CHECK(st.frame_uploads == 1 && st.overlay_uploads == 2, "frame uploads %llu, overlay uploads %llu",
+    CHECK(st.frame_uploads == 1 && st.overlay_uploads == 3, "frame uploads %llu, overlay uploads %llu",
           (unsigned long long)st.frame_uploads, (unsigned long long)st.overlay_uploads);
     /* no overlay; then no frame either: black */
     l.ov = NULL;

@@ -190,11 +190,25 @@ static bool send_overlay(pl_vkwin *v, char *err, size_t cap)
         y1 = y;
     }
     int ow = x1 >= x0 ? x1 - x0 + 1 : 0, oh = y1 >= y0 ? y1 - y0 + 1 : 0;
-    bool same = v->ov_sent && ow == v->ow && oh == v->oh && (ow == 0 || (x0 == v->ox && y0 == v->oy));
-    for (int y = 0; same && y < oh; y++)
-        same = memcmp(v->ov + (size_t)y * ow, px + (size_t)(y0 + y) * stride + x0, (size_t)ow * 4) == 0;
-    if (same)
+    rv_error e = {0};
+    if (v->ov_sent && ow == v->ow && oh == v->oh && (ow == 0 || (x0 == v->ox && y0 == v->oy))) {
+        /* the same rectangle: only the rows that changed go (the HUD's figures, a toast) */
+        int r0 = -1, r1 = -1;
+        for (int y = 0; y < oh; y++)
+            if (memcmp(v->ov + (size_t)y * ow, px + (size_t)(y0 + y) * stride + x0, (size_t)ow * 4) != 0) {
+                r0 = r0 < 0 ? y : r0;
+                r1 = y;
+            }
+        if (r0 < 0)
+            return true;
+        for (int y = r0; y <= r1; y++)
+            memcpy(v->ov + (size_t)y * ow, px + (size_t)(y0 + y) * stride + x0, (size_t)ow * 4);
+        if (rv_present_update_overlay(v->pr, v->ov + (size_t)r0 * ow, (uint32_t)r0, (uint32_t)(r1 - r0 + 1), &e)) {
+            snprintf(err, cap, "%s", e.msg);
+            return false;
+        }
         return true;
+    }
     size_t need = (size_t)ow * oh;
     if (need > v->ov_cap) {
         uint32_t *o = realloc(v->ov, need * 4);
@@ -208,7 +222,6 @@ static bool send_overlay(pl_vkwin *v, char *err, size_t cap)
     for (int y = 0; y < oh; y++)
         memcpy(v->ov + (size_t)y * ow, px + (size_t)(y0 + y) * stride + x0, (size_t)ow * 4);
     v->ox = x0, v->oy = y0, v->ow = ow, v->oh = oh;
-    rv_error e = {0};
     if (rv_present_set_overlay(v->pr, ow ? v->ov : NULL, (uint32_t)ow, (uint32_t)oh, (uint32_t)x0, (uint32_t)y0,
                                &e)) {
         snprintf(err, cap, "%s", e.msg);

@@ -133,6 +133,7 @@ struct rv_present {
     pbuf target, readback;     /* packed words at the target's size */
     uint32_t fw, fh, ox, oy, ow, oh, tw, th;
     bool frame_dirty, overlay_dirty;
+    uint32_t ov_lo, ov_hi;     /* the overlay's rows due for upload */
     bool composed;             /* target holds the composite of the current layers at tw x th */
     rv_present_fault fault;
     rv_present_stats stats;
@@ -716,6 +717,28 @@ rv_status rv_present_set_overlay(rv_present *p, const uint32_t *rgba, uint32_t w
     p->ow = width;
     p->oh = height;
     p->overlay_dirty = true;
+    p->ov_lo = 0;
+    p->ov_hi = height;
+    return RV_OK;
+}
+
+rv_status rv_present_update_overlay(rv_present *p, const uint32_t *rows, uint32_t y, uint32_t n, rv_error *err)
+{
+    if (!p->ow || y > p->oh || n > p->oh - y)
+        return rv_error_set(err, RV_ERR_INVALID, "presentation: rows %u to %u are not in the %ux%u overlay", y, y + n,
+                            p->ow, p->oh);
+    if (!n)
+        return RV_OK;
+    memcpy((uint32_t *)p->overlay_stage.map + (size_t)y * p->ow, rows, (size_t)n * p->ow * 4);
+    if (!p->overlay_dirty) {
+        p->ov_lo = y;
+        p->ov_hi = y + n;
+    } else {
+        p->ov_lo = y < p->ov_lo ? y : p->ov_lo;
+        p->ov_hi = y + n > p->ov_hi ? y + n : p->ov_hi;
+    }
+    p->overlay_dirty = true;
+    p->composed = false;
     return RV_OK;
 }
 
@@ -754,7 +777,8 @@ static void record_composite(rv_present *p)
         copied = true;
     }
     if (p->overlay_dirty && p->ow) {
-        VkBufferCopy c = {0, 0, (VkDeviceSize)p->ow * p->oh * 4};
+        VkDeviceSize row = (VkDeviceSize)p->ow * 4;
+        VkBufferCopy c = {row * p->ov_lo, row * p->ov_lo, row * (p->ov_hi - p->ov_lo)};
         p->f.CmdCopyBuffer(p->cmd, p->overlay_stage.b, p->overlay.b, 1, &c);
         copied = true;
     }
@@ -792,7 +816,7 @@ static void mark_uploaded(rv_present *p)
         p->stats.frame_uploads++;
     if (p->overlay_dirty && p->ow) {
         p->stats.overlay_uploads++;
-        p->stats.overlay_bytes += (uint64_t)p->ow * p->oh * 4;
+        p->stats.overlay_bytes += (uint64_t)p->ow * (p->ov_hi - p->ov_lo) * 4;
     }
     p->frame_dirty = p->overlay_dirty = false;
 }

@@ -55,6 +55,10 @@ rv_status rv_present_set_frame(rv_present *p, const uint32_t *rgba, uint32_t wid
 rv_status rv_present_set_overlay(rv_present *p, const uint32_t *rgba, uint32_t width, uint32_t height, uint32_t x,
                                  uint32_t y, rv_error *err);
 
+/* Changes rows y .. y+n-1 of the current overlay (same size and place):
+ * rows holds n rows of its width. Only those rows go to the GPU. */
+rv_status rv_present_update_overlay(rv_present *p, const uint32_t *rows, uint32_t y, uint32_t n, rv_error *err);
+
 /* Composes and presents: one compute pass (run only when a layer or the
  * target's size changed since the last one) writes every target pixel as
  *   frame: bilinear, the largest rectangle of the frame's aspect that fits,
