@@ -48,6 +48,9 @@ while kill -0 "$pid" 2> /dev/null; do
     name=$(cat "$req")
     if [ "$name" = touch-story ]; then
       sed -i 's/Rain lashes the shore/Rain LASHES the shore/' "$story"
+    elif [ "${name#resize:}" != "$name" ]; then # the window resized from outside (as a window manager does)
+      size=${name#resize:}
+      xdotool windowsize "$(xdotool search --pid "$pid" 2> /dev/null | head -1)" "${size%x*}" "${size#*x}"
     elif [ "${name#xdnd:}" != "$name" ]; then # a real X drag and drop of a file onto the window
       wid=$(xdotool search --pid "$pid" 2> /dev/null | head -1)
       /usr/bin/python3 tests/xdnd_drop.py "$wid" "${name#xdnd:}" > "$shots/xdnd.txt" 2>&1 &
@@ -307,6 +310,21 @@ rc=$(player_rc)
 printf 'fault sideways\n' > "$tmp/bad-fault.script"
 DISPLAY=:0 expect bad-fault 1 "bad-fault.script:1: fault must be out-of-date, surface-lost or surface-gone" -- \
   "$bin" play --script "$tmp/bad-fault.script"
+
+# the window resized to 380x260: the swapchain follows, and the GPU scales
+# the square frame to 260x260 in the middle with black bars left and right
+printf 'frames 1\nkey Space\nshot resize:380x260\nwait 1\nshot 18-resized\nquit\n' > "$tmp/resize.script"
+xvfb bash "$tmp/harness.sh" "$req" "$shots" "$tmp/story.json" -- \
+  "$bin" play scenes/lighthouse.json --model tests/fixtures/tiny-sd15 --size 64x64 --window 384x384 \
+  --script "$tmp/resize.script" --shot-request "$req" > "$tmp/out9" 2> "$tmp/err9"
+rc=$(player_rc)
+[ $rc -eq 0 ] && ok || { bad "resize: exit $rc"; tail -5 "$tmp/err9"; }
+# left bar, right bar (black), the picture between (not flat)
+[ "$(convert "$shots/18-resized.png" -crop 56x70+0+70 +repage -format "%[fx:maxima]" info:)" = 0 ] &&
+  [ "$(convert "$shots/18-resized.png" -crop 56x70+324+70 +repage -format "%[fx:maxima]" info:)" = 0 ] &&
+  gt "$(convert "$shots/18-resized.png" -crop 240x70+70+70 +repage -format "%[fx:standard_deviation]" info:)" 0.02 &&
+  ok || bad "after a resize the frame is not scaled with its aspect kept (18-resized)"
+grep -q "VK: validation" "$tmp/err9" && bad "validation messages (resize)" || ok
 
 # a real X drag and drop (XDND from a small X client, tests/xdnd_drop.py
 # with python3-xlib) opens the dropped story
