@@ -1,5 +1,7 @@
 # Every SPIR-V variant: rv_shader(NAME SOURCE DEFINES...). The runtime's
 # pipeline table (runtime/gpu/rv_pipelines.h) refers to these names.
+# The presenter's composite pass (runtime/gpu/present.c, not the engine's ops)
+rv_shader(composite composite.comp)
 foreach(op gemm attn norm unary binary geglu upsample concat temb rgba)
   rv_shader(${op}_f32 ${op}.comp)
   rv_shader(${op}_f16 ${op}.comp RV_F16)

@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # The story player (`reverie play`) in a real X server (Xvfb) on lavapipe:
 # a script makes a choice, edits the prompt, rolls back, saves and loads and
-# presses every key of the help; the harness screenshots the window through
-# X (ImageMagick `import`) at each step and checks the pictures. Screenshots
-# are kept under the build dir (tests/play-shots). Not a benchmark.
+# presses every key of the help (save slots included); the harness
+# screenshots the window through X (ImageMagick `import`) at each step and
+# checks the pictures. Also: a lost window surface, a real XDND drag and
+# drop, a quiz, a replay, a model that fails to load. Screenshots are kept
+# under the build dir (tests/play-shots). Not a benchmark.
 set -u
 bin=$1
 . "$(dirname "$0")/expect.sh"
@@ -46,6 +48,12 @@ while kill -0 "$pid" 2> /dev/null; do
     name=$(cat "$req")
     if [ "$name" = touch-story ]; then
       sed -i 's/Rain lashes the shore/Rain LASHES the shore/' "$story"
+    elif [ "${name#resize:}" != "$name" ]; then # the window resized from outside (as a window manager does)
+      size=${name#resize:}
+      xdotool windowsize "$(xdotool search --pid "$pid" 2> /dev/null | head -1)" "${size%x*}" "${size#*x}"
+    elif [ "${name#xdnd:}" != "$name" ]; then # a real X drag and drop of a file onto the window
+      wid=$(xdotool search --pid "$pid" 2> /dev/null | head -1)
+      /usr/bin/python3 tests/xdnd_drop.py "$wid" "${name#xdnd:}" > "$shots/xdnd.txt" 2>&1 &
     else
       import -display "$DISPLAY" -window root "$shots/$name.png" 2> /dev/null
     fi
@@ -90,6 +98,18 @@ expect-scene shore
 shot 07-rollback
 choose 2
 expect-scene harbor
+key shift+2
+key F5
+key shift+3
+key F9
+expect-scene harbor
+key shift+1
+key F9
+expect-scene shore
+key shift+2
+key F9
+expect-scene harbor
+key shift+1
 key F9
 expect-scene shore
 print
@@ -165,8 +185,17 @@ d=$(diff_px 03-choice 07-rollback $picture)
 [ "${d:-1}" = 0 ] && ok || bad "rollback did not restore the picture ($d pixels differ)"
 grep -q "play: rollback -> scene shore (picture restored)" "$tmp/out" && ok || bad "rollback not reported"
 saved=$(sed -n 's/^play: saved slot 1 .*(state \([0-9a-f]*\))$/\1/p' "$tmp/out")
-loaded=$(sed -n 's/^play: loaded slot 1 .*(state \([0-9a-f]*\))$/\1/p' "$tmp/out")
+loaded=$(sed -n 's/^play: loaded slot 1 .*(state \([0-9a-f]*\))$/\1/p' "$tmp/out" | sort -u)
 [ -n "$saved" ] && [ "$saved" = "$loaded" ] && ok || bad "save/load does not round-trip ($saved vs $loaded)"
+# several slots: Shift+2 picks slot 2 (F5 saves there), an empty slot 3
+# loads nothing, slots 1 and 2 load back their own states
+saved2=$(sed -n 's/^play: saved slot 2 .*(state \([0-9a-f]*\))$/\1/p' "$tmp/out")
+loaded2=$(sed -n 's/^play: loaded slot 2 .*(state \([0-9a-f]*\))$/\1/p' "$tmp/out")
+[ -n "$saved2" ] && [ "$saved2" = "$loaded2" ] && [ "$saved2" != "$saved" ] && [ -s "$tmp/data/slot-2.json" ] && ok ||
+  bad "slot 2 does not round-trip its own state ($saved2 vs $loaded2; slot 1 $saved)"
+grep -q "play: slot 2 selected (empty)" "$tmp/out" && grep -q "play: slot 2 selected (saved)" "$tmp/out" &&
+  grep -q "play: slot 3 selected (empty)" "$tmp/out" && grep -q "cannot read .*/slot-3.json" "$tmp/err" &&
+  [ ! -e "$tmp/data/slot-3.json" ] && ok || bad "Shift+digit does not pick slots, or an empty slot is not reported"
 [ -s "$tmp/data/slot-1.json" ] && grep -qE '"format":[[:space:]]*"reverie-player-save/1"' "$tmp/data/slot-1.json" && ok ||
   bad "no versioned save slot"
 d=$(diff_px 07-rollback 08-help 300x120+42+132)
@@ -238,6 +267,79 @@ rc=$(player_rc)
 [ $rc -eq 0 ] && ok || { bad "quiz: exit $rc"; tail -5 "$tmp/err5"; }
 d=$(diff_px 13-quiz 14-feedback 384x150+0+234)
 gt "${d:-0}" 300 && ok || bad "the quiz's feedback is not shown ($d pixels differ)"
+
+# a lost window surface: an out-of-date swapchain is made again, a lost
+# surface gets a new presenter and the session goes on with the same
+# picture; a surface that cannot be made again is a clear message, exit 2
+cat > "$tmp/lost.script" <<'EOF'
+frames 1
+key Space
+shot 15-before-loss
+fault out-of-date
+fault surface-lost
+shot 16-after-loss
+key Space
+frames 1
+print
+quit
+EOF
+xvfb bash "$tmp/harness.sh" "$req" "$shots" "$tmp/story.json" -- \
+  "$bin" play scenes/lighthouse.json --model tests/fixtures/tiny-sd15 --size 64x64 --window 384x384 \
+  --script "$tmp/lost.script" --shot-request "$req" > "$tmp/out6" 2> "$tmp/err6"
+rc=$(player_rc)
+[ $rc -eq 0 ] && grep -q "play: state scene shore" "$tmp/out6" && ok || { bad "lost surface: exit $rc"; tail -5 "$tmp/err6"; }
+grep -q "presentation failed (presentation: vkAcquireNextImageKHR failed (VK_ERROR_SURFACE_LOST_KHR" "$tmp/err6" &&
+  grep -q "making the window's surface again" "$tmp/err6" && ok || bad "a lost surface is not reported"
+grep -q "play: presentation restored on a new surface" "$tmp/out6" && ok || bad "the surface was not made again"
+grep -qE "play: presented [0-9]+ pictures .* [1-9][0-9]* swapchains made again" "$tmp/out6" && ok ||
+  bad "an out-of-date swapchain was not made again"
+d=$(diff_px 15-before-loss 16-after-loss 384x280+0+100)
+[ "${d:-1}" = 0 ] && ok || bad "the picture changed across the lost surface ($d pixels differ)"
+grep -q "VK: validation" "$tmp/err6" && bad "validation messages (lost surface)" || ok
+# (and without --shot-request, `shot` reads the GPU's composite back)
+printf 'frames 1\nshot 17-readback\nfault surface-gone\nwait 5\nquit\n' > "$tmp/gone.script"
+xvfb bash "$tmp/harness.sh" "$req" "$shots" "$tmp/story.json" -- \
+  "$bin" play scenes/lighthouse.json --model tests/fixtures/tiny-sd15 --size 64x64 --window 384x384 \
+  --script "$tmp/gone.script" --out-dir "$shots" > "$tmp/out7" 2> "$tmp/err7"
+rc=$(player_rc)
+[ -s "$shots/17-readback.png" ] && gt "$(bright 17-readback $story_panel)" 0.01 &&
+  gt "$(convert "$shots/17-readback.png" -crop $picture +repage -format "%[fx:standard_deviation]" info:)" 0.02 &&
+  ok || bad "the GPU composite read back (17-readback) lacks the picture or the text"
+[ $rc -eq 2 ] && grep -q "the window's Vulkan surface is lost and could not be made again: .*VK_ERROR_SURFACE_LOST_KHR" "$tmp/err7" &&
+  ok || { bad "a surface that cannot be made again: exit $rc"; tail -5 "$tmp/err7"; }
+printf 'fault sideways\n' > "$tmp/bad-fault.script"
+DISPLAY=:0 expect bad-fault 1 "bad-fault.script:1: fault must be out-of-date, surface-lost or surface-gone" -- \
+  "$bin" play --script "$tmp/bad-fault.script"
+
+# the window resized to 380x260: the swapchain follows, and the GPU scales
+# the square frame to 260x260 in the middle with black bars left and right
+printf 'frames 1\nkey Space\nshot resize:380x260\nwait 1\nshot 18-resized\nquit\n' > "$tmp/resize.script"
+xvfb bash "$tmp/harness.sh" "$req" "$shots" "$tmp/story.json" -- \
+  "$bin" play scenes/lighthouse.json --model tests/fixtures/tiny-sd15 --size 64x64 --window 384x384 \
+  --script "$tmp/resize.script" --shot-request "$req" > "$tmp/out9" 2> "$tmp/err9"
+rc=$(player_rc)
+[ $rc -eq 0 ] && ok || { bad "resize: exit $rc"; tail -5 "$tmp/err9"; }
+# left bar, right bar (black), the picture between (not flat)
+[ "$(convert "$shots/18-resized.png" -crop 56x70+0+70 +repage -format "%[fx:maxima]" info:)" = 0 ] &&
+  [ "$(convert "$shots/18-resized.png" -crop 56x70+324+70 +repage -format "%[fx:maxima]" info:)" = 0 ] &&
+  gt "$(convert "$shots/18-resized.png" -crop 240x70+70+70 +repage -format "%[fx:standard_deviation]" info:)" 0.02 &&
+  ok || bad "after a resize the frame is not scaled with its aspect kept (18-resized)"
+grep -q "VK: validation" "$tmp/err9" && bad "validation messages (resize)" || ok
+
+# a real X drag and drop (XDND from a small X client, tests/xdnd_drop.py
+# with python3-xlib) opens the dropped story
+if /usr/bin/python3 -c "import Xlib" 2> /dev/null; then
+  printf 'frames 1\nshot xdnd:%s\nwait-scene menu\nprint\nquit\n' "$src/scenes/playground.json" > "$tmp/xdnd.script"
+  xvfb bash "$tmp/harness.sh" "$req" "$shots" "$tmp/story.json" -- \
+    "$bin" play scenes/lighthouse.json --model tests/fixtures/tiny-sd15 --size 64x64 --script "$tmp/xdnd.script" \
+    --shot-request "$req" > "$tmp/out8" 2> "$tmp/err8"
+  rc=$(player_rc)
+  [ $rc -eq 0 ] && grep -q "play: story $src/scenes/playground.json" "$tmp/out8" &&
+    grep -q "play: state scene menu" "$tmp/out8" && grep -q "XdndFinished" "$shots/xdnd.txt" && ok ||
+    { bad "XDND: a dragged story was not opened (exit $rc)"; cat "$shots/xdnd.txt"; tail -5 "$tmp/err8"; }
+else
+  echo "cli_play: skipping the XDND drag and drop (python3-xlib missing; tools/setup.sh installs it)"
+fi
 
 # a model that fails to load: the message, no crash
 xvfb bash "$tmp/harness.sh" "$req" "$shots" "$tmp/story.json" -- "$bin" play "$tmp/story.json" --model "$tmp/no-model" --frames 1 \

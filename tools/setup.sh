@@ -26,6 +26,8 @@ PACKAGES+=(clang-14 libclang-rt-14-dev)
 
 # the player's tests (tests/cli_play.sh): a virtual X server and screenshots of it
 PACKAGES+=(xvfb xauth imagemagick x11-apps xdotool)
+# and its real X drag and drop (tests/xdnd_drop.py, an XDND source)
+PACKAGES+=(python3-xlib)
 
 missing=()
 for p in "${PACKAGES[@]}"; do

@@ -108,15 +108,25 @@ typedef struct pl_vkwin pl_vkwin;
 /* The window must have SDL_WINDOW_VULKAN. NULL with the reason in err. */
 pl_vkwin *pl_vkwin_create(SDL_Window *win, bool validation, char *err, size_t cap);
 void pl_vkwin_destroy(pl_vkwin *v);
-/* The software renderer drawing on the window-sized canvas. */
+/* The software renderer drawing the overlay on a transparent window-sized
+ * canvas (premultiplied alpha); the frame is not drawn there. */
 SDL_Renderer *pl_vkwin_renderer(pl_vkwin *v);
 const char *pl_vkwin_device(pl_vkwin *v);
-/* Before drawing: follows the window's size; *changed when the renderer
- * was made again (its textures are gone). */
+/* Before drawing: follows the window's size and clears the canvas;
+ * *changed when the renderer was made again (its textures are gone). */
 bool pl_vkwin_begin(pl_vkwin *v, bool *changed);
-/* Presents the canvas; false (reason in err) when the surface is lost and
- * cannot be made again. */
+/* A new generated frame (RGBA8): handed to the GPU, which scales it. */
+bool pl_vkwin_set_frame(pl_vkwin *v, const uint32_t *rgba, uint32_t w, uint32_t h, char *err, size_t cap);
+/* Hands the overlay over if it changed and has the GPU compose and present;
+ * false (reason in err) when the surface is lost and cannot be made again. */
 bool pl_vkwin_present(pl_vkwin *v, char *err, size_t cap);
+/* The last composed picture, RGBA8 (malloc'ed), or NULL. */
+uint32_t *pl_vkwin_read(pl_vkwin *v, int *w, int *h);
+/* Tests (script `fault`): "out-of-date", "surface-lost" (made again) or
+ * "surface-gone" (lost, and making it again fails). */
+void pl_vkwin_fault(pl_vkwin *v, const char *what);
+/* Prints the presentation counts (`play: presented ...`). */
+void pl_vkwin_print_stats(pl_vkwin *v);
 
 /* ---- replay logs played live (replay.c) ---- */
 
@@ -151,6 +161,7 @@ typedef enum pl_cmd_kind {
     PL_WAIT_SCENE,    /* wait (at most 300 s) until the story reaches this scene */
     PL_DROP,          /* a story file dropped on the window */
     PL_PRINT,         /* print the state (scene, digest) to stdout */
+    PL_FAULT,         /* make presentation fail: out-of-date, surface-lost, surface-gone */
     PL_QUIT,
 } pl_cmd_kind;
 

@@ -1,8 +1,10 @@
-/* rv_present (rv_present.h): a window's swapchain on its own Vulkan
- * instance, device and queue, with its own function table loaded from
- * libvulkan (the runtime's volk pointers are global and belong to the
- * compute device, which may be loading on another thread). Copies a
- * composed RGBA8 picture into each swapchain image. Not compute. */
+/* rv_present (rv_present.h): a window's swapchain (or an offscreen target)
+ * on its own Vulkan instance, device and queue, with its own function
+ * table loaded from libvulkan (the runtime's volk pointers are global and
+ * belong to the compute device, which may be loading on another thread).
+ * Each draw runs one compute pass (shaders/composite.comp) that scales the
+ * generated frame into the target and blends the overlay over it, then
+ * copies the result into the swapchain image. Not the engine's compute. */
 #ifndef VK_NO_PROTOTYPES
 #define VK_NO_PROTOTYPES
 #endif
@@ -12,7 +14,9 @@
 #include <string.h>
 #include <vulkan/vulkan.h>
 
+#include "gpu/rv_shader_table.h"
 #include "rv_present.h"
+#include "rv_present_pc.h"
 
 #define MAX_IMAGES 8
 
@@ -67,7 +71,32 @@ typedef struct vkfn {
     PFN_vkBindBufferMemory BindBufferMemory;
     PFN_vkMapMemory MapMemory;
     PFN_vkUnmapMemory UnmapMemory;
+    PFN_vkCmdCopyBuffer CmdCopyBuffer;
+    PFN_vkCreateShaderModule CreateShaderModule;
+    PFN_vkDestroyShaderModule DestroyShaderModule;
+    PFN_vkCreateDescriptorSetLayout CreateDescriptorSetLayout;
+    PFN_vkDestroyDescriptorSetLayout DestroyDescriptorSetLayout;
+    PFN_vkCreatePipelineLayout CreatePipelineLayout;
+    PFN_vkDestroyPipelineLayout DestroyPipelineLayout;
+    PFN_vkCreateComputePipelines CreateComputePipelines;
+    PFN_vkDestroyPipeline DestroyPipeline;
+    PFN_vkCreateDescriptorPool CreateDescriptorPool;
+    PFN_vkDestroyDescriptorPool DestroyDescriptorPool;
+    PFN_vkAllocateDescriptorSets AllocateDescriptorSets;
+    PFN_vkUpdateDescriptorSets UpdateDescriptorSets;
+    PFN_vkCmdBindPipeline CmdBindPipeline;
+    PFN_vkCmdBindDescriptorSets CmdBindDescriptorSets;
+    PFN_vkCmdPushConstants CmdPushConstants;
+    PFN_vkCmdDispatch CmdDispatch;
 } vkfn;
+
+/* a buffer with its own memory; mapped when host-visible */
+typedef struct pbuf {
+    VkBuffer b;
+    VkDeviceMemory m;
+    void *map;
+    VkDeviceSize size;
+} pbuf;
 
 struct rv_present {
     void *lib;
@@ -89,13 +118,43 @@ struct rv_present {
     VkExtent2D extent;
     uint32_t nimages;
     VkImage images[MAX_IMAGES];
-    VkBuffer staging;
-    VkDeviceMemory staging_mem;
-    void *staging_ptr;
-    VkDeviceSize staging_size;
+    bool offscreen;            /* no surface: the composite stays in `target` */
+    uint32_t off_w, off_h;
+    /* the composite pass */
+    VkShaderModule shader;
+    VkDescriptorSetLayout dsl;
+    VkPipelineLayout layout;
+    VkPipeline pipe;
+    VkDescriptorPool dpool;
+    VkDescriptorSet set;
+    bool set_stale;            /* a buffer was made again: the set must point at it */
+    pbuf frame, frame_stage;   /* RGBA8 at the frame's size */
+    pbuf overlay, overlay_stage; /* premultiplied RGBA8 at the overlay's size */
+    pbuf target, readback;     /* packed words at the target's size */
+    uint32_t fw, fh, ox, oy, ow, oh, tw, th;
+    bool frame_dirty, overlay_dirty;
+    uint32_t ov_lo, ov_hi;     /* the overlay's rows due for upload */
+    bool composed;             /* target holds the composite of the current layers at tw x th */
+    rv_present_fault fault;
+    rv_present_stats stats;
     bool bgra, vsync;
     char device_name[VK_MAX_PHYSICAL_DEVICE_NAME_SIZE];
 };
+
+static const char *result_name(VkResult r)
+{
+    switch (r) {
+    case VK_ERROR_SURFACE_LOST_KHR: return "VK_ERROR_SURFACE_LOST_KHR";
+    case VK_ERROR_OUT_OF_DATE_KHR: return "VK_ERROR_OUT_OF_DATE_KHR";
+    case VK_ERROR_DEVICE_LOST: return "VK_ERROR_DEVICE_LOST";
+    case VK_ERROR_OUT_OF_HOST_MEMORY: return "VK_ERROR_OUT_OF_HOST_MEMORY";
+    case VK_ERROR_OUT_OF_DEVICE_MEMORY: return "VK_ERROR_OUT_OF_DEVICE_MEMORY";
+    case VK_ERROR_INITIALIZATION_FAILED: return "VK_ERROR_INITIALIZATION_FAILED";
+    case VK_ERROR_EXTENSION_NOT_PRESENT: return "VK_ERROR_EXTENSION_NOT_PRESENT";
+    case VK_ERROR_NATIVE_WINDOW_IN_USE_KHR: return "VK_ERROR_NATIVE_WINDOW_IN_USE_KHR";
+    default: return "VkResult";
+    }
+}
 
 static rv_status vkfail(rv_error *err, VkResult r, const char *what)
 {
@@ -103,7 +162,7 @@ static rv_status vkfail(rv_error *err, VkResult r, const char *what)
                   : r == VK_ERROR_OUT_OF_HOST_MEMORY                          ? RV_ERR_HOST_MEMORY
                   : r == VK_ERROR_OUT_OF_DEVICE_MEMORY                        ? RV_ERR_DEVICE_MEMORY
                                                                               : RV_ERR_VULKAN;
-    return rv_error_set(err, s, "presentation: %s failed (VkResult %d)", what, (int)r);
+    return rv_error_set(err, s, "presentation: %s failed (%s %d)", what, result_name(r), (int)r);
 }
 
 static VKAPI_ATTR VkBool32 VKAPI_CALL on_message(VkDebugUtilsMessageSeverityFlagBitsEXT sev,
@@ -111,7 +170,8 @@ static VKAPI_ATTR VkBool32 VKAPI_CALL on_message(VkDebugUtilsMessageSeverityFlag
                                                  const VkDebugUtilsMessengerCallbackDataEXT *data, void *user)
 {
     (void)type;
-    (void)user;
+    if (sev >= VK_DEBUG_UTILS_MESSAGE_SEVERITY_WARNING_BIT_EXT && user)
+        ((rv_present *)user)->stats.validation_messages++;
     if (sev >= VK_DEBUG_UTILS_MESSAGE_SEVERITY_WARNING_BIT_EXT)
         fprintf(stderr, "VK: validation: (presentation) %s\n", data && data->pMessage ? data->pMessage : "?");
     return VK_FALSE;
@@ -152,7 +212,7 @@ static rv_status make_instance(rv_present *p, const rv_present_desc *d, rv_error
         free(lp);
     }
     VkApplicationInfo app = {.sType = VK_STRUCTURE_TYPE_APPLICATION_INFO, .pApplicationName = "reverie play",
-                             .pEngineName = "reverie", .apiVersion = VK_API_VERSION_1_1};
+                             .pEngineName = "reverie", .apiVersion = VK_API_VERSION_1_2};
     VkInstanceCreateInfo ci = {.sType = VK_STRUCTURE_TYPE_INSTANCE_CREATE_INFO, .pApplicationInfo = &app,
                                .enabledExtensionCount = next, .ppEnabledExtensionNames = exts,
                                .enabledLayerCount = nlayers, .ppEnabledLayerNames = layers};
@@ -180,11 +240,11 @@ static rv_status make_instance(rv_present *p, const rv_present_desc *d, rv_error
                                VK_DEBUG_UTILS_MESSAGE_SEVERITY_ERROR_BIT_EXT,
             .messageType = VK_DEBUG_UTILS_MESSAGE_TYPE_GENERAL_BIT_EXT |
                            VK_DEBUG_UTILS_MESSAGE_TYPE_VALIDATION_BIT_EXT,
-            .pfnUserCallback = on_message};
+            .pfnUserCallback = on_message, .pUserData = p};
         if (p->f.CreateDebugUtilsMessengerEXT)
             p->f.CreateDebugUtilsMessengerEXT(p->instance, &mi, NULL, &p->messenger);
     }
-    if (!p->f.GetPhysicalDeviceSurfaceSupportKHR || !p->f.CreateDevice)
+    if (!p->offscreen && (!p->f.GetPhysicalDeviceSurfaceSupportKHR || !p->f.CreateDevice))
         return rv_error_set(err, RV_ERR_UNSUPPORTED, "presentation: the Vulkan loader lacks VK_KHR_surface");
     return RV_OK;
 }
@@ -209,9 +269,10 @@ static rv_status make_device(rv_present *p, rv_error *err)
         p->f.GetPhysicalDeviceQueueFamilyProperties(devs[i], &nf, qf);
         for (uint32_t q = 0; q < nf; q++) {
             VkBool32 ok = VK_FALSE;
-            if (!(qf[q].queueFlags & (VK_QUEUE_GRAPHICS_BIT | VK_QUEUE_COMPUTE_BIT)))
-                continue;
-            if (p->f.GetPhysicalDeviceSurfaceSupportKHR(devs[i], q, p->surface, &ok) != VK_SUCCESS || !ok)
+            if (!(qf[q].queueFlags & VK_QUEUE_COMPUTE_BIT) || pr.apiVersion < VK_API_VERSION_1_2)
+                continue; /* the composite pass is a compute shader built for Vulkan 1.2 */
+            if (!p->offscreen &&
+                (p->f.GetPhysicalDeviceSurfaceSupportKHR(devs[i], q, p->surface, &ok) != VK_SUCCESS || !ok))
                 continue;
             int rank = pr.deviceType == VK_PHYSICAL_DEVICE_TYPE_DISCRETE_GPU     ? 3
                        : pr.deviceType == VK_PHYSICAL_DEVICE_TYPE_INTEGRATED_GPU ? 2
@@ -226,7 +287,8 @@ static rv_status make_device(rv_present *p, rv_error *err)
         }
     }
     if (best < 0)
-        return rv_error_set(err, RV_ERR_UNSUPPORTED, "presentation: no Vulkan device can present to this window");
+        return rv_error_set(err, RV_ERR_UNSUPPORTED, "presentation: no Vulkan 1.2 device with a compute queue %s",
+                            p->offscreen ? "" : "can present to this window");
     p->phys = devs[best];
     p->family = best_family;
     float prio = 1.0f;
@@ -234,7 +296,8 @@ static rv_status make_device(rv_present *p, rv_error *err)
                                   .queueCount = 1, .pQueuePriorities = &prio};
     const char *dext[] = {VK_KHR_SWAPCHAIN_EXTENSION_NAME};
     VkDeviceCreateInfo dci = {.sType = VK_STRUCTURE_TYPE_DEVICE_CREATE_INFO, .queueCreateInfoCount = 1,
-                              .pQueueCreateInfos = &qi, .enabledExtensionCount = 1, .ppEnabledExtensionNames = dext};
+                              .pQueueCreateInfos = &qi, .enabledExtensionCount = p->offscreen ? 0 : 1,
+                              .ppEnabledExtensionNames = dext};
     VkResult r = p->f.CreateDevice(p->phys, &dci, NULL, &p->device);
     if (r != VK_SUCCESS)
         return vkfail(err, r, "vkCreateDevice with VK_KHR_swapchain");
@@ -270,6 +333,23 @@ static rv_status make_device(rv_present *p, rv_error *err)
     DPROC(BindBufferMemory);
     DPROC(MapMemory);
     DPROC(UnmapMemory);
+    DPROC(CmdCopyBuffer);
+    DPROC(CreateShaderModule);
+    DPROC(DestroyShaderModule);
+    DPROC(CreateDescriptorSetLayout);
+    DPROC(DestroyDescriptorSetLayout);
+    DPROC(CreatePipelineLayout);
+    DPROC(DestroyPipelineLayout);
+    DPROC(CreateComputePipelines);
+    DPROC(DestroyPipeline);
+    DPROC(CreateDescriptorPool);
+    DPROC(DestroyDescriptorPool);
+    DPROC(AllocateDescriptorSets);
+    DPROC(UpdateDescriptorSets);
+    DPROC(CmdBindPipeline);
+    DPROC(CmdBindDescriptorSets);
+    DPROC(CmdPushConstants);
+    DPROC(CmdDispatch);
     p->f.GetDeviceQueue(p->device, p->family, 0, &p->queue);
     VkCommandPoolCreateInfo pi = {.sType = VK_STRUCTURE_TYPE_COMMAND_POOL_CREATE_INFO,
                                   .flags = VK_COMMAND_POOL_CREATE_RESET_COMMAND_BUFFER_BIT,
@@ -286,6 +366,8 @@ static rv_status make_device(rv_present *p, rv_error *err)
         (r = p->f.CreateSemaphore(p->device, &si, NULL, &p->rendered)) != VK_SUCCESS ||
         (r = p->f.CreateFence(p->device, &fi, NULL, &p->fence)) != VK_SUCCESS)
         return vkfail(err, r, "creating semaphores and a fence");
+    if (p->offscreen)
+        return RV_OK;
     /* the format: 8-bit RGBA or BGRA (bytes copied as they are) */
     uint32_t nf = 0;
     p->f.GetPhysicalDeviceSurfaceFormatsKHR(p->phys, p->surface, &nf, NULL);
@@ -363,43 +445,157 @@ static rv_status make_swapchain(rv_present *p, rv_error *err)
     return RV_OK;
 }
 
-static rv_status staging(rv_present *p, VkDeviceSize size, rv_error *err)
+/* ---------------------------------------------------------------- buffers */
+
+static void buf_free(rv_present *p, pbuf *b)
 {
-    if (size <= p->staging_size)
+    if (b->map)
+        p->f.UnmapMemory(p->device, b->m);
+    if (b->b)
+        p->f.DestroyBuffer(p->device, b->b, NULL);
+    if (b->m)
+        p->f.FreeMemory(p->device, b->m, NULL);
+    memset(b, 0, sizeof(*b));
+}
+
+/* Makes b hold at least `size` bytes (never shrinks). Host buffers are
+ * host-visible, coherent and mapped; the others prefer device-local memory. */
+static rv_status buf_reserve(rv_present *p, pbuf *b, VkDeviceSize size, VkBufferUsageFlags usage, bool host,
+                             rv_error *err)
+{
+    if (size <= b->size)
         return RV_OK;
-    if (p->staging) {
-        p->f.UnmapMemory(p->device, p->staging_mem);
-        p->f.DestroyBuffer(p->device, p->staging, NULL);
-        p->f.FreeMemory(p->device, p->staging_mem, NULL);
-        p->staging = VK_NULL_HANDLE;
-        p->staging_size = 0;
-    }
-    VkBufferCreateInfo bi = {.sType = VK_STRUCTURE_TYPE_BUFFER_CREATE_INFO, .size = size,
-                             .usage = VK_BUFFER_USAGE_TRANSFER_SRC_BIT, .sharingMode = VK_SHARING_MODE_EXCLUSIVE};
-    VkResult r = p->f.CreateBuffer(p->device, &bi, NULL, &p->staging);
+    if (size < 4096)
+        size = 4096;
+    buf_free(p, b);
+    VkBufferCreateInfo bi = {.sType = VK_STRUCTURE_TYPE_BUFFER_CREATE_INFO, .size = size, .usage = usage,
+                             .sharingMode = VK_SHARING_MODE_EXCLUSIVE};
+    VkResult r = p->f.CreateBuffer(p->device, &bi, NULL, &b->b);
     if (r != VK_SUCCESS)
-        return vkfail(err, r, "vkCreateBuffer (staging)");
+        return vkfail(err, r, "vkCreateBuffer");
     VkMemoryRequirements mr;
-    p->f.GetBufferMemoryRequirements(p->device, p->staging, &mr);
+    p->f.GetBufferMemoryRequirements(p->device, b->b, &mr);
     VkPhysicalDeviceMemoryProperties mp;
     p->f.GetPhysicalDeviceMemoryProperties(p->phys, &mp);
+    const VkMemoryPropertyFlags need =
+        host ? VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT | VK_MEMORY_PROPERTY_HOST_COHERENT_BIT : 0;
+    const VkMemoryPropertyFlags like = host ? need : VK_MEMORY_PROPERTY_DEVICE_LOCAL_BIT;
     uint32_t type = UINT32_MAX;
-    const VkMemoryPropertyFlags need = VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT | VK_MEMORY_PROPERTY_HOST_COHERENT_BIT;
-    for (uint32_t i = 0; i < mp.memoryTypeCount && type == UINT32_MAX; i++)
-        if ((mr.memoryTypeBits & (1u << i)) && (mp.memoryTypes[i].propertyFlags & need) == need)
-            type = i;
+    for (int pass = 0; pass < 2 && type == UINT32_MAX; pass++)
+        for (uint32_t i = 0; i < mp.memoryTypeCount && type == UINT32_MAX; i++)
+            if ((mr.memoryTypeBits & (1u << i)) && (mp.memoryTypes[i].propertyFlags & need) == need &&
+                (pass == 1 || (mp.memoryTypes[i].propertyFlags & like) == like))
+                type = i;
     if (type == UINT32_MAX)
-        return rv_error_set(err, RV_ERR_UNSUPPORTED, "presentation: no host-visible coherent memory");
+        return rv_error_set(err, RV_ERR_UNSUPPORTED, "presentation: no %s memory for a buffer",
+                            host ? "host-visible coherent" : "usable");
     VkMemoryAllocateInfo ai = {.sType = VK_STRUCTURE_TYPE_MEMORY_ALLOCATE_INFO, .allocationSize = mr.size,
                                .memoryTypeIndex = type};
-    if ((r = p->f.AllocateMemory(p->device, &ai, NULL, &p->staging_mem)) != VK_SUCCESS)
-        return vkfail(err, r, "vkAllocateMemory (staging)");
-    if ((r = p->f.BindBufferMemory(p->device, p->staging, p->staging_mem, 0)) != VK_SUCCESS ||
-        (r = p->f.MapMemory(p->device, p->staging_mem, 0, VK_WHOLE_SIZE, 0, &p->staging_ptr)) != VK_SUCCESS)
-        return vkfail(err, r, "mapping the staging buffer");
-    p->staging_size = size;
+    if ((r = p->f.AllocateMemory(p->device, &ai, NULL, &b->m)) != VK_SUCCESS)
+        return vkfail(err, r, "vkAllocateMemory");
+    if ((r = p->f.BindBufferMemory(p->device, b->b, b->m, 0)) != VK_SUCCESS)
+        return vkfail(err, r, "vkBindBufferMemory");
+    if (host && (r = p->f.MapMemory(p->device, b->m, 0, VK_WHOLE_SIZE, 0, &b->map)) != VK_SUCCESS)
+        return vkfail(err, r, "vkMapMemory");
+    b->size = size;
+    p->set_stale = true;
+    if (b == &p->target)
+        p->composed = false;
     return RV_OK;
 }
+
+#define DEV_USAGE (VK_BUFFER_USAGE_STORAGE_BUFFER_BIT | VK_BUFFER_USAGE_TRANSFER_DST_BIT)
+
+/* ---------------------------------------------------------------- the composite pass */
+
+static rv_status make_pipeline(rv_present *p, rv_error *err)
+{
+    const rv_spirv *spv = NULL;
+    for (size_t i = 0; i < rv_spirv_count; i++)
+        if (strcmp(rv_spirv_table[i].name, "composite") == 0)
+            spv = &rv_spirv_table[i];
+    if (!spv)
+        return rv_error_set(err, RV_ERR_PIPELINE, "presentation: the composite shader is not built in");
+    VkShaderModuleCreateInfo mi = {.sType = VK_STRUCTURE_TYPE_SHADER_MODULE_CREATE_INFO, .codeSize = spv->bytes,
+                                   .pCode = spv->words};
+    VkResult r = p->f.CreateShaderModule(p->device, &mi, NULL, &p->shader);
+    if (r != VK_SUCCESS)
+        return vkfail(err, r, "vkCreateShaderModule (composite)");
+    VkDescriptorSetLayoutBinding b[3];
+    for (uint32_t i = 0; i < 3; i++)
+        b[i] = (VkDescriptorSetLayoutBinding){.binding = i, .descriptorType = VK_DESCRIPTOR_TYPE_STORAGE_BUFFER,
+                                              .descriptorCount = 1, .stageFlags = VK_SHADER_STAGE_COMPUTE_BIT};
+    VkDescriptorSetLayoutCreateInfo li = {.sType = VK_STRUCTURE_TYPE_DESCRIPTOR_SET_LAYOUT_CREATE_INFO,
+                                          .bindingCount = 3, .pBindings = b};
+    if ((r = p->f.CreateDescriptorSetLayout(p->device, &li, NULL, &p->dsl)) != VK_SUCCESS)
+        return vkfail(err, r, "vkCreateDescriptorSetLayout");
+    VkPushConstantRange pcr = {VK_SHADER_STAGE_COMPUTE_BIT, 0, sizeof(struct rv_pc_composite)};
+    VkPipelineLayoutCreateInfo pli = {.sType = VK_STRUCTURE_TYPE_PIPELINE_LAYOUT_CREATE_INFO, .setLayoutCount = 1,
+                                      .pSetLayouts = &p->dsl, .pushConstantRangeCount = 1,
+                                      .pPushConstantRanges = &pcr};
+    if ((r = p->f.CreatePipelineLayout(p->device, &pli, NULL, &p->layout)) != VK_SUCCESS)
+        return vkfail(err, r, "vkCreatePipelineLayout");
+    VkComputePipelineCreateInfo ci = {
+        .sType = VK_STRUCTURE_TYPE_COMPUTE_PIPELINE_CREATE_INFO,
+        .stage = {.sType = VK_STRUCTURE_TYPE_PIPELINE_SHADER_STAGE_CREATE_INFO,
+                  .stage = VK_SHADER_STAGE_COMPUTE_BIT, .module = p->shader, .pName = "main"},
+        .layout = p->layout};
+    if ((r = p->f.CreateComputePipelines(p->device, VK_NULL_HANDLE, 1, &ci, NULL, &p->pipe)) != VK_SUCCESS)
+        return vkfail(err, r, "vkCreateComputePipelines (composite)");
+    VkDescriptorPoolSize ps = {VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, 3};
+    VkDescriptorPoolCreateInfo dpi = {.sType = VK_STRUCTURE_TYPE_DESCRIPTOR_POOL_CREATE_INFO, .maxSets = 1,
+                                      .poolSizeCount = 1, .pPoolSizes = &ps};
+    if ((r = p->f.CreateDescriptorPool(p->device, &dpi, NULL, &p->dpool)) != VK_SUCCESS)
+        return vkfail(err, r, "vkCreateDescriptorPool");
+    VkDescriptorSetAllocateInfo ai = {.sType = VK_STRUCTURE_TYPE_DESCRIPTOR_SET_ALLOCATE_INFO,
+                                      .descriptorPool = p->dpool, .descriptorSetCount = 1, .pSetLayouts = &p->dsl};
+    if ((r = p->f.AllocateDescriptorSets(p->device, &ai, &p->set)) != VK_SUCCESS)
+        return vkfail(err, r, "vkAllocateDescriptorSets");
+    /* every binding exists from the start, so an empty frame or overlay still binds */
+    rv_status s = buf_reserve(p, &p->frame, 4096, DEV_USAGE, false, err);
+    if (!s)
+        s = buf_reserve(p, &p->overlay, 4096, DEV_USAGE, false, err);
+    return s;
+}
+
+static void update_set(rv_present *p)
+{
+    VkDescriptorBufferInfo bi[3] = {{p->frame.b, 0, VK_WHOLE_SIZE},
+                                    {p->overlay.b, 0, VK_WHOLE_SIZE},
+                                    {p->target.b, 0, VK_WHOLE_SIZE}};
+    VkWriteDescriptorSet w[3];
+    for (uint32_t i = 0; i < 3; i++)
+        w[i] = (VkWriteDescriptorSet){.sType = VK_STRUCTURE_TYPE_WRITE_DESCRIPTOR_SET, .dstSet = p->set,
+                                      .dstBinding = i, .descriptorCount = 1,
+                                      .descriptorType = VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, .pBufferInfo = &bi[i]};
+    p->f.UpdateDescriptorSets(p->device, 3, w, 0, NULL);
+    p->set_stale = false;
+}
+
+/* The frame's rectangle in a tw x th target: the largest of its aspect that
+ * fits, sizes rounded to the nearest pixel, centred (rounded down). */
+static void fit(const rv_present *p, struct rv_pc_composite *pc)
+{
+    uint64_t fw = p->fw, fh = p->fh, W = p->tw, H = p->th;
+    uint64_t dw, dh;
+    if (W * fh <= H * fw) {
+        dw = W;
+        dh = (2 * fh * W + fw) / (2 * fw);
+    } else {
+        dh = H;
+        dw = (2 * fw * H + fh) / (2 * fh);
+    }
+    dw = dw < 1 ? 1 : dw > W ? W : dw;
+    dh = dh < 1 ? 1 : dh > H ? H : dh;
+    pc->dst_w = (uint32_t)dw;
+    pc->dst_h = (uint32_t)dh;
+    pc->dst_x = (uint32_t)((W - dw) / 2);
+    pc->dst_y = (uint32_t)((H - dh) / 2);
+    pc->step_x = (uint32_t)((fw << 16) / dw);
+    pc->step_y = (uint32_t)((fh << 16) / dh);
+}
+
+/* ---------------------------------------------------------------- create, destroy */
 
 rv_status rv_present_create(rv_present **out, const rv_present_desc *d, rv_error *err)
 {
@@ -408,9 +604,12 @@ rv_status rv_present_create(rv_present **out, const rv_present_desc *d, rv_error
     if (!p)
         return rv_error_set(err, RV_ERR_HOST_MEMORY, "presentation: out of memory");
     p->vsync = d->vsync;
+    p->offscreen = d->create_surface == NULL;
+    p->off_w = d->width ? d->width : 64;
+    p->off_h = d->height ? d->height : 64;
     rv_status s = make_instance(p, d, err);
-    if (!s) {
-        uint64_t surf = d->create_surface ? d->create_surface(d->user, (uint64_t)(uintptr_t)p->instance) : 0;
+    if (!s && !p->offscreen) {
+        uint64_t surf = d->create_surface(d->user, (uint64_t)(uintptr_t)p->instance);
         if (!surf)
             s = rv_error_set(err, RV_ERR_UNSUPPORTED, "presentation: the window could not make a Vulkan surface");
         p->surface = (VkSurfaceKHR)(uintptr_t)surf;
@@ -418,6 +617,8 @@ rv_status rv_present_create(rv_present **out, const rv_present_desc *d, rv_error
     if (!s)
         s = make_device(p, err);
     if (!s)
+        s = make_pipeline(p, err);
+    if (!s && !p->offscreen)
         s = make_swapchain(p, err);
     if (s) {
         rv_present_destroy(p);
@@ -433,11 +634,19 @@ void rv_present_destroy(rv_present *p)
         return;
     if (p->device) {
         p->f.DeviceWaitIdle(p->device);
-        if (p->staging) {
-            p->f.UnmapMemory(p->device, p->staging_mem);
-            p->f.DestroyBuffer(p->device, p->staging, NULL);
-            p->f.FreeMemory(p->device, p->staging_mem, NULL);
-        }
+        pbuf *bufs[] = {&p->frame, &p->frame_stage, &p->overlay, &p->overlay_stage, &p->target, &p->readback};
+        for (size_t i = 0; i < sizeof(bufs) / sizeof(bufs[0]); i++)
+            buf_free(p, bufs[i]);
+        if (p->dpool)
+            p->f.DestroyDescriptorPool(p->device, p->dpool, NULL);
+        if (p->pipe)
+            p->f.DestroyPipeline(p->device, p->pipe, NULL);
+        if (p->layout)
+            p->f.DestroyPipelineLayout(p->device, p->layout, NULL);
+        if (p->dsl)
+            p->f.DestroyDescriptorSetLayout(p->device, p->dsl, NULL);
+        if (p->shader)
+            p->f.DestroyShaderModule(p->device, p->shader, NULL);
         if (p->swapchain)
             p->f.DestroySwapchainKHR(p->device, p->swapchain, NULL);
         if (p->fence)
@@ -463,6 +672,77 @@ void rv_present_destroy(rv_present *p)
 
 bool rv_present_bgra(const rv_present *p) { return p->bgra; }
 const char *rv_present_device(const rv_present *p) { return p->device_name; }
+void rv_present_inject(rv_present *p, rv_present_fault f) { p->fault = f; }
+rv_present_stats rv_present_get_stats(const rv_present *p) { return p->stats; }
+
+/* ---------------------------------------------------------------- inputs */
+
+rv_status rv_present_set_frame(rv_present *p, const uint32_t *rgba, uint32_t width, uint32_t height, rv_error *err)
+{
+    p->composed = false;
+    if (!rgba || !width || !height) {
+        p->fw = p->fh = 0;
+        return RV_OK;
+    }
+    VkDeviceSize n = (VkDeviceSize)width * height * 4;
+    rv_status s = buf_reserve(p, &p->frame_stage, n, VK_BUFFER_USAGE_TRANSFER_SRC_BIT, true, err);
+    if (!s)
+        s = buf_reserve(p, &p->frame, n, DEV_USAGE, false, err);
+    if (s)
+        return s;
+    memcpy(p->frame_stage.map, rgba, (size_t)n); /* the last draw waited for its fence: not in use */
+    p->fw = width;
+    p->fh = height;
+    p->frame_dirty = true;
+    return RV_OK;
+}
+
+rv_status rv_present_set_overlay(rv_present *p, const uint32_t *rgba, uint32_t width, uint32_t height, uint32_t x,
+                                 uint32_t y, rv_error *err)
+{
+    p->composed = false;
+    if (!rgba || !width || !height) {
+        p->ow = p->oh = 0;
+        return RV_OK;
+    }
+    VkDeviceSize n = (VkDeviceSize)width * height * 4;
+    rv_status s = buf_reserve(p, &p->overlay_stage, n, VK_BUFFER_USAGE_TRANSFER_SRC_BIT, true, err);
+    if (!s)
+        s = buf_reserve(p, &p->overlay, n, DEV_USAGE, false, err);
+    if (s)
+        return s;
+    memcpy(p->overlay_stage.map, rgba, (size_t)n);
+    p->ox = x;
+    p->oy = y;
+    p->ow = width;
+    p->oh = height;
+    p->overlay_dirty = true;
+    p->ov_lo = 0;
+    p->ov_hi = height;
+    return RV_OK;
+}
+
+rv_status rv_present_update_overlay(rv_present *p, const uint32_t *rows, uint32_t y, uint32_t n, rv_error *err)
+{
+    if (!p->ow || y > p->oh || n > p->oh - y)
+        return rv_error_set(err, RV_ERR_INVALID, "presentation: rows %u to %u are not in the %ux%u overlay", y, y + n,
+                            p->ow, p->oh);
+    if (!n)
+        return RV_OK;
+    memcpy((uint32_t *)p->overlay_stage.map + (size_t)y * p->ow, rows, (size_t)n * p->ow * 4);
+    if (!p->overlay_dirty) {
+        p->ov_lo = y;
+        p->ov_hi = y + n;
+    } else {
+        p->ov_lo = y < p->ov_lo ? y : p->ov_lo;
+        p->ov_hi = y + n > p->ov_hi ? y + n : p->ov_hi;
+    }
+    p->overlay_dirty = true;
+    p->composed = false;
+    return RV_OK;
+}
+
+/* ---------------------------------------------------------------- drawing */
 
 static void barrier(rv_present *p, VkImage img, VkImageLayout from, VkImageLayout to, VkAccessFlags src_access,
                     VkAccessFlags dst_access, VkPipelineStageFlags src, VkPipelineStageFlags dst)
@@ -475,8 +755,111 @@ static void barrier(rv_present *p, VkImage img, VkImageLayout from, VkImageLayou
     p->f.CmdPipelineBarrier(p->cmd, src, dst, 0, 0, NULL, 0, NULL, 1, &b);
 }
 
-rv_status rv_present_frame(rv_present *p, const uint32_t *pixels, uint32_t width, uint32_t height, rv_error *err)
+static void mem_barrier(rv_present *p, VkAccessFlags src_access, VkAccessFlags dst_access, VkPipelineStageFlags src,
+                        VkPipelineStageFlags dst)
 {
+    VkMemoryBarrier b = {.sType = VK_STRUCTURE_TYPE_MEMORY_BARRIER, .srcAccessMask = src_access,
+                         .dstAccessMask = dst_access};
+    p->f.CmdPipelineBarrier(p->cmd, src, dst, 0, 1, &b, 0, NULL, 0, NULL);
+}
+
+/* Records the uploads that are due and the composite into `target`;
+ * nothing when target already holds it (no layer changed: the UI redraws
+ * far more often than the frame or the overlay change). */
+static void record_composite(rv_present *p)
+{
+    if (p->composed)
+        return;
+    bool copied = false;
+    if (p->frame_dirty && p->fw) {
+        VkBufferCopy c = {0, 0, (VkDeviceSize)p->fw * p->fh * 4};
+        p->f.CmdCopyBuffer(p->cmd, p->frame_stage.b, p->frame.b, 1, &c);
+        copied = true;
+    }
+    if (p->overlay_dirty && p->ow) {
+        VkDeviceSize row = (VkDeviceSize)p->ow * 4;
+        VkBufferCopy c = {row * p->ov_lo, row * p->ov_lo, row * (p->ov_hi - p->ov_lo)};
+        p->f.CmdCopyBuffer(p->cmd, p->overlay_stage.b, p->overlay.b, 1, &c);
+        copied = true;
+    }
+    if (copied)
+        mem_barrier(p, VK_ACCESS_TRANSFER_WRITE_BIT, VK_ACCESS_SHADER_READ_BIT, VK_PIPELINE_STAGE_TRANSFER_BIT,
+                    VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT);
+    /* the previous draw's copy out of target is done (fence), but order it anyway */
+    mem_barrier(p, VK_ACCESS_TRANSFER_READ_BIT, VK_ACCESS_SHADER_WRITE_BIT, VK_PIPELINE_STAGE_TRANSFER_BIT,
+                VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT);
+    struct rv_pc_composite pc = {.out_w = p->tw, .out_h = p->th, .bgra = p->bgra ? 1u : 0u};
+    if (p->fw) {
+        pc.frame_w = p->fw;
+        pc.frame_h = p->fh;
+        fit(p, &pc);
+    }
+    if (p->ow) {
+        pc.ov_x = p->ox;
+        pc.ov_y = p->oy;
+        pc.ov_w = p->ow;
+        pc.ov_h = p->oh;
+    }
+    p->f.CmdBindPipeline(p->cmd, VK_PIPELINE_BIND_POINT_COMPUTE, p->pipe);
+    p->f.CmdBindDescriptorSets(p->cmd, VK_PIPELINE_BIND_POINT_COMPUTE, p->layout, 0, 1, &p->set, 0, NULL);
+    p->f.CmdPushConstants(p->cmd, p->layout, VK_SHADER_STAGE_COMPUTE_BIT, 0, sizeof(pc), &pc);
+    p->f.CmdDispatch(p->cmd, (p->tw + RV_COMPOSITE_GROUP - 1) / RV_COMPOSITE_GROUP,
+                     (p->th + RV_COMPOSITE_GROUP - 1) / RV_COMPOSITE_GROUP, 1);
+    p->stats.composites++;
+}
+
+static void mark_uploaded(rv_present *p)
+{
+    p->stats.draws++;
+    p->composed = true;
+    if (p->frame_dirty && p->fw)
+        p->stats.frame_uploads++;
+    if (p->overlay_dirty && p->ow) {
+        p->stats.overlay_uploads++;
+        p->stats.overlay_bytes += (uint64_t)p->ow * (p->ov_hi - p->ov_lo) * 4;
+    }
+    p->frame_dirty = p->overlay_dirty = false;
+}
+
+/* The target's size for this draw; a new size needs a new composite. */
+static void target_size(rv_present *p, uint32_t w, uint32_t h)
+{
+    if (w != p->tw || h != p->th)
+        p->composed = false;
+    p->tw = w;
+    p->th = h;
+}
+
+static rv_status draw_offscreen(rv_present *p, rv_error *err)
+{
+    target_size(p, p->off_w, p->off_h);
+    rv_status s = buf_reserve(p, &p->target, (VkDeviceSize)p->tw * p->th * 4,
+                              VK_BUFFER_USAGE_STORAGE_BUFFER_BIT | VK_BUFFER_USAGE_TRANSFER_SRC_BIT, false, err);
+    if (s)
+        return s;
+    if (p->set_stale)
+        update_set(p);
+    p->f.ResetCommandBuffer(p->cmd, 0);
+    VkCommandBufferBeginInfo bi = {.sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO,
+                                   .flags = VK_COMMAND_BUFFER_USAGE_ONE_TIME_SUBMIT_BIT};
+    p->f.BeginCommandBuffer(p->cmd, &bi);
+    record_composite(p);
+    p->f.EndCommandBuffer(p->cmd);
+    VkSubmitInfo si = {.sType = VK_STRUCTURE_TYPE_SUBMIT_INFO, .commandBufferCount = 1, .pCommandBuffers = &p->cmd};
+    p->f.ResetFences(p->device, 1, &p->fence);
+    VkResult r = p->f.QueueSubmit(p->queue, 1, &si, p->fence);
+    if (r != VK_SUCCESS)
+        return vkfail(err, r, "vkQueueSubmit (composite)");
+    if ((r = p->f.WaitForFences(p->device, 1, &p->fence, VK_TRUE, UINT64_MAX)) != VK_SUCCESS)
+        return vkfail(err, r, "waiting for the composite");
+    mark_uploaded(p);
+    return RV_OK;
+}
+
+rv_status rv_present_draw(rv_present *p, rv_error *err)
+{
+    if (p->offscreen)
+        return draw_offscreen(p, err);
     VkSurfaceCapabilitiesKHR caps;
     VkResult r = p->f.GetPhysicalDeviceSurfaceCapabilitiesKHR(p->phys, p->surface, &caps);
     if (r != VK_SUCCESS)
@@ -490,49 +873,55 @@ rv_status rv_present_frame(rv_present *p, const uint32_t *pixels, uint32_t width
     }
     if (!p->swapchain || p->extent.width == 0)
         return RV_OK;
-    rv_status s = staging(p, (VkDeviceSize)width * height * 4, err);
-    if (s)
-        return s;
-    memcpy(p->staging_ptr, pixels, (size_t)width * height * 4);
     uint32_t idx = 0;
     for (int attempt = 0;; attempt++) {
-        r = p->f.AcquireNextImageKHR(p->device, p->swapchain, UINT64_MAX, p->acquired, VK_NULL_HANDLE, &idx);
+        rv_present_fault fault = p->fault;
+        p->fault = RV_PRESENT_FAULT_NONE;
+        if (fault == RV_PRESENT_FAULT_SURFACE_LOST) /* tests: as a driver reports a window gone */
+            r = VK_ERROR_SURFACE_LOST_KHR;
+        else if (fault == RV_PRESENT_FAULT_OUT_OF_DATE)
+            r = VK_ERROR_OUT_OF_DATE_KHR;
+        else
+            r = p->f.AcquireNextImageKHR(p->device, p->swapchain, UINT64_MAX, p->acquired, VK_NULL_HANDLE, &idx);
         if (r == VK_SUCCESS || r == VK_SUBOPTIMAL_KHR)
             break;
         if (r == VK_ERROR_OUT_OF_DATE_KHR && attempt == 0) {
             p->f.DeviceWaitIdle(p->device);
-            if ((s = make_swapchain(p, err)))
+            rv_status s = make_swapchain(p, err);
+            if (s)
                 return s;
+            p->stats.recreated++;
             if (!p->swapchain || p->extent.width == 0)
                 return RV_OK;
             continue;
         }
         return vkfail(err, r, "vkAcquireNextImageKHR");
     }
+    target_size(p, p->extent.width, p->extent.height);
+    rv_status s = buf_reserve(p, &p->target, (VkDeviceSize)p->tw * p->th * 4,
+                              VK_BUFFER_USAGE_STORAGE_BUFFER_BIT | VK_BUFFER_USAGE_TRANSFER_SRC_BIT, false, err);
+    if (s)
+        return s;
+    if (p->set_stale)
+        update_set(p);
     VkImage img = p->images[idx];
     p->f.ResetCommandBuffer(p->cmd, 0);
     VkCommandBufferBeginInfo bi = {.sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO,
                                    .flags = VK_COMMAND_BUFFER_USAGE_ONE_TIME_SUBMIT_BIT};
     p->f.BeginCommandBuffer(p->cmd, &bi);
+    record_composite(p);
+    mem_barrier(p, VK_ACCESS_SHADER_WRITE_BIT, VK_ACCESS_TRANSFER_READ_BIT, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT,
+                VK_PIPELINE_STAGE_TRANSFER_BIT);
     barrier(p, img, VK_IMAGE_LAYOUT_UNDEFINED, VK_IMAGE_LAYOUT_TRANSFER_DST_OPTIMAL, 0, VK_ACCESS_TRANSFER_WRITE_BIT,
             VK_PIPELINE_STAGE_TRANSFER_BIT, VK_PIPELINE_STAGE_TRANSFER_BIT);
-    uint32_t cw = width < p->extent.width ? width : p->extent.width;
-    uint32_t ch = height < p->extent.height ? height : p->extent.height;
-    if (cw < p->extent.width || ch < p->extent.height) {
-        VkClearColorValue black = {{0, 0, 0, 1}};
-        VkImageSubresourceRange range = {VK_IMAGE_ASPECT_COLOR_BIT, 0, 1, 0, 1};
-        p->f.CmdClearColorImage(p->cmd, img, VK_IMAGE_LAYOUT_TRANSFER_DST_OPTIMAL, &black, 1, &range);
-        barrier(p, img, VK_IMAGE_LAYOUT_TRANSFER_DST_OPTIMAL, VK_IMAGE_LAYOUT_TRANSFER_DST_OPTIMAL,
-                VK_ACCESS_TRANSFER_WRITE_BIT, VK_ACCESS_TRANSFER_WRITE_BIT, VK_PIPELINE_STAGE_TRANSFER_BIT,
-                VK_PIPELINE_STAGE_TRANSFER_BIT);
-    }
-    VkBufferImageCopy copy = {.bufferOffset = 0, .bufferRowLength = width, .bufferImageHeight = height,
+    VkBufferImageCopy copy = {.bufferOffset = 0, .bufferRowLength = p->tw, .bufferImageHeight = p->th,
                               .imageSubresource = {VK_IMAGE_ASPECT_COLOR_BIT, 0, 0, 1},
-                              .imageOffset = {0, 0, 0}, .imageExtent = {cw, ch, 1}};
-    p->f.CmdCopyBufferToImage(p->cmd, p->staging, img, VK_IMAGE_LAYOUT_TRANSFER_DST_OPTIMAL, 1, &copy);
+                              .imageOffset = {0, 0, 0}, .imageExtent = {p->tw, p->th, 1}};
+    p->f.CmdCopyBufferToImage(p->cmd, p->target.b, img, VK_IMAGE_LAYOUT_TRANSFER_DST_OPTIMAL, 1, &copy);
     barrier(p, img, VK_IMAGE_LAYOUT_TRANSFER_DST_OPTIMAL, VK_IMAGE_LAYOUT_PRESENT_SRC_KHR,
             VK_ACCESS_TRANSFER_WRITE_BIT, 0, VK_PIPELINE_STAGE_TRANSFER_BIT, VK_PIPELINE_STAGE_BOTTOM_OF_PIPE_BIT);
     p->f.EndCommandBuffer(p->cmd);
+    /* the composite may run before the image is ours; only the copy into it waits */
     VkPipelineStageFlags wait_stage = VK_PIPELINE_STAGE_TRANSFER_BIT;
     VkSubmitInfo si = {.sType = VK_STRUCTURE_TYPE_SUBMIT_INFO, .waitSemaphoreCount = 1,
                        .pWaitSemaphores = &p->acquired, .pWaitDstStageMask = &wait_stage,
@@ -540,19 +929,55 @@ rv_status rv_present_frame(rv_present *p, const uint32_t *pixels, uint32_t width
                        .pSignalSemaphores = &p->rendered};
     p->f.ResetFences(p->device, 1, &p->fence);
     if ((r = p->f.QueueSubmit(p->queue, 1, &si, p->fence)) != VK_SUCCESS)
-        return vkfail(err, r, "vkQueueSubmit (present copy)");
+        return vkfail(err, r, "vkQueueSubmit (composite and copy)");
     VkPresentInfoKHR pi = {.sType = VK_STRUCTURE_TYPE_PRESENT_INFO_KHR, .waitSemaphoreCount = 1,
                            .pWaitSemaphores = &p->rendered, .swapchainCount = 1, .pSwapchains = &p->swapchain,
                            .pImageIndices = &idx};
     r = p->f.QueuePresentKHR(p->queue, &pi);
     VkResult w = p->f.WaitForFences(p->device, 1, &p->fence, VK_TRUE, UINT64_MAX);
     if (w != VK_SUCCESS)
-        return vkfail(err, w, "waiting for the present copy");
+        return vkfail(err, w, "waiting for the composite");
+    mark_uploaded(p);
     if (r == VK_ERROR_OUT_OF_DATE_KHR || r == VK_SUBOPTIMAL_KHR) {
         p->f.DeviceWaitIdle(p->device);
+        p->stats.recreated++;
         return make_swapchain(p, err);
     }
     if (r != VK_SUCCESS)
         return vkfail(err, r, "vkQueuePresentKHR");
+    return RV_OK;
+}
+
+rv_status rv_present_read(rv_present *p, uint32_t *out, uint32_t *width, uint32_t *height, size_t cap,
+                          rv_error *err)
+{
+    *width = p->tw;
+    *height = p->th;
+    size_t n = (size_t)p->tw * p->th;
+    if (!p->target.b || n == 0)
+        return rv_error_set(err, RV_ERR_INVALID, "presentation: nothing drawn yet");
+    if (n > cap)
+        return rv_error_set(err, RV_ERR_INVALID, "presentation: the target is %ux%u, the buffer holds %zu pixels",
+                            p->tw, p->th, cap);
+    rv_status s = buf_reserve(p, &p->readback, n * 4, VK_BUFFER_USAGE_TRANSFER_DST_BIT, true, err);
+    if (s)
+        return s;
+    p->f.ResetCommandBuffer(p->cmd, 0);
+    VkCommandBufferBeginInfo bi = {.sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO,
+                                   .flags = VK_COMMAND_BUFFER_USAGE_ONE_TIME_SUBMIT_BIT};
+    p->f.BeginCommandBuffer(p->cmd, &bi);
+    VkBufferCopy c = {0, 0, n * 4};
+    p->f.CmdCopyBuffer(p->cmd, p->target.b, p->readback.b, 1, &c);
+    mem_barrier(p, VK_ACCESS_TRANSFER_WRITE_BIT, VK_ACCESS_HOST_READ_BIT, VK_PIPELINE_STAGE_TRANSFER_BIT,
+                VK_PIPELINE_STAGE_HOST_BIT);
+    p->f.EndCommandBuffer(p->cmd);
+    VkSubmitInfo si = {.sType = VK_STRUCTURE_TYPE_SUBMIT_INFO, .commandBufferCount = 1, .pCommandBuffers = &p->cmd};
+    p->f.ResetFences(p->device, 1, &p->fence);
+    VkResult r = p->f.QueueSubmit(p->queue, 1, &si, p->fence);
+    if (r != VK_SUCCESS)
+        return vkfail(err, r, "vkQueueSubmit (read back)");
+    if ((r = p->f.WaitForFences(p->device, 1, &p->fence, VK_TRUE, UINT64_MAX)) != VK_SUCCESS)
+        return vkfail(err, r, "waiting for the read back");
+    memcpy(out, p->readback.map, n * 4);
     return RV_OK;
 }
