@@ -45,6 +45,7 @@ static const bench_case bench_cases[] = {
     {"linear 64x128 -> 128 (reverie-tiny UNet)", RV_OP_GEMM, {64, 128, 128}},
     {"attention 256 tok, 2 heads x 32 (reverie-tiny UNet)", RV_OP_ATTENTION, {256, 256, 2, 32}},
     {"attention 256x77 cross, 2 heads x 32 (reverie-tiny UNet)", RV_OP_ATTENTION, {256, 77, 2, 32}},
+    {"attention 1024 tok, 2 heads x 32 (reverie-tiny UNet at 512x512)", RV_OP_ATTENTION, {1024, 1024, 2, 32}},
 };
 #define NCASES (int)(sizeof(bench_cases) / sizeof(bench_cases[0]))
 

@@ -89,21 +89,25 @@ void main()
         const float M = subgroupMax(m[i]);
         const float c = exp(m[i] - M);
         const float L = subgroupAdd(l[i] * c);
-        // lane d % SG keeps output d
+        // lane d % SG keeps output d, in mine[d / SG] (constant indices
+        // only: a dynamically indexed array stays in memory on llvmpipe)
         float mine[HD];
+        [[unroll]] for (uint k = 0u; k < HD; k++)
+            mine[k] = 0.0;
         [[unroll]] for (uint t = 0u; t < H4; t++)
             [[unroll]] for (uint e = 0u; e < 4u; e++) {
                 const uint d = t * 4u + e;
                 const float sum = subgroupAdd(acc[i][t][e] * c);
-                mine[d] = sum;
+                if (lane == d % SG)
+                    mine[d / SG] = sum;
             }
         const uint q = q0 + i;
         if (q < Lq) {
             const uint obase = pc.boff[3] + b * pc.p.so_b + q * pc.p.so_tok + h * HD;
-            for (uint k = 0u; k < per; k++) {
+            [[unroll]] for (uint k = 0u; k < HD; k++) {
                 const uint d = k * SG + lane;
-                if (d < HD)
-                    o[obase + d] = T(mine[d] / L);
+                if (k < per && d < HD)
+                    o[obase + d] = T(mine[k] / L);
             }
         }
     }

@@ -381,23 +381,23 @@ void rv_op_attention(rv_cmd *cmd, const rv_tensor *out, const rv_tensor *q, cons
         .causal = d->causal, .scale = d->scale != 0.0f ? d->scale : 1.0f / sqrtf((float)D),
     };
     rv_binding bind[4] = {{q, false}, {k, false}, {v, false}, {out, true}};
-    if (tl->dattn && (D == 32 || D == 64) && H <= MAX_GROUPS && batch <= MAX_GROUPS &&
-        div_up(d->lq, tl->dattn_wg) <= MAX_GROUPS && fits_uniform(cmd, k) && fits_uniform(cmd, v) &&
-        (sk | sv | pc.sk_b | pc.sv_b) % 4 == 0) {
-        int dp = D == 32 ? pick(t, RV_PIPE_DATTN32_F32, RV_PIPE_DATTN32_F16)
-                         : pick(t, RV_PIPE_DATTN64_F32, RV_PIPE_DATTN64_F16);
-        rv_cmd_dispatch(cmd, dp, bind, 4, &pc, sizeof(pc), div_up(d->lq, tl->dattn_wg), H, batch);
-        return;
-    }
-    /* CPU devices, K and V past the uniform windows (dattn.comp is faster
-     * within them: 4.9 vs 7.3 ms for 256 tokens): lanes split the keys,
-     * rows read as texels */
+    /* CPU devices: lanes split the keys, rows read as texels, any length
+     * (2.3 vs 5.3 ms for 256 tokens on dattn.comp, which stays for causal
+     * attention and devices without RGBA texel views) */
     if (tl->tattn && !d->causal && (D == 32 || D == 64) && H <= MAX_GROUPS && batch <= MAX_GROUPS &&
         div_up(d->lq, tl->tattn_qb) <= MAX_GROUPS && (sq | sk | sv | pc.sq_b | pc.sk_b | pc.sv_b) % 4 == 0 &&
         rv_texel_readable(cmd->gpu, q) && rv_texel_readable(cmd->gpu, k) && rv_texel_readable(cmd->gpu, v)) {
         int tp = D == 32 ? pick(t, RV_PIPE_TATTN32_F32, RV_PIPE_TATTN32_F16)
                          : pick(t, RV_PIPE_TATTN64_F32, RV_PIPE_TATTN64_F16);
         rv_cmd_dispatch(cmd, tp, bind, 4, &pc, sizeof(pc), div_up(d->lq, tl->tattn_qb), H, batch);
+        return;
+    }
+    if (tl->dattn && (D == 32 || D == 64) && H <= MAX_GROUPS && batch <= MAX_GROUPS &&
+        div_up(d->lq, tl->dattn_wg) <= MAX_GROUPS && fits_uniform(cmd, k) && fits_uniform(cmd, v) &&
+        (sk | sv | pc.sk_b | pc.sv_b) % 4 == 0) {
+        int dp = D == 32 ? pick(t, RV_PIPE_DATTN32_F32, RV_PIPE_DATTN32_F16)
+                         : pick(t, RV_PIPE_DATTN64_F32, RV_PIPE_DATTN64_F16);
+        rv_cmd_dispatch(cmd, dp, bind, 4, &pc, sizeof(pc), div_up(d->lq, tl->dattn_wg), H, batch);
         return;
     }
     int pipe = variant == 0 ? pick(t, RV_PIPE_ATTN64_F32, RV_PIPE_ATTN64_F16)
