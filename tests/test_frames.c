@@ -366,6 +366,7 @@ done:
 
 typedef struct frame_rec {
     uint32_t *rgba;
+    float *latent;
     double change;
     uint64_t index;
     bool diffused, skipped;
@@ -406,12 +407,16 @@ static bool run_frames(rv_engine *e, const rv_stream_desc *sd, const rv_frame_de
             break;
         out[k].rgba = malloc((size_t)W * H * 4);
         memcpy(out[k].rgba, r.rgba, (size_t)W * H * 4);
+        out[k].latent = malloc(L * sizeof(float));
+        memcpy(out[k].latent, r.latent, L * sizeof(float));
         out[k].change = r.change;
         out[k].index = r.index;
         out[k].diffused = r.diffused;
         out[k].skipped = r.skipped;
     }
     ok = ok && rv_stream_read_latent(s, latent, &err) == RV_OK;
+    CHECK(!ok || memcmp(latent, out[n - 1].latent, L * sizeof(float)) == 0, "the last result's latent is not "
+          "rv_stream_read_latent's");
     rv_stream_destroy(s);
     return ok;
 }
@@ -476,6 +481,8 @@ static void in_flight(const char *fixture, int prec)
         for (int k = 0; ok && k < N; k++) {
             bool eq = memcmp(sync[k].rgba, piped[k].rgba, (size_t)W * H * 4) == 0 &&
                       memcmp(sync[k].rgba, one[k].rgba, (size_t)W * H * 4) == 0 &&
+                      memcmp(sync[k].latent, piped[k].latent, L * sizeof(float)) == 0 &&
+                      memcmp(sync[k].latent, one[k].latent, L * sizeof(float)) == 0 &&
                       sync[k].change == piped[k].change && sync[k].index == piped[k].index &&
                       sync[k].index == (uint64_t)k + 1 && sync[k].diffused == piped[k].diffused &&
                       sync[k].skipped == piped[k].skipped && sync[k].diffused == one[k].diffused;
@@ -497,6 +504,9 @@ static void in_flight(const char *fixture, int prec)
             free(sync[k].rgba);
             free(piped[k].rgba);
             free(one[k].rgba);
+            free(sync[k].latent);
+            free(piped[k].latent);
+            free(one[k].latent);
         }
         for (int i = 0; i < 3; i++)
             free(lat[i]);

@@ -45,6 +45,7 @@ typedef struct frame_slot {
     int nflags;
     char flag_names[RV_GEN_FLAGS][40];
     rv_gen_result *res;
+    float *lat;                /* [L] its latent, float32 */
 } frame_slot;
 
 struct rv_stream {
@@ -63,7 +64,7 @@ struct rv_stream {
     uint64_t noise_seed, noise_seed_to;
     float noise_mix;
     float *noise_a, *noise_b, *noise_host; /* [L] each */
-    float *lat_host, *lat_prev;            /* [L] */
+    float *lat_prev;                       /* [L] */
     float *coef_host;                      /* [4][77] */
     uint32_t *rgba_host;
     rv_taesd_plan *enc_tiny;   /* made on the first rv_stream_encode_image */
@@ -99,6 +100,7 @@ void rv_stream_destroy(rv_stream *s)
         rv_cmd_destroy(s->slot[i].cmd); /* waits for a frame in flight */
         rv_hostbuf_destroy(s->slot[i].hb);
         free(s->slot[i].res);
+        free(s->slot[i].lat);
     }
     rv_gen_plan_destroy(s->p);
     rv_taesd_plan_destroy(s->enc_tiny);
@@ -107,7 +109,6 @@ void rv_stream_destroy(rv_stream *s)
     free(s->noise_a);
     free(s->noise_b);
     free(s->noise_host);
-    free(s->lat_host);
     free(s->lat_prev);
     free(s->coef_host);
     free(s->rgba_host);
@@ -139,7 +140,7 @@ static rv_status slot_create(rv_stream *s, frame_slot *sl, rv_error *err)
     rv_status st = rv_cmd_create(s->e->gpu, &sl->cmd, err);
     if (!st)
         st = rv_hostbuf_create(s->e->gpu, o, &sl->hb, err);
-    if (!st && !(sl->res = malloc(sizeof(*sl->res))))
+    if (!st && (!(sl->res = malloc(sizeof(*sl->res))) || !(sl->lat = malloc(p->nlat * sizeof(float)))))
         st = rv_error_set(err, RV_ERR_HOST_MEMORY, "STREAM: out of memory");
     return st;
 }
@@ -212,11 +213,10 @@ rv_status rv_stream_create(rv_engine *e, const rv_stream_desc *desc, rv_stream *
         s->noise_a = malloc(L * sizeof(float));
         s->noise_b = malloc(L * sizeof(float));
         s->noise_host = malloc(L * sizeof(float));
-        s->lat_host = malloc(L * sizeof(float));
         s->lat_prev = malloc(L * sizeof(float));
         s->coef_host = malloc((size_t)RV_FRAME_MAX_PROMPTS * SEQ * sizeof(float));
         s->rgba_host = malloc((size_t)pd.width * pd.height * sizeof(uint32_t));
-        if (!s->noise_a || !s->noise_b || !s->noise_host || !s->lat_host || !s->lat_prev || !s->coef_host ||
+        if (!s->noise_a || !s->noise_b || !s->noise_host || !s->lat_prev || !s->coef_host ||
             !s->rgba_host)
             st = rv_error_set(err, RV_ERR_HOST_MEMORY, "STREAM: out of memory");
     }
@@ -476,6 +476,7 @@ static void fill_result(rv_stream *s, const frame_slot *sl, rv_frame_result *res
     memset(res, 0, sizeof(*res));
     res->index = sl->ticket;
     res->rgba = s->rgba_host;
+    res->latent = sl->lat;
     res->width = s->d.width;
     res->height = s->d.height;
     res->diffused = !sl->f.warp_only && !sl->skipped;
@@ -695,13 +696,13 @@ static void finish(rv_stream *s, frame_slot *sl)
     if (!st) {
         const void *lat = map + sl->out_lat;
         if (p->lat[p->final].dtype == RV_F16)
-            rv_f16_to_f32_array(s->lat_host, (const uint16_t *)lat, (size_t)L);
+            rv_f16_to_f32_array(sl->lat, (const uint16_t *)lat, (size_t)L);
         else
-            memcpy(s->lat_host, lat, L * sizeof(float));
+            memcpy(sl->lat, lat, L * sizeof(float));
         char what[64];
         snprintf(what, sizeof(what), "frame %llu's latent%s", (unsigned long long)(sl->ticket - 1),
                  sl->f.warp_only ? " (warped)" : " after the UNet steps");
-        st = rv_engine_check_finite(s->lat_host, L, what, err);
+        st = rv_engine_check_finite(sl->lat, L, what, err);
     }
     sl->status = st;
     if (st) {
@@ -729,12 +730,12 @@ static void finish(rv_stream *s, frame_slot *sl)
     double d2 = 0, x2 = 0;
     if (s->host_latent) {
         for (uint64_t i = 0; i < L; i++) {
-            double dd = (double)s->lat_host[i] - s->lat_prev[i];
+            double dd = (double)sl->lat[i] - s->lat_prev[i];
             d2 += dd * dd;
             x2 += (double)s->lat_prev[i] * s->lat_prev[i];
         }
     }
-    memcpy(s->lat_prev, s->lat_host, L * sizeof(float));
+    memcpy(s->lat_prev, sl->lat, L * sizeof(float));
     s->host_latent = true;
     sl->change = x2 > 0 ? sqrt(d2 / x2) : 0;
     if (sl->ticket == s->index) /* the last frame submitted */
@@ -776,6 +777,8 @@ rv_status rv_stream_collect(rv_stream *s, uint64_t ticket, rv_frame_result *res,
     }
     if (sl->gpu)
         memcpy(s->rgba_host, (const uint8_t *)rv_hostbuf_map(sl->hb) + sl->out_rgba, s->p->rgba.bytes);
+    else /* kept: the frame before it, the last finished */
+        memcpy(sl->lat, s->lat_prev, s->p->nlat * sizeof(float));
     fill_result(s, sl, res);
     return RV_OK;
 }

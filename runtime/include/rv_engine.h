@@ -188,6 +188,8 @@ typedef struct rv_frame_desc {
 typedef struct rv_frame_result {
     uint64_t index;            /* frames made by this stream, this one included */
     const uint32_t *rgba;      /* width*height RGBA8, valid until the next frame */
+    const float *latent;       /* [C][lh][lw] float32, this frame's latent (what
+                                  rv_stream_read_latent gives), valid until the next frame */
     uint32_t width, height;
     bool diffused;             /* the UNet ran */
     bool skipped;              /* similarity filter: the previous frame was kept */
@@ -223,7 +225,7 @@ rv_status rv_stream_frame(rv_stream *s, const rv_frame_desc *f, rv_frame_result 
  * collect, naming the stage; frames submitted after it are dropped (their
  * collects say so) and the next submit grows from the last good latent.
  * The similarity filter, when on, waits for the previous frame before
- * deciding (it needs that frame's change). rgba is valid until the next
+ * deciding (it needs that frame's change). rgba and latent are valid until the next
  * collect. Latent reads and writes and anchors need no frame in flight. */
 rv_status rv_stream_submit(rv_stream *s, const rv_frame_desc *f, uint64_t *ticket, rv_error *err);
 rv_status rv_stream_collect(rv_stream *s, uint64_t ticket, rv_frame_result *res, rv_error *err);
