@@ -7,7 +7,9 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "gpu/rv_gpu.h"
+#include "rv_device.h"
+
+typedef struct rv_gpu rv_gpu; /* gpu/rv_gpu.h, for the op-level tools (demo, bench ops) */
 
 typedef struct rv_cli_cmd {
     const char *name;

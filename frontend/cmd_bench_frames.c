@@ -3,8 +3,10 @@
  * loop's own overhead, prompt edit to the first frame showing it, and the
  * change and drift of a still scene, optionally against the PyTorch
  * reference frame on the same weights (tools/bench_frames_torch.py) run
- * between two halves of Reverie's steady run. JSON on stdout, a table on
- * stderr. Uses only the public engine API. Measures; asserts nothing. */
+ * between two halves of Reverie's steady run, and the steady throughput
+ * with one frame in flight (rv_stream_frame) and two (rv_stream_submit /
+ * collect) side by side. JSON on stdout, a table on stderr. Uses only the
+ * public engine API. Measures; asserts nothing. */
 #include <errno.h>
 #include <getopt.h>
 #include <math.h>
@@ -27,7 +29,9 @@ static void help(void)
            "steady-state fps and GPU ms per stage (frames that warp, re-noise and\n"
            "denoise the previous latent), the loop's cost above its GPU stages, a prompt\n"
            "edit's latency to the first frame that shows it, and a still scene's\n"
-           "frame-to-frame change and drift with and without an anchor.\n"
+           "frame-to-frame change and drift with and without an anchor, and the steady\n"
+           "throughput with one and two frames in flight (fps_depth1, fps_depth2: --frames\n"
+           "frames each, alternated in two rounds).\n"
            "JSON on stdout, a table on stderr.\n"
            "  --model DIR        diffusers folder (default: the shipped model)\n"
            "  --width W --height H  pixels (default: the model's)\n"
@@ -138,6 +142,48 @@ static int steady_run(rv_stream *st, const rv_frame_desc *f, int frames, size_t 
         }
         acc->n++;
     }
+    return 0;
+}
+
+/* Throughput of `frames` frames kept `depth` deep in flight (depth 1:
+ * rv_stream_frame), first submit to last collect; the CPU time spent in
+ * submits and blocked in collects, per frame (medians). */
+typedef struct flight {
+    double total_ms, submit_ms, collect_ms;
+    int frames;
+} flight;
+
+static int flight_run(rv_stream *st, const rv_frame_desc *f, int frames, int depth, flight *out, rv_error *err)
+{
+    double sub[MAX_FRAMES], col[MAX_FRAMES];
+    uint64_t ticket[MAX_FRAMES];
+    rv_frame_result r;
+    const double t0 = now_ms();
+    int submitted = 0;
+    for (int k = 0; k < frames; k++) {
+        if (depth < 2) {
+            double a = now_ms();
+            if (rv_stream_frame(st, f, &r, err))
+                return 1;
+            sub[k] = 0;
+            col[k] = now_ms() - a;
+            continue;
+        }
+        while (submitted < frames && submitted < k + depth) {
+            double a = now_ms();
+            if (rv_stream_submit(st, f, &ticket[submitted], err))
+                return 1;
+            sub[submitted++] = now_ms() - a;
+        }
+        double a = now_ms();
+        if (rv_stream_collect(st, ticket[k], &r, err))
+            return 1;
+        col[k] = now_ms() - a;
+    }
+    out->total_ms += now_ms() - t0;
+    out->frames += frames;
+    out->submit_ms = median(sub, frames);
+    out->collect_ms = median(col, frames);
     return 0;
 }
 
@@ -320,6 +366,16 @@ int rv_bench_frames_main(int argc, char **argv)
     const double over_ms = median(over, acc.n), steady_diff = median(acc.diff, acc.n);
     free(over);
 
+    /* one frame in flight and two, alternated in two rounds (the machine's
+     * load drifts; so does nothing else) */
+    flight fl[2] = {{0}};
+    const int per = (int)frames / 2 > 1 ? (int)frames / 2 : 2;
+    for (int round = 0; round < 2; round++)
+        for (int d = 0; d < 2; d++)
+            if (flight_run(st, &live, per, d + 1, &fl[d], &err))
+                goto fail;
+    const double d1_ms = fl[0].total_ms / fl[0].frames, d2_ms = fl[1].total_ms / fl[1].frames;
+
     /* a prompt edit: ask for the new prompt, then frames until one shows it */
     double te = now_ms();
     rv_prompt_info ib;
@@ -392,6 +448,9 @@ int rv_bench_frames_main(int argc, char **argv)
     if (D > 0)
         fprintf(stderr, "  still scene, %d frames: change per frame %.4f, drift %.4f; anchored (%.2f): %.4f, %.4f\n",
                 D, change_last, drift, anchor, change_anchor, drift_anchor);
+    fprintf(stderr, "  in flight (%d frames each): depth 1 %.3f fps (%.1f ms a frame), depth 2 %.3f fps (%.1f ms a "
+            "frame, %+.1f%%); depth 2 submit %.2f ms, blocked in collect %.1f ms\n", fl[0].frames, 1e3 / d1_ms, d1_ms,
+            1e3 / d2_ms, d2_ms, 100 * (d1_ms / d2_ms - 1), fl[1].submit_ms, fl[1].collect_ms);
     if (tj)
         fprintf(stderr, "  PyTorch reference frame: %.1f ms (%.2f fps); Reverie / PyTorch = %.2fx\n", torch_ms,
                 1e3 / torch_ms, torch_ms > 0 ? wall_ms / torch_ms : 0.0);
@@ -417,6 +476,15 @@ int rv_bench_frames_main(int argc, char **argv)
     cJSON_AddNumberToObject(o, "loop_overhead_ms", over_ms);
     cJSON_AddNumberToObject(o, "loop_overhead_fraction", gpu_ms > 0 ? over_ms / gpu_ms : 0);
     cJSON_AddNumberToObject(o, "frames_timed", acc.n);
+    cJSON_AddNumberToObject(o, "fps_depth1", 1e3 / d1_ms);
+    cJSON_AddNumberToObject(o, "fps_depth2", 1e3 / d2_ms);
+    cJSON *fj = cJSON_AddObjectToObject(o, "in_flight");
+    cJSON_AddNumberToObject(fj, "frames_each", fl[0].frames);
+    cJSON_AddNumberToObject(fj, "ms_per_frame_depth1", d1_ms);
+    cJSON_AddNumberToObject(fj, "ms_per_frame_depth2", d2_ms);
+    cJSON_AddNumberToObject(fj, "speedup", d1_ms / d2_ms);
+    cJSON_AddNumberToObject(fj, "submit_ms_depth2", fl[1].submit_ms);
+    cJSON_AddNumberToObject(fj, "collect_blocked_ms_depth2", fl[1].collect_ms);
     cJSON *stages = cJSON_AddObjectToObject(o, "stages_ms");
     for (int i = 0; i < acc.nst; i++)
         cJSON_AddNumberToObject(stages, acc.st[i].name, median(acc.st[i].ms, acc.st[i].n));

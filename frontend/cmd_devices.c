@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "rv_device.h"
 
 static void help(void)
 {
@@ -47,12 +48,8 @@ int rv_cmd_devices_main(int argc, char **argv)
         n = 16;
     /* which device would be chosen: create it, as the other commands do */
     int chosen = -1;
-    rv_gpu *gpu = NULL;
     rv_error cerr = {0};
-    if (rv_gpu_create(&gpu, &desc, &cerr) == RV_OK) {
-        chosen = rv_gpu_device_index(gpu);
-        rv_gpu_destroy(gpu);
-    }
+    rv_gpu_pick(&desc, &chosen, &cerr);
     if (json)
         printf("[\n");
     for (int i = 0; i < n; i++) {

@@ -65,6 +65,8 @@ static void help(void)
            "  --tiny-decoder DIR  an AutoencoderTiny folder (TAESD as published) for a model\n"
            "                      that ships none\n"
            "  --crf N             video quality, lower is better (default: x264 20, VP9 31)\n"
+           "  --depth N           frames in flight, 1 or 2 (default 2): frame n+1 is described,\n"
+           "                      recorded and submitted while the device runs frame n\n"
            "  --color-coherence A match each frame's colours to the first frame's (LAB\n"
            "                      histograms), A from 0 to 1 (default 0: off)\n"
            "  --init-image FILE   start from this picture (a PNG of the output size, encoded\n"
@@ -81,7 +83,7 @@ static void help(void)
 typedef struct render_opts {
     const char *story, *out, *model, *prompt, *prompt_to, *choices, *init_image, *end_image, *tiny_decoder, *style;
     rv_decoder_kind decoder;
-    long frames, width, height, steps, crf;
+    long frames, width, height, steps, crf, depth;
     double seconds, fps, wait, zoom, pan_x, pan_y, rotate, strength, coherence;
     uint64_t seed;
     bool has_seed;
@@ -90,6 +92,7 @@ typedef struct render_opts {
 enum {
     O_OUT = 256, O_FRAMES, O_SECONDS, O_FPS, O_CHOICES, O_WAIT, O_PROMPT, O_PROMPT_TO, O_ZOOM, O_PANX, O_PANY,
     O_ROTATE, O_STRENGTH, O_SEED, O_MODEL, O_WIDTH, O_HEIGHT, O_STEPS, O_CRF, O_COHERENCE, O_INIT, O_END, O_TINY, O_DECODER, O_STYLE,
+    O_DEPTH,
 };
 
 static const rv_cli_opt render_options[] = {
@@ -106,6 +109,7 @@ static const rv_cli_opt render_options[] = {
     {"init-image", 0, true, O_INIT},       {"end-image", 0, true, O_END},
     {"tiny-decoder", 0, true, O_TINY},     {"decoder", 0, true, O_DECODER},
     {"style", 0, true, O_STYLE},
+    {"depth", 0, true, O_DEPTH},
     {0},
 };
 
@@ -142,6 +146,7 @@ static int parse(int argc, char **argv, render_opts *o, rv_gpu_desc *gpu)
         case O_END: o->end_image = p.value; break;
         case O_TINY: o->tiny_decoder = p.value; break;
         case O_STYLE: o->style = p.value; break;
+        case O_DEPTH: ok = rv_cli_long(&p, 1, RV_STREAM_MAX_DEPTH, &o->depth); break;
         case O_DECODER:
             if (strcmp(p.value, "tiny") == 0 || strcmp(p.value, "taesd") == 0) {
                 o->decoder = RV_DECODER_TINY;
@@ -332,6 +337,13 @@ static void progress(bool tty, long k, long total, double elapsed, const char *s
     fflush(stderr);
 }
 
+/* A frame in flight and what its output will say about it. */
+typedef struct render_pending {
+    rv_story_frame sf;
+    rv_frame_desc f;
+    uint64_t ticket;
+} render_pending;
+
 static int exit_code(rv_status s)
 {
     return s == RV_ERR_INVALID || s == RV_ERR_IO || s == RV_ERR_FORMAT ? 1 : 2;
@@ -397,6 +409,7 @@ int rv_cmd_render_main(int argc, char **argv)
     uint32_t *first = NULL;
     long k = 0;
     rv_image key_a = {0}, key_b = {0};
+    render_pending *pend = NULL;
     float *lat_a = NULL, *lat_b = NULL;
     char *params_text = NULL;
     ed.model_dir = o.model;
@@ -414,7 +427,7 @@ int rv_cmd_render_main(int argc, char **argv)
         steps_max = 1;
     rv_stream_desc sd = {.width = o.width ? (uint32_t)o.width : (uint32_t)(si.width > 0 ? si.width : 0),
                          .height = o.height ? (uint32_t)o.height : (uint32_t)(si.height > 0 ? si.height : 0),
-                         .max_steps = steps_max, .decoder = o.decoder};
+                         .max_steps = steps_max, .decoder = o.decoder, .depth = (int)o.depth};
     s = rv_stream_create(e, &sd, &stream, &err);
     if (s)
         goto fail;
@@ -491,14 +504,62 @@ int rv_cmd_render_main(int argc, char **argv)
         k += 2;
         ended = true;
     }
+    /* up to `depth` frames in flight: the story moves on by its clock and
+     * choices, never by the pixels, so frame k+1 is described and submitted
+     * before frame k is read back and written */
     char prev_scene[RV_STORY_LINE_MAX] = "";
-    while (k < cap && !interrupted && !ended) {
-        rv_story_get_frame(st, &sf);
-        rv_frame_desc f;
-        s = rv_story_frames_describe(e, &sf, &fd, &f, &err);
+    const int depth = o.depth ? (int)o.depth : RV_STREAM_MAX_DEPTH;
+    pend = calloc(RV_STREAM_MAX_DEPTH, sizeof(*pend));
+    int qhead = 0, qn = 0;
+    long submitted = k;
+    for (;;) {
+        while (qn < depth && submitted < cap && !interrupted && !ended) {
+            render_pending *pd = &pend[(qhead + qn) % depth];
+            rv_story_get_frame(st, &pd->sf);
+            s = rv_story_frames_describe(e, &pd->sf, &fd, &pd->f, &err);
+            if (!s)
+                s = rv_stream_submit(stream, &pd->f, &pd->ticket, &err);
+            if (s)
+                goto fail;
+            qn++;
+            submitted++;
+            if (strcmp(prev_scene, pd->sf.scene) != 0) {
+                snprintf(prev_scene, sizeof(prev_scene), "%s", pd->sf.scene);
+                scene_wait = 0;
+            }
+
+            /* story time moves on; a waiting scene takes the next choice after its time */
+            rv_story_advance(st, dt);
+            rv_story_view v;
+            rv_story_get_view(st, &v);
+            if (rv_story_time_to_next(st) < 0) {
+                scene_wait += dt;
+                double hold = o.wait > 0 ? o.wait : pd->sf.duration > 2 ? pd->sf.duration : 2;
+                if (v.is_ending && !total && scene_wait >= hold)
+                    ended = true;
+                else if (v.n_choices > 0 && scene_wait >= hold) {
+                    if (next_choice < nchoices) {
+                        int c = choices[next_choice++];
+                        if (rv_story_choose(st, c, &err)) {
+                            fprintf(stderr, "%sreverie render: --choices: choice %d at scene \"%s\": %s\n",
+                                    tty ? "\n" : "", c, v.scene, err.msg);
+                            rc = 1;
+                            goto done;
+                        }
+                        scene_wait = 0;
+                    } else if (!total) {
+                        ended = true; /* no choices left: the render ends at this scene */
+                    }
+                }
+            }
+        }
+        if (qn == 0)
+            break;
+        render_pending *pd = &pend[qhead];
+        qhead = (qhead + 1) % depth;
+        qn--;
         rv_frame_result r;
-        if (!s)
-            s = rv_stream_frame(stream, &f, &r, &err);
+        s = rv_stream_collect(stream, pd->ticket, &r, &err);
         if (s)
             goto fail;
         gpu_ms += r.gpu_ms;
@@ -508,45 +569,16 @@ int rv_cmd_render_main(int argc, char **argv)
         else if (o.coherence > 0 && rv_color_match_lab(px, W, H, first, W, H, (float)o.coherence, &err))
             goto fail_status;
         rv_media_params fm = meta;
-        fm.prompt = sf.n_prompts ? sf.prompts[0].text : "";
-        fm.negative = sf.negative;
-        fm.seed = sf.seed;
-        fm.strength = f.warp_only ? 0 : f.strength;
-        fm.steps = f.steps;
+        fm.prompt = pd->sf.n_prompts ? pd->sf.prompts[0].text : "";
+        fm.negative = pd->sf.negative;
+        fm.seed = pd->sf.seed;
+        fm.strength = pd->f.warp_only ? 0 : pd->f.strength;
+        fm.steps = pd->f.steps;
         s = rv_media_out_write(out, px, &fm, &err);
         if (s)
             goto fail;
         k++;
-        progress(tty, k, total, now_s() - t0, sf.scene);
-        if (strcmp(prev_scene, sf.scene) != 0) {
-            snprintf(prev_scene, sizeof(prev_scene), "%s", sf.scene);
-            scene_wait = 0;
-        }
-
-        /* story time moves on; a waiting scene takes the next choice after its time */
-        rv_story_advance(st, dt);
-        rv_story_view v;
-        rv_story_get_view(st, &v);
-        if (rv_story_time_to_next(st) < 0) {
-            scene_wait += dt;
-            double hold = o.wait > 0 ? o.wait : sf.duration > 2 ? sf.duration : 2;
-            if (v.is_ending && !total && scene_wait >= hold)
-                ended = true;
-            else if (v.n_choices > 0 && scene_wait >= hold) {
-                if (next_choice < nchoices) {
-                    int c = choices[next_choice++];
-                    if (rv_story_choose(st, c, &err)) {
-                        fprintf(stderr, "%sreverie render: --choices: choice %d at scene \"%s\": %s\n",
-                                tty ? "\n" : "", c, v.scene, err.msg);
-                        rc = 1;
-                        goto done;
-                    }
-                    scene_wait = 0;
-                } else if (!total) {
-                    ended = true; /* no choices left: the render ends at this scene */
-                }
-            }
-        }
+        progress(tty, k, total, now_s() - t0, pd->sf.scene);
     }
     if (tty)
         fputc('\n', stderr);
@@ -575,6 +607,7 @@ fail:
     fprintf(stderr, "reverie render: %s: %s\n", rv_status_name(s), err.msg);
     rc = exit_code(s);
 done:
+    free(pend);
     free(params_text);
     free(first);
     rv_image_free(&key_a);

@@ -7,7 +7,7 @@
 #include <sys/stat.h>
 
 #include "cli.h"
-#include "models/tokenizer.h"
+#include "rv_tokenizer.h"
 
 static void help(void)
 {

@@ -40,6 +40,13 @@ fi
 same=1
 for i in 0 1 2 3 4 5 6 7; do cmp -s "$tmp/seq/f_000$i.png" "$tmp/seq2/f_000$i.png" || same=0; done
 [ "$same" = 1 ] && ok || bad "the same render twice gave different PNG files"
+# one frame in flight (--depth 1) writes the same files as two (the default)
+"$bin" render --model "$m" --prompt "a red lighthouse" --prompt-to "a castle at night" --zoom 1.1 \
+  --width 64 --height 64 --frames 8 --fps 4 --depth 1 -o "$tmp/seq1/f_%04d.png" > /dev/null 2>&1
+same=1
+for i in 0 1 2 3 4 5 6 7; do cmp -s "$tmp/seq/f_000$i.png" "$tmp/seq1/f_000$i.png" || same=0; done
+[ "$same" = 1 ] && ok || bad "--depth 1 and --depth 2 gave different PNG files"
+expect "bad depth" 1 "--depth" -- "$bin" render --model "$m" --prompt "a red lighthouse" --depth 3 -o "$tmp/d3.mp4"
 
 # a story: the choice is followed (the frames' parameters name the new scene's
 # prompt); the first scene waits 2 s (8 frames) for its choice, the ending 2 s
@@ -47,6 +54,10 @@ expect "story with a choice" 0 "wrote $tmp/s/f_%03d.png: 16 frames" -- \
   "$bin" render "$story" --model "$m" --fps 4 --choices 1 -o "$tmp/s/f_%03d.png"
 grep -aq "a beach at noon" "$tmp/s/f_000.png" && ok || bad "story: the first frame's parameters lack the first scene's prompt"
 grep -aq "a pine forest in the snow" "$tmp/s/f_015.png" && ok || bad "story: choice 1 did not lead to the forest"
+"$bin" render "$story" --model "$m" --fps 4 --choices 1 --depth 1 -o "$tmp/s1/f_%03d.png" > /dev/null 2>&1
+same=1
+for i in $(seq -w 0 15); do cmp -s "$tmp/s/f_0$i.png" "$tmp/s1/f_0$i.png" || same=0; done
+[ "$same" = 1 ] && ok || bad "story: --depth 1 and --depth 2 gave different PNG files"
 expect "story: bad choice index" 1 "--choices: choice 5 at scene \"shore\"" -- \
   "$bin" render "$story" --model "$m" --fps 4 --choices 5 -o "$tmp/bad.mp4"
 [ -e "$tmp/bad.mp4" ] && bad "a failed render left $tmp/bad.mp4" || ok

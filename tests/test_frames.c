@@ -4,7 +4,8 @@
  * change what they should; bad frame descriptions are refused with the
  * field named; and (frames.safetensors) every frame of a sequence matches
  * the PyTorch reference (tools/reverie_ref/frames.py) on the tiny fixture
- * and the shipped model, fp32 and fp16.
+ * and the shipped model, fp32 and fp16; frames two in flight are the
+ * synchronous frames byte for byte, and a failure in flight is reported.
  * Usage: test_frames [section-substring] */
 #include <math.h>
 #include <stdio.h>
@@ -361,6 +362,230 @@ done:
 }
 
 
+/* ---- frames in flight ---- */
+
+typedef struct frame_rec {
+    uint32_t *rgba;
+    float *latent;
+    double change;
+    uint64_t index;
+    bool diffused, skipped;
+} frame_rec;
+
+/* n frames through rv_stream_frame (depth 0) or submitted two ahead and
+ * collected in order (depth 2); the frames' bytes and the final latent. */
+static bool run_frames(rv_engine *e, const rv_stream_desc *sd, const rv_frame_desc *seq, int n, int depth,
+                       frame_rec *out, float *latent)
+{
+    rv_stream *s = NULL;
+    rv_error err = {0};
+    rv_stream_desc d = *sd;
+    d.depth = depth ? depth : 1;
+    CHECK(rv_stream_create(e, &d, &s, &err) == RV_OK, "stream: %s", err.msg);
+    if (!s)
+        return false;
+    uint32_t W, H, L;
+    rv_stream_size(s, &W, &H, &L);
+    bool ok = true;
+    rv_frame_result r;
+    uint64_t ticket[64] = {0};
+    int submitted = 0;
+    for (int k = 0; k < n && ok; k++) {
+        if (!depth) {
+            ok = rv_stream_frame(s, &seq[k], &r, &err) == RV_OK;
+        } else {
+            while (ok && submitted < n && submitted < k + depth) {
+                ok = rv_stream_submit(s, &seq[submitted], &ticket[submitted], &err) == RV_OK;
+                submitted += ok;
+            }
+            if (ok && k + 1 < n && depth > 1)
+                CHECK(rv_stream_in_flight(s) == 2, "frame %d: %d in flight", k, rv_stream_in_flight(s));
+            ok = ok && rv_stream_collect(s, ticket[k], &r, &err) == RV_OK;
+        }
+        CHECK(ok, "frame %d (depth %d): %s", k, depth, err.msg);
+        if (!ok)
+            break;
+        out[k].rgba = malloc((size_t)W * H * 4);
+        memcpy(out[k].rgba, r.rgba, (size_t)W * H * 4);
+        out[k].latent = malloc(L * sizeof(float));
+        memcpy(out[k].latent, r.latent, L * sizeof(float));
+        out[k].change = r.change;
+        out[k].index = r.index;
+        out[k].diffused = r.diffused;
+        out[k].skipped = r.skipped;
+    }
+    ok = ok && rv_stream_read_latent(s, latent, &err) == RV_OK;
+    CHECK(!ok || memcmp(latent, out[n - 1].latent, L * sizeof(float)) == 0, "the last result's latent is not "
+          "rv_stream_read_latent's");
+    rv_stream_destroy(s);
+    return ok;
+}
+
+/* Frames submitted two ahead are the synchronous frames, byte for byte
+ * (motion, prompt edits, blends, seed drift, multi-step, warp-only,
+ * cadence and the similarity filter); misuse is refused; a failure on the
+ * device is reported by its collect naming the stage, the frame after it
+ * is dropped, and the stream goes on from the last good latent. */
+static void in_flight(const char *fixture, int prec)
+{
+    char sect[64];
+    snprintf(sect, sizeof(sect), "in-flight %s", fixture);
+    if (!want(sect))
+        return;
+    rv_engine *e = engine_for(fixture, prec);
+    if (!e)
+        return;
+    const char *tag = prec ? "f16" : "f32";
+    rv_error err = {0};
+    rv_prompt a = prompt(e, "a red lighthouse on a hill at sunset, watercolor");
+    rv_prompt b = prompt(e, "a castle by the lake at night with the moon and stars");
+    enum { N = 12 };
+    rv_frame_desc seq[N];
+    seq[0] = still(a, 7, 1.0f, 1);
+    seq[1] = still(a, 7, 0.5f, 1);
+    seq[1].motion = (rv_motion){.zoom = 1.05f, .pan_x = 0.02f, .pan_y = -0.01f, .rotate = 2};
+    seq[2] = seq[1];
+    seq[2].prompt[0] = b; /* a prompt edit */
+    seq[3] = seq[1];
+    seq[3].nprompts = 2, seq[3].prompt[1] = b, seq[3].weight[1] = 1, seq[3].blend = RV_BLEND_SLERP;
+    seq[3].seed_to = 8, seq[3].seed_mix = 0.3f;
+    seq[4] = seq[3];
+    seq[4].blend = RV_BLEND_LINEAR, seq[4].weight[1] = 3, seq[4].seed_mix = 0.6f;
+    seq[5] = still(b, 9, 0.6f, 2); /* a new seed, two steps */
+    seq[5].motion.pan_x = -0.03f;
+    seq[6] = seq[5];
+    seq[6].warp_only = true;
+    seq[7] = still(a, 9, 0.75f, 3);
+    seq[8] = still(a, 9, 0.5f, 1); /* still frames: the filter's case */
+    seq[9] = seq[8];
+    seq[10] = seq[8];
+    seq[11] = seq[1];
+    const struct { rv_stream_desc d; const char *what; } kinds[] = {
+        {{.max_steps = 4}, "every frame diffused"},
+        {{.max_steps = 4, .cadence = 3}, "cadence 3"},
+        {{.max_steps = 4, .similarity = 1.0f}, "the similarity filter"},
+    };
+    for (size_t kd = 0; kd < sizeof(kinds) / sizeof(kinds[0]); kd++) {
+        frame_rec sync[N] = {{0}}, piped[N] = {{0}}, one[N] = {{0}};
+        uint32_t W = 0, H = 0, L = 0;
+        rv_stream *probe = NULL;
+        rv_stream_create(e, &kinds[kd].d, &probe, &err);
+        if (probe)
+            rv_stream_size(probe, &W, &H, &L);
+        rv_stream_destroy(probe);
+        float *lat[3] = {calloc(L, sizeof(float)), calloc(L, sizeof(float)), calloc(L, sizeof(float))};
+        bool ok = run_frames(e, &kinds[kd].d, seq, N, 0, sync, lat[0]) &&
+                  run_frames(e, &kinds[kd].d, seq, N, 2, piped, lat[1]) &&
+                  run_frames(e, &kinds[kd].d, seq, N, 1, one, lat[2]);
+        int same = 0, skipped = 0, warped = 0;
+        for (int k = 0; ok && k < N; k++) {
+            bool eq = memcmp(sync[k].rgba, piped[k].rgba, (size_t)W * H * 4) == 0 &&
+                      memcmp(sync[k].rgba, one[k].rgba, (size_t)W * H * 4) == 0 &&
+                      memcmp(sync[k].latent, piped[k].latent, L * sizeof(float)) == 0 &&
+                      memcmp(sync[k].latent, one[k].latent, L * sizeof(float)) == 0 &&
+                      sync[k].change == piped[k].change && sync[k].index == piped[k].index &&
+                      sync[k].index == (uint64_t)k + 1 && sync[k].diffused == piped[k].diffused &&
+                      sync[k].skipped == piped[k].skipped && sync[k].diffused == one[k].diffused;
+            CHECK(eq, "%s %s: frame %d in flight differs from the synchronous frame (%s)", tag, fixture, k,
+                  kinds[kd].what);
+            same += eq;
+            skipped += sync[k].skipped;
+            warped += !sync[k].diffused && !sync[k].skipped;
+        }
+        CHECK(ok && memcmp(lat[0], lat[1], L * sizeof(float)) == 0 && memcmp(lat[0], lat[2], L * sizeof(float)) == 0,
+              "%s %s: the final latents differ (%s)", tag, fixture, kinds[kd].what);
+        printf("  %s %s: %d/%d frames two in flight (and one) byte-identical to rv_stream_frame's, %s "
+               "(%d warp-only, %d kept by the filter)\n", tag, fixture, same, N, kinds[kd].what, warped, skipped);
+        if (kd == 1)
+            CHECK(warped > 1, "%s: cadence warped %d frames", fixture, warped);
+        if (kd == 2)
+            CHECK(skipped > 0, "%s: the filter kept no frame", fixture);
+        for (int k = 0; k < N; k++) {
+            free(sync[k].rgba);
+            free(piped[k].rgba);
+            free(one[k].rgba);
+            free(sync[k].latent);
+            free(piped[k].latent);
+            free(one[k].latent);
+        }
+        for (int i = 0; i < 3; i++)
+            free(lat[i]);
+    }
+
+    /* misuse */
+    rv_stream *s = NULL, *ref = NULL;
+    rv_stream_desc sd = {.max_steps = 2};
+    CHECK(rv_stream_create(e, &sd, &s, &err) == RV_OK && rv_stream_create(e, &sd, &ref, &err) == RV_OK, "%s",
+          err.msg);
+    if (!s || !ref)
+        goto done;
+    uint32_t W, H, L;
+    rv_stream_size(s, &W, &H, &L);
+    float *good = malloc(L * sizeof(float)), *huge = malloc(L * sizeof(float)), *tmp = malloc(L * sizeof(float));
+    rv_frame_result r;
+    uint64_t t1 = 0, t2 = 0, t3 = 0;
+    CHECK(rv_stream_submit(s, &seq[0], &t1, &err) == RV_OK && rv_stream_submit(s, &seq[1], &t2, &err) == RV_OK,
+          "%s", err.msg);
+    static const char *want_msg[4] = {"2 frame(s) in flight, the stream's depth", "is not the oldest frame in flight",
+                                      "are in flight: collect them first", "read_latent with 2 frame(s) in flight"};
+    for (int k = 0; k < 5; k++) {
+        rv_error_clear(&err);
+        rv_status ms = k == 0   ? rv_stream_submit(s, &seq[1], &t3, &err)
+                       : k == 1 ? rv_stream_collect(s, t2, &r, &err)
+                       : k == 2 ? rv_stream_frame(s, &seq[1], &r, &err)
+                       : k == 3 ? rv_stream_read_latent(s, tmp, &err)
+                                : rv_stream_set_anchor(s, &err);
+        const char *w = k < 4 ? want_msg[k] : "set_anchor with 2 frame(s) in flight";
+        CHECK(ms == RV_ERR_INVALID && strstr(err.msg, w), "misuse %d: got \"%s\", want \"%s\"", k, err.msg, w);
+    }
+    CHECK(rv_stream_collect(s, t1, &r, &err) == RV_OK && r.index == t1 && rv_stream_collect(s, t2, &r, &err) == RV_OK &&
+              r.index == t2 && rv_stream_in_flight(s) == 0, "collect: %s", err.msg);
+    rv_error_clear(&err);
+    CHECK(rv_stream_collect(s, t2 + 1, &r, &err) == RV_ERR_INVALID && strstr(err.msg, "no frame in flight"),
+          "collect of nothing: %s", err.msg);
+
+    /* a failure in flight: an anchor far out of range makes frame X's UNet
+     * overflow from a good latent; frame Y, submitted behind it, is dropped;
+     * the next frame grows from the last good latent, as a synchronous
+     * stream given that latent makes it */
+    rv_stream_read_latent(s, good, &err);
+    for (uint32_t i = 0; i < L; i++)
+        huge[i] = (i & 1 ? -3e38f : 3e38f);
+    rv_frame_desc x = seq[8], y = seq[8];
+    x.anchor = 1.0f;
+    CHECK(rv_stream_write_latent(s, huge, &err) == RV_OK && rv_stream_set_anchor(s, &err) == RV_OK &&
+              rv_stream_write_latent(s, good, &err) == RV_OK, "%s", err.msg);
+    CHECK(rv_stream_submit(s, &x, &t1, &err) == RV_OK && rv_stream_submit(s, &y, &t2, &err) == RV_OK, "%s", err.msg);
+    rv_error_clear(&err);
+    rv_status sx = rv_stream_collect(s, t1, &r, &err);
+    printf("  %s %s: a frame failing in flight: \"%s\"\n", tag, fixture, err.msg);
+    CHECK(sx == RV_ERR_INVALID && strstr(err.msg, "is not finite") && strstr(err.msg, "the output of the"),
+          "frame in flight failing: %s", err.msg);
+    rv_error_clear(&err);
+    rv_status sy = rv_stream_collect(s, t2, &r, &err);
+    CHECK(sy == RV_ERR_INVALID && strstr(err.msg, "was dropped") && strstr(err.msg, "which failed"),
+          "the frame behind it: %s", err.msg);
+    CHECK(rv_stream_submit(s, &y, &t3, &err) == RV_OK && rv_stream_collect(s, t3, &r, &err) == RV_OK, "after: %s",
+          err.msg);
+    uint32_t *after = malloc((size_t)W * H * 4);
+    memcpy(after, r.rgba, (size_t)W * H * 4);
+    CHECK(rv_stream_write_latent(ref, good, &err) == RV_OK && rv_stream_frame(ref, &y, &r, &err) == RV_OK, "%s",
+          err.msg);
+    CHECK(memcmp(after, r.rgba, (size_t)W * H * 4) == 0, "%s %s: the frame after a failure does not grow from the "
+          "last good latent", tag, fixture);
+    free(after);
+    free(good);
+    free(huge);
+    free(tmp);
+done:
+    rv_stream_destroy(s);
+    rv_stream_destroy(ref);
+    rv_engine_info info;
+    rv_engine_get_info(e, &info);
+    CHECK(info.validation_messages == 0, "%d validation messages", info.validation_messages);
+    rv_engine_destroy(e);
+}
+
 /* ---- the PyTorch reference's sequence (frames.json / frames.safetensors) ---- */
 
 static float jnum(const cJSON *o, const char *key)
@@ -676,6 +901,8 @@ int main(int argc, char **argv)
     for (int prec = 0; prec < 2; prec++)
         stream_behaviour("tiny-sd15", prec);
     foreign_handles();
+    for (int prec = 0; prec < 2; prec++)
+        in_flight("tiny-sd15", prec);
     for (int prec = 0; prec < 2; prec++) {
         sequence_golden("tiny-sd15", prec);
         sequence_golden("reverie-tiny", prec);

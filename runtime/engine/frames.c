@@ -5,7 +5,13 @@
  * to RGBA8. Prompt embeddings come from the engine's cache and are blended
  * on the GPU with per-token-row coefficients the CPU works out. Everything
  * a frame needs is allocated when the stream is made. The semantics are
- * tools/reverie_ref/frames.py's, which the goldens come from. */
+ * tools/reverie_ref/frames.py's, which the goldens come from.
+ * Frames in flight: each of the stream's slots (one per frame in flight)
+ * has its own command buffer and host-visible memory; a frame's per-frame
+ * inputs are staged there and copied in by its own recording, and its
+ * outputs (RGBA, latent, non-finite flags) copied out at its end, so the
+ * CPU never waits on the queue between submit and collect. Device tensors
+ * are shared: the queue runs the frames in order. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,9 +21,32 @@
 #include "engine/engine_internal.h"
 #include "engine/noise.h"
 #include "gpu/rv_ops.h"
+#include "util/half.h"
 
 #define SEQ RV_TOKENIZER_MAX_LENGTH
 #define MAX_LEADING 1000   /* N, the schedule length a strength implies */
+
+/* One frame in flight and what it owns. */
+typedef struct frame_slot {
+    rv_cmd *cmd;
+    rv_hostbuf *hb;            /* [zeros for the flags | staged inputs | rgba | latent | flags] */
+    uint64_t in_begin, in_used, in_end;        /* the input region */
+    uint64_t out_rgba, out_lat, out_flags;     /* the outputs' offsets */
+    bool busy;                 /* submitted (or skipped), not collected */
+    bool gpu;                  /* has device work */
+    bool finished;             /* waited for and checked */
+    bool skipped;              /* similarity filter: no work */
+    bool had_latent;           /* the stream had a latent before this frame */
+    uint64_t ticket;
+    rv_frame_desc f;           /* as run (cadence applied) */
+    double t0, change;
+    rv_status status;          /* after finish */
+    rv_error err;
+    int nflags;
+    char flag_names[RV_GEN_FLAGS][40];
+    rv_gen_result *res;
+    float *lat;                /* [L] its latent, float32 */
+} frame_slot;
 
 struct rv_stream {
     rv_engine *e;
@@ -35,16 +64,20 @@ struct rv_stream {
     uint64_t noise_seed, noise_seed_to;
     float noise_mix;
     float *noise_a, *noise_b, *noise_host; /* [L] each */
-    float *lat_host, *lat_prev;            /* [L] */
+    float *lat_prev;                       /* [L] */
     float *coef_host;                      /* [4][77] */
     uint32_t *rgba_host;
     rv_taesd_plan *enc_tiny;   /* made on the first rv_stream_encode_image */
     rv_vae_plan *enc_vae;
     float *image_host;         /* [3][H][W] encoder input */
-    rv_frame_desc last;
-    bool last_valid;
-    double last_change;
-    rv_gen_result *res;
+    rv_frame_desc last;        /* the last frame submitted */
+    bool last_valid;           /* ... did not fail */
+    double last_change;        /* ... its change, once finished */
+    bool host_latent;          /* lat_prev holds the last collected frame's latent */
+    int depth;
+    frame_slot slot[RV_STREAM_MAX_DEPTH];
+    int inflight;
+    uint64_t oldest;           /* the ticket of the oldest frame in flight */
 };
 
 static double now_ms(void)
@@ -63,6 +96,12 @@ void rv_stream_destroy(rv_stream *s)
     rv_tensor_free(gpu, &s->blend_tmp);
     rv_tensor_free(gpu, &s->coef);
     rv_tensor_free(gpu, &s->anchor);
+    for (int i = 0; i < RV_STREAM_MAX_DEPTH; i++) {
+        rv_cmd_destroy(s->slot[i].cmd); /* waits for a frame in flight */
+        rv_hostbuf_destroy(s->slot[i].hb);
+        free(s->slot[i].res);
+        free(s->slot[i].lat);
+    }
     rv_gen_plan_destroy(s->p);
     rv_taesd_plan_destroy(s->enc_tiny);
     rv_vae_plan_destroy(s->enc_vae);
@@ -70,12 +109,60 @@ void rv_stream_destroy(rv_stream *s)
     free(s->noise_a);
     free(s->noise_b);
     free(s->noise_host);
-    free(s->lat_host);
     free(s->lat_prev);
     free(s->coef_host);
     free(s->rgba_host);
-    free(s->res);
     free(s);
+}
+
+static uint64_t align16(uint64_t v) { return (v + 15) & ~15ull; }
+
+/* A slot's command buffer and host memory: every per-frame input a frame
+ * may stage (noise, step noise, timesteps, guidance embedding, blend
+ * coefficients) and its outputs. */
+static rv_status slot_create(rv_stream *s, frame_slot *sl, rv_error *err)
+{
+    const rv_gen_plan *p = s->p;
+    const uint64_t fl = RV_GEN_FLAGS * sizeof(float);
+    uint64_t o = align16(fl); /* zeros: the flags' reset */
+    sl->in_begin = o;
+    const rv_tensor *ins[] = {&p->noise, &p->step_noise, &p->timesteps, &p->tcond, &s->coef};
+    for (size_t i = 0; i < sizeof(ins) / sizeof(ins[0]); i++)
+        if (ins[i]->block != UINT32_MAX)
+            o = align16(o + ins[i]->bytes);
+    sl->in_end = o;
+    sl->out_rgba = o;
+    o = align16(o + p->rgba.bytes);
+    sl->out_lat = o;
+    o = align16(o + p->lat[0].bytes);
+    sl->out_flags = o;
+    o += fl;
+    rv_status st = rv_cmd_create(s->e->gpu, &sl->cmd, err);
+    if (!st)
+        st = rv_hostbuf_create(s->e->gpu, o, &sl->hb, err);
+    if (!st && (!(sl->res = malloc(sizeof(*sl->res))) || !(sl->lat = malloc(p->nlat * sizeof(float)))))
+        st = rv_error_set(err, RV_ERR_HOST_MEMORY, "STREAM: out of memory");
+    return st;
+}
+
+/* rv_gen_put_fn: the values, in the tensor's dtype, into the slot's input
+ * region, and a recorded copy into the tensor. */
+static rv_status stage_put(void *ctx, const rv_tensor *t, const float *src, rv_error *err)
+{
+    frame_slot *sl = ctx;
+    uint64_t o = align16(sl->in_used);
+    if (o + t->bytes > sl->in_end)
+        return rv_error_set(err, RV_ERR_INVALID, "STREAM: %llu staged bytes overflow the frame's %llu",
+                            (unsigned long long)(o + t->bytes - sl->in_begin),
+                            (unsigned long long)(sl->in_end - sl->in_begin));
+    uint8_t *dst = (uint8_t *)rv_hostbuf_map(sl->hb) + o;
+    if (t->dtype == RV_F16)
+        rv_f32_to_f16_array((uint16_t *)(void *)dst, src, (size_t)t->count);
+    else
+        memcpy(dst, src, t->bytes);
+    sl->in_used = o + t->bytes;
+    rv_cmd_copy_in(sl->cmd, t, sl->hb, o);
+    return RV_OK;
 }
 
 rv_status rv_stream_create(rv_engine *e, const rv_stream_desc *desc, rv_stream **out, rv_error *err)
@@ -93,6 +180,11 @@ rv_status rv_stream_create(rv_engine *e, const rv_stream_desc *desc, rv_stream *
         return rv_error_set(err, RV_ERR_INVALID, "STREAM: cadence %d (0 to 1000)", d.cadence);
     if (!isfinite(d.similarity) || d.similarity < 0 || d.similarity > 1)
         return rv_error_set(err, RV_ERR_INVALID, "STREAM: similarity threshold %g (0 to 1)", (double)d.similarity);
+    if (!d.depth)
+        d.depth = RV_STREAM_MAX_DEPTH;
+    if (d.depth < 1 || d.depth > RV_STREAM_MAX_DEPTH)
+        return rv_error_set(err, RV_ERR_INVALID, "STREAM: depth %d (1 to %d frames in flight)", d.depth,
+                            RV_STREAM_MAX_DEPTH);
     uint32_t side = rv_gen_default_side(g);
     rv_stream *s = calloc(1, sizeof(*s));
     if (!s)
@@ -121,15 +213,16 @@ rv_status rv_stream_create(rv_engine *e, const rv_stream_desc *desc, rv_stream *
         s->noise_a = malloc(L * sizeof(float));
         s->noise_b = malloc(L * sizeof(float));
         s->noise_host = malloc(L * sizeof(float));
-        s->lat_host = malloc(L * sizeof(float));
         s->lat_prev = malloc(L * sizeof(float));
         s->coef_host = malloc((size_t)RV_FRAME_MAX_PROMPTS * SEQ * sizeof(float));
         s->rgba_host = malloc((size_t)pd.width * pd.height * sizeof(uint32_t));
-        s->res = malloc(sizeof(*s->res));
-        if (!s->noise_a || !s->noise_b || !s->noise_host || !s->lat_host || !s->lat_prev || !s->coef_host ||
-            !s->rgba_host || !s->res)
+        if (!s->noise_a || !s->noise_b || !s->noise_host || !s->lat_prev || !s->coef_host ||
+            !s->rgba_host)
             st = rv_error_set(err, RV_ERR_HOST_MEMORY, "STREAM: out of memory");
     }
+    s->depth = d.depth;
+    for (int i = 0; i < s->depth && !st; i++)
+        st = slot_create(s, &s->slot[i], err);
     if (st) {
         rv_stream_destroy(s);
         return st;
@@ -275,7 +368,7 @@ static void motion_transform(const rv_motion *m, uint32_t w, uint32_t h, float m
     off[1] = (float)(cy - (a10 * px + a11 * py));
 }
 
-static rv_status update_noise(rv_stream *s, const rv_frame_desc *f, rv_error *err)
+static rv_status update_noise(rv_stream *s, const rv_frame_desc *f, frame_slot *sl, rv_error *err)
 {
     float mix = f->seed_mix;
     uint64_t to = mix > 0 ? f->seed_to : 0;
@@ -289,7 +382,7 @@ static rv_status update_noise(rv_stream *s, const rv_frame_desc *f, rv_error *er
         rv_latent_slerp(s->noise_a, s->noise_b, L, (double)mix, s->noise_host);
         src = s->noise_host;
     }
-    rv_status st = rv_tensor_upload(s->e->gpu, &s->p->noise, src, err);
+    rv_status st = stage_put(sl, &s->p->noise, src, err);
     if (st) {
         s->noise_valid = false;
         return st;
@@ -378,27 +471,46 @@ static const rv_tensor *record_warp(rv_stream *s, const rv_frame_desc *f)
     return &p->init;
 }
 
-static void fill_result(rv_stream *s, const rv_frame_desc *f, rv_frame_result *res, double t0)
+static void fill_result(rv_stream *s, const frame_slot *sl, rv_frame_result *res)
 {
     memset(res, 0, sizeof(*res));
-    res->index = s->index;
+    res->index = sl->ticket;
     res->rgba = s->rgba_host;
+    res->latent = sl->lat;
     res->width = s->d.width;
     res->height = s->d.height;
-    res->diffused = !f->warp_only;
-    const rv_gen_result *r = s->res;
-    for (int i = 0; i < r->nstages && res->nstages < RV_FRAME_MAX_STAGES; i++) {
+    res->diffused = !sl->f.warp_only && !sl->skipped;
+    res->skipped = sl->skipped;
+    res->change = sl->skipped ? 0 : sl->change;
+    const rv_gen_result *r = sl->res;
+    for (int i = 0; i < r->nstages && res->nstages < RV_FRAME_MAX_STAGES && !sl->skipped; i++) {
         rv_stage_ms *o = &res->stages[res->nstages++];
         memcpy(o->name, r->stages[i].name, sizeof(o->name));
         o->ms = r->stages[i].ms;
         res->gpu_ms += o->ms;
     }
-    res->wall_ms = now_ms() - t0;
+    res->wall_ms = now_ms() - sl->t0;
 }
 
-rv_status rv_stream_frame(rv_stream *s, const rv_frame_desc *fin, rv_frame_result *res, rv_error *err)
+static frame_slot *slot_of(rv_stream *s, uint64_t ticket) { return &s->slot[ticket % (uint64_t)s->depth]; }
+
+/* A failure before the frame was submitted: nothing of it reaches the
+ * device, but what the CPU staged or decided for it is forgotten. */
+static rv_status drop_unsubmitted(rv_stream *s, int final, rv_status st)
 {
-    double t0 = now_ms();
+    s->p->final = final;
+    s->noise_valid = false;
+    s->last_valid = false;
+    return st;
+}
+
+static void finish(rv_stream *s, frame_slot *sl);
+
+/* Decides, stages, records and submits the next frame into a free slot
+ * (the ticket it gets is s->index + 1). */
+static rv_status submit(rv_stream *s, const rv_frame_desc *fin, rv_error *err)
+{
+    const double t0 = now_ms();
     rv_frame_desc cad;
     const rv_frame_desc *f = fin;
     if (s->d.cadence > 1 && s->has_latent && !fin->warp_only && fin->strength < 1.0f &&
@@ -430,16 +542,31 @@ rv_status rv_stream_frame(rv_stream *s, const rv_frame_desc *fin, rv_frame_resul
     }
     if (st)
         return st;
+    frame_slot *sl = slot_of(s, s->index + 1);
 
-    /* the similarity filter: a still frame that barely changed last time is kept */
-    if (s->d.similarity > 0 && s->last_valid && s->has_latent && !f->warp_only && identity_motion(&f->motion) &&
-        same_desc(&s->last, f) && s->last_change < s->d.similarity) {
-        memset(s->res, 0, sizeof(*s->res));
-        s->index++;
-        fill_result(s, f, res, t0);
-        res->diffused = false;
-        res->skipped = true;
-        res->change = 0;
+    /* the similarity filter: a still frame that barely changed last time is
+     * kept (a frame in flight before it is waited for: its change decides) */
+    bool still = s->d.similarity > 0 && s->last_valid && s->has_latent && !f->warp_only &&
+                 identity_motion(&f->motion) && same_desc(&s->last, f);
+    if (still && s->inflight > 0) {
+        frame_slot *prev = slot_of(s, s->index);
+        if (prev->busy && !prev->finished)
+            finish(s, prev);
+        still = s->last_valid;
+    }
+    if (still && s->last_change < s->d.similarity) {
+        memset(sl->res, 0, sizeof(*sl->res));
+        sl->t0 = t0;
+        sl->f = *f;
+        sl->skipped = true;
+        sl->gpu = false;
+        sl->finished = true;
+        sl->status = RV_OK;
+        sl->change = 0;
+        sl->had_latent = s->has_latent;
+        sl->ticket = ++s->index;
+        sl->busy = true;
+        s->inflight++;
         return RV_OK;
     }
 
@@ -460,33 +587,36 @@ rv_status rv_stream_frame(rv_stream *s, const rv_frame_desc *fin, rv_frame_resul
             return rv_error_set(err, st, "FRAME: strength %g with %d step(s) runs the last %d of a %d-step schedule, "
                                 "which the scheduler refuses: %s", (double)f->strength, f->steps, f->steps, n,
                                 e2.msg);
-        if (!st)
-            st = update_noise(s, f, err);
-        if (!st)
-            st = rv_gen_upload_steps(g, p, first, f->steps, s->d.guidance, f->seed, NULL, err);
     }
     const bool blended = f->nprompts > 1 && !f->warp_only; /* one prompt: its weight normalises to 1 */
-    if (!st)
-        st = rv_gen_flags_reset(g, err);
-    if (!st && blended) {
-        st = blend_coefs(s, f, entry, err);
-        if (!st) {
-            rv_tensor c = rv_tensor_view(&s->coef, 0, (uint64_t)f->nprompts * SEQ);
-            st = rv_tensor_upload(g->gpu, &c, s->coef_host, err);
-        }
-    }
-    if (st)
+    if (blended && (st = blend_coefs(s, f, entry, err)))
         return st;
 
-    rv_cmd *cmd = g->cmd;
-    memset(s->res, 0, sizeof(*s->res));
+    /* record into the slot's command buffer: the staged inputs first */
+    rv_cmd *own = g->cmd;
+    const int final0 = p->final;
+    memset(sl->res, 0, sizeof(*sl->res));
     rv_gpu_clear_error(g->gpu);
-    st = rv_cmd_begin(cmd, err);
+    st = rv_cmd_begin(sl->cmd, err);
     if (st)
-        return st;
+        return drop_unsubmitted(s, final0, st);
+    g->cmd = sl->cmd;
+    sl->in_used = sl->in_begin;
+    g->nflags = 0;
+    rv_cmd_copy_in(sl->cmd, &g->flags, sl->hb, 0); /* zeros */
+    if (!f->warp_only) {
+        st = update_noise(s, f, sl, err);
+        if (!st)
+            st = rv_gen_put_steps(g, p, first, f->steps, s->d.guidance, f->seed, NULL, stage_put, sl, err);
+    }
+    if (!st && blended) {
+        rv_tensor c = rv_tensor_view(&s->coef, 0, (uint64_t)f->nprompts * SEQ);
+        st = stage_put(sl, &c, s->coef_host, err);
+    }
+    rv_cmd *cmd = sl->cmd;
     const uint64_t E = (uint64_t)SEQ * s->D;
     const rv_tensor *context = NULL;
-    if (!f->warp_only) {
+    if (!st && !f->warp_only) {
         context = &g->cache[entry[0]].emb;
         rv_gen_stage(cmd, "blend");
         rv_tensor c1 = p->d.cfg ? rv_tensor_view(&p->context, E, E) : s->blend;
@@ -503,67 +633,190 @@ rv_status rv_stream_frame(rv_stream *s, const rv_frame_desc *fin, rv_frame_resul
         }
     }
     const rv_tensor *init = NULL;
-    if (!fresh || f->warp_only) {
+    if (!st && (!fresh || f->warp_only)) {
         rv_gen_stage(cmd, "warp");
         init = record_warp(s, f);
         rv_gen_flag(g, init, "the warp of frame %llu's previous latent", (unsigned long long)s->index);
     }
-    if (f->warp_only) {
+    if (!st && f->warp_only) {
         p->final ^= 1;
         copy(cmd, &p->lat[p->final], init);
-    } else {
-        st = rv_gen_record_denoise(g, p, context, init, first, f->steps, s->d.guidance, s->res, err);
+    } else if (!st) {
+        st = rv_gen_record_denoise(g, p, context, init, first, f->steps, s->d.guidance, sl->res, err);
     }
     if (!st)
-        st = rv_gen_record_decode(g, p, s->res, err);
-    if (!st)
-        st = rv_gen_submit(g, s->res, err);
-    if (!st)
-        st = rv_gen_flags_check(g, err);
-    if (!st)
-        st = rv_tensor_download(g->gpu, &p->lat[p->final], s->lat_host, err);
-    if (!st)
-        st = rv_tensor_read(g->gpu, &p->rgba, 0, s->rgba_host, p->rgba.bytes, err);
-    if (st) {
-        rv_cmd_wait(cmd, NULL);
-        s->last_valid = false;
-        return st;
+        st = rv_gen_record_decode(g, p, sl->res, err);
+    if (!st) { /* the outputs, read after the fence */
+        rv_cmd_copy_out(cmd, sl->hb, sl->out_rgba, &p->rgba);
+        rv_cmd_copy_out(cmd, sl->hb, sl->out_lat, &p->lat[p->final]);
+        rv_cmd_copy_out(cmd, sl->hb, sl->out_flags, &g->flags);
+        st = rv_gen_submit_async(g, sl->res, err);
     }
-    char what[64];
-    snprintf(what, sizeof(what), "frame %llu's latent%s", (unsigned long long)s->index,
-             f->warp_only ? " (warped)" : " after the UNet steps");
-    st = rv_engine_check_finite(s->lat_host, p->nlat, what, err);
+    g->cmd = own;
+    if (st) {
+        rv_cmd_wait(sl->cmd, NULL);
+        return drop_unsubmitted(s, final0, st);
+    }
+    sl->nflags = g->nflags;
+    memcpy(sl->flag_names, g->flag_names, (size_t)g->nflags * sizeof(g->flag_names[0]));
+    sl->t0 = t0;
+    sl->f = *f;
+    sl->skipped = false;
+    sl->gpu = true;
+    sl->finished = false;
+    sl->had_latent = s->has_latent;
+    sl->ticket = ++s->index;
+    sl->busy = true;
+    s->inflight++;
+    s->has_latent = true;
+    s->last = *f;
+    s->last_valid = true;
+    s->last_change = INFINITY; /* known when it is finished */
+    return RV_OK;
+}
+
+/* Waits for a slot's frame, checks it and reads its latent: sets its status
+ * and the stream's record of the last frame. A failure drops the frames
+ * after it and puts the last good latent back. */
+static void finish(rv_stream *s, frame_slot *sl)
+{
+    if (sl->finished)
+        return;
+    sl->finished = true;
+    rv_gen *g = s->g;
+    rv_gen_plan *p = s->p;
+    rv_error *err = &sl->err;
+    rv_error_clear(err);
+    rv_status st = rv_gen_finish(sl->cmd, sl->res, err);
+    const uint8_t *map = rv_hostbuf_map(sl->hb);
+    if (!st)
+        st = rv_gen_flags_report(g, (const float *)(const void *)(map + sl->out_flags), sl->nflags,
+                                 (const char (*)[40])sl->flag_names, err);
+    const uint64_t L = p->nlat;
+    if (!st) {
+        const void *lat = map + sl->out_lat;
+        if (p->lat[p->final].dtype == RV_F16)
+            rv_f16_to_f32_array(sl->lat, (const uint16_t *)lat, (size_t)L);
+        else
+            memcpy(sl->lat, lat, L * sizeof(float));
+        char what[64];
+        snprintf(what, sizeof(what), "frame %llu's latent%s", (unsigned long long)(sl->ticket - 1),
+                 sl->f.warp_only ? " (warped)" : " after the UNet steps");
+        st = rv_engine_check_finite(sl->lat, L, what, err);
+    }
+    sl->status = st;
     if (st) {
         s->last_valid = false;
-        return st;
+        s->noise_valid = false;
+        s->has_latent = sl->had_latent;
+        for (int k = 1; k < s->inflight; k++) { /* the frames that grow from this one */
+            frame_slot *o = slot_of(s, sl->ticket + (uint64_t)k);
+            if (!o->busy || o->ticket != sl->ticket + (uint64_t)k)
+                continue;
+            if (o->gpu)
+                rv_cmd_wait(o->cmd, NULL);
+            o->finished = true;
+            o->status = rv_error_set(&o->err, RV_ERR_INVALID, "FRAME: frame %llu was dropped: it grows from frame "
+                                     "%llu, which failed", (unsigned long long)(o->ticket - 1),
+                                     (unsigned long long)(sl->ticket - 1));
+        }
+        if (s->host_latent && sl->had_latent) { /* the next frame grows from the last good one */
+            rv_error e2 = {0};
+            if (rv_tensor_upload(g->gpu, &p->lat[p->final], s->lat_prev, &e2))
+                s->has_latent = false;
+        }
+        return;
     }
     double d2 = 0, x2 = 0;
-    const uint64_t L = p->nlat;
-    if (s->has_latent) {
+    if (s->host_latent) {
         for (uint64_t i = 0; i < L; i++) {
-            double dd = (double)s->lat_host[i] - s->lat_prev[i];
+            double dd = (double)sl->lat[i] - s->lat_prev[i];
             d2 += dd * dd;
             x2 += (double)s->lat_prev[i] * s->lat_prev[i];
         }
     }
-    memcpy(s->lat_prev, s->lat_host, L * sizeof(float));
-    s->has_latent = true;
-    s->index++;
-    fill_result(s, f, res, t0);
-    res->change = x2 > 0 ? sqrt(d2 / x2) : 0;
-    s->last = *f;
-    s->last_valid = true;
-    s->last_change = res->change;
+    memcpy(s->lat_prev, sl->lat, L * sizeof(float));
+    s->host_latent = true;
+    sl->change = x2 > 0 ? sqrt(d2 / x2) : 0;
+    if (sl->ticket == s->index) /* the last frame submitted */
+        s->last_change = sl->change;
+}
+
+rv_status rv_stream_submit(rv_stream *s, const rv_frame_desc *f, uint64_t *ticket, rv_error *err)
+{
+    *ticket = 0;
+    if (s->inflight >= s->depth)
+        return rv_error_set(err, RV_ERR_INVALID, "STREAM: %d frame(s) in flight, the stream's depth: collect frame "
+                            "%llu first", s->inflight, (unsigned long long)s->oldest);
+    rv_status st = submit(s, f, err);
+    if (st)
+        return st;
+    if (s->inflight == 1)
+        s->oldest = s->index;
+    *ticket = s->index;
+    return RV_OK;
+}
+
+rv_status rv_stream_collect(rv_stream *s, uint64_t ticket, rv_frame_result *res, rv_error *err)
+{
+    if (s->inflight == 0)
+        return rv_error_set(err, RV_ERR_INVALID, "STREAM: no frame in flight to collect (ticket %llu)",
+                            (unsigned long long)ticket);
+    if (ticket != s->oldest)
+        return rv_error_set(err, RV_ERR_INVALID, "STREAM: ticket %llu is not the oldest frame in flight (%llu): "
+                            "frames are collected in order", (unsigned long long)ticket,
+                            (unsigned long long)s->oldest);
+    frame_slot *sl = slot_of(s, ticket);
+    finish(s, sl);
+    sl->busy = false;
+    s->inflight--;
+    s->oldest = ticket + 1;
+    if (sl->status) {
+        rv_error_set(err, sl->status, "%s", sl->err.msg);
+        return sl->status;
+    }
+    if (sl->gpu)
+        memcpy(s->rgba_host, (const uint8_t *)rv_hostbuf_map(sl->hb) + sl->out_rgba, s->p->rgba.bytes);
+    else /* kept: the frame before it, the last finished */
+        memcpy(sl->lat, s->lat_prev, s->p->nlat * sizeof(float));
+    fill_result(s, sl, res);
+    return RV_OK;
+}
+
+int rv_stream_in_flight(const rv_stream *s) { return s->inflight; }
+
+rv_status rv_stream_frame(rv_stream *s, const rv_frame_desc *f, rv_frame_result *res, rv_error *err)
+{
+    if (s->inflight)
+        return rv_error_set(err, RV_ERR_INVALID, "STREAM: %d frame(s) from rv_stream_submit are in flight: collect "
+                            "them first", s->inflight);
+    uint64_t t;
+    rv_status st = rv_stream_submit(s, f, &t, err);
+    if (!st)
+        st = rv_stream_collect(s, t, res, err);
+    if (st && t)
+        s->index = t - 1; /* a failed frame does not count (cadence) */
+    return st;
+}
+
+static rv_status need_idle(const rv_stream *s, const char *what, rv_error *err)
+{
+    if (s->inflight)
+        return rv_error_set(err, RV_ERR_INVALID, "STREAM: %s with %d frame(s) in flight: collect them first", what,
+                            s->inflight);
     return RV_OK;
 }
 
 rv_status rv_stream_set_anchor(rv_stream *s, rv_error *err)
 {
+    rv_status st = need_idle(s, "set_anchor", err);
+    if (st)
+        return st;
     if (!s->has_latent)
         return rv_error_set(err, RV_ERR_INVALID, "STREAM: no frame yet to anchor to");
     rv_cmd *cmd = s->g->cmd;
     rv_gpu_clear_error(s->e->gpu);
-    rv_status st = rv_cmd_begin(cmd, err);
+    st = rv_cmd_begin(cmd, err);
     if (st)
         return st;
     copy(cmd, &s->anchor, &s->p->lat[s->p->final]);
@@ -575,7 +828,10 @@ rv_status rv_stream_set_anchor(rv_stream *s, rv_error *err)
 
 rv_status rv_stream_read_latent(rv_stream *s, float *out, rv_error *err)
 {
-    if (!s->has_latent)
+    rv_status st = need_idle(s, "read_latent", err);
+    if (st)
+        return st;
+    if (!s->host_latent)
         return rv_error_set(err, RV_ERR_INVALID, "STREAM: no frame yet");
     memcpy(out, s->lat_prev, s->p->nlat * sizeof(float));
     return RV_OK;
@@ -583,13 +839,16 @@ rv_status rv_stream_read_latent(rv_stream *s, float *out, rv_error *err)
 
 rv_status rv_stream_write_latent(rv_stream *s, const float *in, rv_error *err)
 {
-    rv_status st = rv_engine_check_finite(in, s->p->nlat, "STREAM: the latent to restore", err);
+    rv_status st = need_idle(s, "write_latent", err);
+    if (!st)
+        st = rv_engine_check_finite(in, s->p->nlat, "STREAM: the latent to restore", err);
     if (!st)
         st = rv_tensor_upload(s->e->gpu, &s->p->lat[s->p->final], in, err);
     if (st)
         return st;
     memcpy(s->lat_prev, in, s->p->nlat * sizeof(float));
     s->has_latent = true;
+    s->host_latent = true;
     s->last_valid = false;
     return RV_OK;
 }

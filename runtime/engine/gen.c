@@ -367,11 +367,11 @@ static void stage(rv_cmd *cmd, const char *fmt, int i)
  * "gen:" stage) they follow. Past the capacity of res->stages, the last
  * entry becomes "more" and sums every later stage, so no part's time is
  * ever added to another part. */
-static void collect(rv_gen *g, rv_gen_result *res)
+static void collect(rv_cmd *cmd, rv_gen_result *res)
 {
     rv_stage_time t[64];
     const int cap = (int)(sizeof(res->stages) / sizeof(res->stages[0]));
-    int n = rv_cmd_timings(g->cmd, t, 64);
+    int n = rv_cmd_timings(cmd, t, 64);
     for (int i = 0; i < n; i++) {
         bool part = strncmp(t[i].name, STAGE_PREFIX, strlen(STAGE_PREFIX)) == 0;
         if (res->ndetail < RV_GEN_MAX_STAGES)
@@ -389,7 +389,7 @@ static void collect(rv_gen *g, rv_gen_result *res)
         res->stages[res->nstages - 1].ms += t[i].ms;
     }
     rv_op_time o[64];
-    int no = rv_cmd_op_times(g->cmd, o, 64);
+    int no = rv_cmd_op_times(cmd, o, 64);
     for (int i = 0; i < no; i++) {
         int j = 0;
         while (j < res->nops && strcmp(res->ops[j].name, o[i].name) != 0)
@@ -408,7 +408,21 @@ rv_status rv_gen_submit(rv_gen *g, rv_gen_result *res, rv_error *err)
     rv_status s = rv_cmd_run(g->cmd, err);
     res->submissions++;
     if (!s)
-        collect(g, res);
+        collect(g->cmd, res);
+    return s;
+}
+
+rv_status rv_gen_submit_async(rv_gen *g, rv_gen_result *res, rv_error *err)
+{
+    res->submissions++;
+    return rv_cmd_submit(g->cmd, err);
+}
+
+rv_status rv_gen_finish(rv_cmd *cmd, rv_gen_result *res, rv_error *err)
+{
+    rv_status s = rv_cmd_wait(cmd, err);
+    if (!s)
+        collect(cmd, res);
     return s;
 }
 
@@ -450,11 +464,15 @@ rv_status rv_gen_flags_check(rv_gen *g, rv_error *err)
     rv_status s = rv_tensor_download(g->gpu, &g->flags, f, err);
     if (s)
         return s;
-    for (int i = 0; i < g->nflags; i++)
-        if (f[i] != 0.0f)
+    return rv_gen_flags_report(g, f, g->nflags, (const char (*)[40])g->flag_names, err);
+}
+
+rv_status rv_gen_flags_report(const rv_gen *g, const float *flags, int n, const char (*names)[40], rv_error *err)
+{
+    for (int i = 0; i < n; i++)
+        if (flags[i] != 0.0f)
             return rv_error_set(err, RV_ERR_INVALID, "GEN: %s: the output of %s is not finite (NaN or Inf): the "
-                                "model's weights or its inputs overflow; nothing was written", g->dir,
-                                g->flag_names[i]);
+                                "model's weights or its inputs overflow; nothing was written", g->dir, names[i]);
     return RV_OK;
 }
 
@@ -624,13 +642,23 @@ static rv_status check_params(const rv_gen *g, const rv_gen_plan *p, const rv_ge
     return RV_OK;
 }
 
+static rv_status put_now(void *ctx, const rv_tensor *t, const float *src, rv_error *err)
+{
+    return rv_tensor_upload((rv_gpu *)ctx, t, src, err);
+}
+
 rv_status rv_gen_upload_steps(rv_gen *g, rv_gen_plan *p, int first, int nrun, float guidance, uint64_t seed,
                               const float *step_noise, rv_error *err)
+{
+    return rv_gen_put_steps(g, p, first, nrun, guidance, seed, step_noise, put_now, g->gpu, err);
+}
+
+rv_status rv_gen_put_steps(rv_gen *g, rv_gen_plan *p, int first, int nrun, float guidance, uint64_t seed,
+                           const float *step_noise, rv_gen_put_fn put, void *ctx, rv_error *err)
 {
     rv_scheduler *sc = &g->sched;
     const uint64_t L = p->nlat;
     const uint32_t B = p->batch;
-    rv_gpu *gpu = g->gpu;
     float *h = p->host;
     rv_status s = RV_OK;
     int nnoise = 0;
@@ -645,7 +673,7 @@ rv_status rv_gen_upload_steps(rv_gen *g, rv_gen_plan *p, int first, int nrun, fl
         }
     if (nnoise) {
         rv_tensor sn = view(&p->step_noise, 0, (uint64_t)nnoise * L);
-        s = rv_tensor_upload(gpu, &sn, h, err);
+        s = put(ctx, &sn, h, err);
     }
     if (s)
         return s;
@@ -653,13 +681,13 @@ rv_status rv_gen_upload_steps(rv_gen *g, rv_gen_plan *p, int first, int nrun, fl
         for (uint32_t b = 0; b < B; b++)
             h[(size_t)k * B + b] = sc->timesteps[first + k];
     rv_tensor ts = view(&p->timesteps, 0, (uint64_t)nrun * B);
-    s = rv_tensor_upload(gpu, &ts, h, err);
+    s = put(ctx, &ts, h, err);
     const uint32_t cond = g->unet->cfg.time_cond_proj_dim;
     if (!s && cond) {
         rv_guidance_embedding(guidance - 1.0f, cond, h);
         for (uint32_t b = 1; b < B; b++)
             memcpy(h + (size_t)b * cond, h, cond * sizeof(float));
-        s = rv_tensor_upload(gpu, &p->tcond, h, err);
+        s = put(ctx, &p->tcond, h, err);
     }
     return s;
 }

@@ -169,6 +169,12 @@ rv_status rv_gen_text_host(rv_gen *g, int entry, const float **out, rv_error *er
  * be idle. */
 rv_status rv_gen_upload_steps(rv_gen *g, rv_gen_plan *p, int first, int nrun, float guidance, uint64_t seed,
                               const float *step_noise, rv_error *err);
+/* The same values handed to `put` (tensor view, float32 values) instead of
+ * uploaded: frames in flight stage them into host memory and record the
+ * copies (engine/frames.c). */
+typedef rv_status (*rv_gen_put_fn)(void *ctx, const rv_tensor *t, const float *src, rv_error *err);
+rv_status rv_gen_put_steps(rv_gen *g, rv_gen_plan *p, int first, int nrun, float guidance, uint64_t seed,
+                           const float *step_noise, rv_gen_put_fn put, void *ctx, rv_error *err);
 /* Records the start latent (init_noise_sigma * noise without `init`,
  * else the scheduler's add_noise of init at step `first`) and the steps
  * into g->cmd (begun), splitting it across submissions when timing stages
@@ -185,8 +191,15 @@ rv_status rv_gen_record_decode(rv_gen *g, rv_gen_plan *p, rv_gen_result *res, rv
 rv_status rv_gen_flags_reset(rv_gen *g, rv_error *err);
 void rv_gen_flag(rv_gen *g, const rv_tensor *x, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 rv_status rv_gen_flags_check(rv_gen *g, rv_error *err);
+/* The same check over flag values and stage names read some other way
+ * (a frame in flight copies its flags out in its own recording). */
+rv_status rv_gen_flags_report(const rv_gen *g, const float *flags, int n, const char (*names)[40], rv_error *err);
 /* Submits g->cmd, waits, and adds its timings to res. */
 rv_status rv_gen_submit(rv_gen *g, rv_gen_result *res, rv_error *err);
+/* rv_gen_submit in two halves, for frames in flight: submit g->cmd without
+ * waiting; later wait for that command buffer and add its timings to res. */
+rv_status rv_gen_submit_async(rv_gen *g, rv_gen_result *res, rv_error *err);
+rv_status rv_gen_finish(rv_cmd *cmd, rv_gen_result *res, rv_error *err);
 /* out = ca*a + cb*b (b may be NULL) through tmp, out aliasing neither
  * input, in the order that keeps fp16 intermediates small. */
 void rv_gen_lincomb(rv_cmd *cmd, const rv_tensor *out, const rv_tensor *a, float ca, const rv_tensor *b, float cb,

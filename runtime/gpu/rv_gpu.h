@@ -124,4 +124,20 @@ void rv_gpu_pipeline_cache(const rv_gpu *gpu, rv_pipeline_cache_info *out);
 /* Creates every pipeline up front (the player does this before frames run). */
 rv_status rv_gpu_warm_pipelines(rv_gpu *gpu, rv_error *err);
 
+/* ---- host-visible buffers and recorded copies (hostbuf.c) ----
+ * For work in flight: the CPU fills and reads a mapped buffer it owns
+ * while the queue is busy, and the copies to and from tensors run inside
+ * a recording, ordered with its dispatches and with earlier submissions
+ * (rv_tensor_upload/read wait for the whole queue). The memory is host
+ * coherent; bytes are the tensor's own (float16 tensors take halves). */
+typedef struct rv_hostbuf rv_hostbuf;
+rv_status rv_hostbuf_create(rv_gpu *gpu, uint64_t bytes, rv_hostbuf **out, rv_error *err);
+void rv_hostbuf_destroy(rv_hostbuf *h);
+void *rv_hostbuf_map(rv_hostbuf *h);
+uint64_t rv_hostbuf_size(const rv_hostbuf *h);
+/* t (all of it) <- the host buffer's bytes at `offset`. */
+void rv_cmd_copy_in(rv_cmd *cmd, const rv_tensor *t, rv_hostbuf *h, uint64_t offset);
+/* The host buffer at `offset` <- t (all of it); read it after rv_cmd_wait. */
+void rv_cmd_copy_out(rv_cmd *cmd, rv_hostbuf *h, uint64_t offset, const rv_tensor *t);
+
 #endif

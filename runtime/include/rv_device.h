@@ -64,5 +64,8 @@ typedef struct rv_device_info {
 
 /* Lists the devices without creating one. `out` may be NULL to count. */
 rv_status rv_gpu_enumerate(rv_device_info *out, int cap, int *count, rv_error *err);
+/* The index (as rv_gpu_enumerate counts) of the device that a GPU desc
+ * picks: it is created as every command creates it, then destroyed. */
+rv_status rv_gpu_pick(const rv_gpu_desc *desc, int *index, rv_error *err);
 
 #endif

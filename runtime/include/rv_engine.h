@@ -147,7 +147,11 @@ typedef struct rv_stream_desc {
                                   (relative RMS of the latent); 0 = never skip */
     int cadence;               /* slow devices: the UNet runs every Nth frame, the frames
                                   between are warp-only (0 or 1 = every frame) */
+    int depth;                 /* frames rv_stream_submit may keep in flight: 1 or
+                                  RV_STREAM_MAX_DEPTH; 0 = RV_STREAM_MAX_DEPTH */
 } rv_stream_desc;
+
+#define RV_STREAM_MAX_DEPTH 2
 
 typedef enum rv_blend {
     RV_BLEND_LINEAR = 0,       /* weighted mean of the embeddings */
@@ -184,6 +188,8 @@ typedef struct rv_frame_desc {
 typedef struct rv_frame_result {
     uint64_t index;            /* frames made by this stream, this one included */
     const uint32_t *rgba;      /* width*height RGBA8, valid until the next frame */
+    const float *latent;       /* [C][lh][lw] float32, this frame's latent (what
+                                  rv_stream_read_latent gives), valid until the next frame */
     uint32_t width, height;
     bool diffused;             /* the UNet ran */
     bool skipped;              /* similarity filter: the previous frame was kept */
@@ -191,16 +197,40 @@ typedef struct rv_frame_result {
     int nstages;
     rv_stage_ms stages[RV_FRAME_MAX_STAGES]; /* GPU time: blend, noise, warp, stepN, decode, rgba */
     double gpu_ms;             /* sum of the stages */
-    double wall_ms;            /* the whole call, CPU included */
+    double wall_ms;            /* the whole call, CPU included (submit to collect in flight) */
 } rv_frame_result;
 
 rv_status rv_stream_create(rv_engine *e, const rv_stream_desc *desc, rv_stream **out, rv_error *err);
 void rv_stream_destroy(rv_stream *s);
 void rv_stream_size(const rv_stream *s, uint32_t *width, uint32_t *height, uint32_t *latent_count);
 
-/* Makes the next frame. Bad descriptions (non-finite or out-of-range
- * values, zero steps, stale handles) are RV_ERR_INVALID naming the field. */
+/* Makes the next frame: records, submits and waits for it. Bad
+ * descriptions (non-finite or out-of-range values, zero steps, stale
+ * handles) are RV_ERR_INVALID naming the field. A frame whose stage turns
+ * NaN/Inf is an error naming the stage; the next frame grows from the last
+ * good latent. Not while frames are in flight (rv_stream_submit). */
 rv_status rv_stream_frame(rv_stream *s, const rv_frame_desc *f, rv_frame_result *res, rv_error *err);
+
+/* Frames in flight: the same frames as rv_stream_frame's, byte for byte,
+ * split in two. rv_stream_submit checks the description, records the frame
+ * (per-frame inputs staged in the frame's own host memory and copied in by
+ * its own command buffer), submits it and returns its ticket (the index its
+ * result will carry) without waiting; rv_stream_collect waits for the
+ * oldest frame in flight (`ticket` must name it), reads it back and hands
+ * its result over. With depth 2 the CPU decides, stages and records frame
+ * n+1 while the device runs frame n, and reads frame n back after: the
+ * device still runs the frames one after another, since frame n+1 grows
+ * from frame n's latent. A submit with `depth` frames in flight is refused
+ * (collect first). A failure on the device is reported by that frame's
+ * collect, naming the stage; frames submitted after it are dropped (their
+ * collects say so) and the next submit grows from the last good latent.
+ * The similarity filter, when on, waits for the previous frame before
+ * deciding (it needs that frame's change). rgba and latent are valid until the next
+ * collect. Latent reads and writes and anchors need no frame in flight. */
+rv_status rv_stream_submit(rv_stream *s, const rv_frame_desc *f, uint64_t *ticket, rv_error *err);
+rv_status rv_stream_collect(rv_stream *s, uint64_t ticket, rv_frame_result *res, rv_error *err);
+/* Frames submitted and not yet collected. */
+int rv_stream_in_flight(const rv_stream *s);
 
 /* The current latent becomes the anchor that rv_frame_desc.anchor pulls toward. */
 rv_status rv_stream_set_anchor(rv_stream *s, rv_error *err);
