@@ -5,10 +5,17 @@
 #include "common.glsl"
 
 layout(local_size_x_id = 0) in;
+#ifdef RV_TEXEL
+// CPU devices (ops.c: the vec4 case only): x read as RGBA texels (boff[0] in
+// texels), one 16-byte fetch per lane instead of a load per lane per element
+layout(binding = 0) uniform samplerBuffer xt;
+layout(binding = 1) writeonly buffer Y_ { T y[]; };
+#else
 layout(binding = 0) readonly buffer X_ { T x[]; };
 layout(binding = 1) writeonly buffer Y_ { T y[]; };
 layout(binding = 0) readonly buffer X4_ { T4 x4[]; };
 layout(binding = 1) writeonly buffer Y4_ { T4 y4[]; };
+#endif
 layout(push_constant) uniform PC { uint boff[RV_PC_BINDINGS]; rv_pc_unary p; } pc;
 
 float apply(float v)
@@ -24,6 +31,17 @@ float apply(float v)
     }
 }
 
+#ifdef RV_TEXEL
+void main()
+{
+    uint i = flat_group() * gl_WorkGroupSize.x + gl_LocalInvocationID.x;
+    if (i * 4u >= pc.p.n)
+        return;
+    vec4 v = texelFetch(xt, int(pc.boff[0] + i));
+    for (uint j = 0; j < 4u; j++)
+        y[pc.boff[1] + i * 4u + j] = T(apply(v[j]));
+}
+#else
 void main()
 {
     uint i = flat_group() * gl_WorkGroupSize.x + gl_LocalInvocationID.x;
@@ -40,3 +58,4 @@ void main()
         return;
     y[pc.boff[1] + i] = T(apply(float(x[pc.boff[0] + i])));
 }
+#endif

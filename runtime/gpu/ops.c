@@ -468,7 +468,9 @@ void rv_op_unary(rv_cmd *cmd, const rv_tensor *y, const rv_tensor *x, int uop, f
     rv_binding bind[2] = {{x, false}, {y, true}};
     uint32_t gx, gy;
     grid1d(vec ? x->count / 4 : x->count, cmd->gpu->tiles.elem_wg, &gx, &gy);
-    rv_cmd_dispatch(cmd, pick(y->dtype, RV_PIPE_UNARY_F32, RV_PIPE_UNARY_F16), bind, 2, &pc, sizeof(pc), gx, gy, 1);
+    const bool texel = vec && cmd->gpu->tiles.tconv && rv_texel_readable(cmd->gpu, x); /* CPU devices */
+    rv_cmd_dispatch(cmd, texel ? pick(y->dtype, RV_PIPE_UNARYT_F32, RV_PIPE_UNARYT_F16)
+                               : pick(y->dtype, RV_PIPE_UNARY_F32, RV_PIPE_UNARY_F16), bind, 2, &pc, sizeof(pc), gx, gy, 1);
 }
 
 void rv_op_binary(rv_cmd *cmd, const rv_tensor *out, const rv_tensor *a, const rv_tensor *b, int bop,

@@ -67,6 +67,8 @@
     X(RGBA_F16,      "rgba_f16",      2, rv_pc_rgba,     RV_SPEC_ELEM) \
     X(RGBAT_F32,     "rgbat_f32",     2, rv_pc_rgba,     RV_SPEC_ELEM_T) \
     X(UPSAMPLET_F32, "upsamplet_f32", 2, rv_pc_upsample, RV_SPEC_ELEM_T) \
+    X(UNARYT_F32,    "unaryt_f32",    2, rv_pc_unary,    RV_SPEC_ELEM_T) \
+    X(UNARYT_F16,    "unaryt_f16",    2, rv_pc_unary,    RV_SPEC_ELEM_T) \
     X(GEGLUT_F32,    "geglut_f32",    2, rv_pc_geglu,    RV_SPEC_ELEM_T) \
     X(GEGLUT_F16,    "geglut_f16",    2, rv_pc_geglu,    RV_SPEC_ELEM_T) \
     X(CONCATT_F32,   "concatt_f32",   3, rv_pc_concat,   RV_SPEC_ELEM_T2) \
