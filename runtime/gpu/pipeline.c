@@ -31,6 +31,17 @@ static void gemm_tiles(rv_gemm_tiles *g, unsigned bm, unsigned bn, unsigned bk, 
     g->wg = (g->bm / g->tm) * (g->bn / g->tn);
 }
 
+/* A tuning knob from the environment: an integer in [lo, hi], else def. */
+static unsigned env_uint(const char *name, unsigned def, unsigned lo, unsigned hi)
+{
+    const char *v = getenv(name);
+    if (!v || !*v)
+        return def;
+    char *end;
+    unsigned long n = strtoul(v, &end, 10);
+    return *end == '\0' && n >= lo && n <= hi ? (unsigned)n : def;
+}
+
 void rv_tiles_choose(rv_gpu *gpu)
 {
     rv_tiles *t = &gpu->tiles;
@@ -89,8 +100,9 @@ void rv_tiles_choose(rv_gpu *gpu)
     t->dattn = !none && (da && *da ? strcmp(da, "1") == 0 : cpu);
     t->dattn_wg = 64;
     /* texel-fetch direct convs (tconv.comp) on CPU devices that have RGBA
-     * texel buffers (RV_TCONV=0/1 overrides; RV_TCONV_COT and RV_TCONV_WG
-     * set its output channels per invocation and workgroup size) */
+     * texel buffers (RV_TCONV=0/1 overrides; the shape knobs below are for
+     * measuring: runtime/gpu/PERFORMANCE.md has the figures behind the
+     * defaults) */
     const char *tv = getenv("RV_TCONV");
     t->tconv = !none && gpu->texel_views && (tv && *tv ? strcmp(tv, "1") == 0 : cpu);
     /* and the norms, where the workgroup must be exactly one subgroup */
@@ -102,19 +114,12 @@ void rv_tiles_choose(rv_gpu *gpu)
     t->tnorm_wg = di->subgroup_size;
     const char *ta = getenv("RV_TATTN");
     t->tattn = t->tnorm && (ta && *ta ? strcmp(ta, "1") == 0 : true);
-    t->tattn_qb = getenv("RV_TATTN_QB") ? (unsigned)strtoul(getenv("RV_TATTN_QB"), NULL, 10) : 4;
-    if (t->tattn_qb < 1 || t->tattn_qb > 16)
-        t->tattn_qb = 4;
-    t->tconv_cot = 8;
-    t->tlinear_tok = getenv("RV_TLINEAR_TOK") ? (unsigned)strtoul(getenv("RV_TLINEAR_TOK"), NULL, 10) : 8;
-    t->tlinear_cot = getenv("RV_TLINEAR_COT") ? (unsigned)strtoul(getenv("RV_TLINEAR_COT"), NULL, 10) : 8;
-    t->tconv_xt = getenv("RV_TCONV_XT") ? (unsigned)strtoul(getenv("RV_TCONV_XT"), NULL, 10) : 2;
-    t->tconv_wg = 8;
-    const char *tc = getenv("RV_TCONV_COT"), *tw = getenv("RV_TCONV_WG");
-    if (tc && *tc && strtoul(tc, NULL, 10) >= 1 && strtoul(tc, NULL, 10) <= 64)
-        t->tconv_cot = (unsigned)strtoul(tc, NULL, 10);
-    if (tw && *tw && strtoul(tw, NULL, 10) >= 1 && strtoul(tw, NULL, 10) <= 256)
-        t->tconv_wg = (unsigned)strtoul(tw, NULL, 10);
+    t->tattn_qb = env_uint("RV_TATTN_QB", 4, 1, 16);       /* query rows per workgroup */
+    t->tconv_cot = env_uint("RV_TCONV_COT", 8, 1, 64);     /* output channels per invocation */
+    t->tconv_xt = env_uint("RV_TCONV_XT", 2, 1, 4);        /* texels (4 pixels) per invocation */
+    t->tconv_wg = env_uint("RV_TCONV_WG", 8, 1, 256);      /* invocations per workgroup */
+    t->tlinear_tok = env_uint("RV_TLINEAR_TOK", 8, 1, 16); /* tokens per invocation */
+    t->tlinear_cot = env_uint("RV_TLINEAR_COT", 8, 1, 64); /* outputs per invocation */
     uint64_t window = gpu->info.max_uniform_range < RV_UNIFORM_WINDOW ? gpu->info.max_uniform_range : RV_UNIFORM_WINDOW;
     const char *wv = getenv("RV_UNIFORM_WINDOW"); /* smaller, for tests: more splits and fallbacks */
     if (wv && *wv) {
