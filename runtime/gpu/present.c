@@ -677,6 +677,20 @@ rv_present_stats rv_present_get_stats(const rv_present *p) { return p->stats; }
 
 /* ---------------------------------------------------------------- inputs */
 
+/* A layer's pixels into its host staging buffer (the last draw waited for
+ * its fence: not in use), both buffers grown to fit first. */
+static rv_status stage_layer(rv_present *p, pbuf *stage, pbuf *dev, const uint32_t *rgba, uint32_t width,
+                             uint32_t height, rv_error *err)
+{
+    VkDeviceSize n = (VkDeviceSize)width * height * 4;
+    rv_status s = buf_reserve(p, stage, n, VK_BUFFER_USAGE_TRANSFER_SRC_BIT, true, err);
+    if (!s)
+        s = buf_reserve(p, dev, n, DEV_USAGE, false, err);
+    if (!s)
+        memcpy(stage->map, rgba, (size_t)n);
+    return s;
+}
+
 rv_status rv_present_set_frame(rv_present *p, const uint32_t *rgba, uint32_t width, uint32_t height, rv_error *err)
 {
     p->composed = false;
@@ -684,13 +698,9 @@ rv_status rv_present_set_frame(rv_present *p, const uint32_t *rgba, uint32_t wid
         p->fw = p->fh = 0;
         return RV_OK;
     }
-    VkDeviceSize n = (VkDeviceSize)width * height * 4;
-    rv_status s = buf_reserve(p, &p->frame_stage, n, VK_BUFFER_USAGE_TRANSFER_SRC_BIT, true, err);
-    if (!s)
-        s = buf_reserve(p, &p->frame, n, DEV_USAGE, false, err);
+    rv_status s = stage_layer(p, &p->frame_stage, &p->frame, rgba, width, height, err);
     if (s)
         return s;
-    memcpy(p->frame_stage.map, rgba, (size_t)n); /* the last draw waited for its fence: not in use */
     p->fw = width;
     p->fh = height;
     p->frame_dirty = true;
@@ -705,13 +715,9 @@ rv_status rv_present_set_overlay(rv_present *p, const uint32_t *rgba, uint32_t w
         p->ow = p->oh = 0;
         return RV_OK;
     }
-    VkDeviceSize n = (VkDeviceSize)width * height * 4;
-    rv_status s = buf_reserve(p, &p->overlay_stage, n, VK_BUFFER_USAGE_TRANSFER_SRC_BIT, true, err);
-    if (!s)
-        s = buf_reserve(p, &p->overlay, n, DEV_USAGE, false, err);
+    rv_status s = stage_layer(p, &p->overlay_stage, &p->overlay, rgba, width, height, err);
     if (s)
         return s;
-    memcpy(p->overlay_stage.map, rgba, (size_t)n);
     p->ox = x;
     p->oy = y;
     p->ow = width;
