@@ -2,7 +2,8 @@
 #extension GL_GOOGLE_include_directive : require
 #extension GL_KHR_shader_subgroup_arithmetic : require
 #extension GL_EXT_control_flow_attributes : require
-// Attention for CPU devices (lavapipe), any number of keys: a workgroup of
+// Attention for CPU devices (lavapipe), any number of keys; not causal
+// attention and not the GPU path (attn.comp's flash tiles). A workgroup of
 // one subgroup takes QB query rows of one head, and its lanes split the keys
 // (lane l takes keys l, l + SG, ...). Each lane reads its own key and value
 // rows as RGBA texels (one 16-byte fetch per lane: llvmpipe loads a storage

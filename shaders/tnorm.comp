@@ -2,7 +2,8 @@
 #extension GL_GOOGLE_include_directive : require
 #extension GL_KHR_shader_subgroup_arithmetic : require
 // Group norm (G > 0, optionally fused with SiLU) and layer norm (G = 0) for
-// CPU devices (lavapipe), where norm.comp's loads go lane by lane: here x,
+// CPU devices (lavapipe); not the GPU path (norm.comp, whose loads go lane
+// by lane on lavapipe). Here x,
 // gamma and beta are read as RGBA texels (one 16-byte fetch per lane) and
 // the workgroup is one subgroup per segment (a group's contiguous [C/G][HW]
 // block, or a row of C), so the reductions are subgroupAdd with no barrier
