@@ -23,6 +23,27 @@ void main()
     for (uint j = 0; j < 4u; j++)
         o[pc.boff[2] + i * 4u + j] = T(v[j]);
 }
+#elif defined(RV_TEXEL_ROWB)
+// CPU devices: a contiguous, b one value per row of ne3 elements (ne3 a
+// multiple of 4; ops.c checks): a per-channel vector added over an image, as
+// a resnet adds its time embedding. a is read as RGBA texels (boff[0] in
+// texels), four elements and one value of b per invocation.
+layout(binding = 0) uniform samplerBuffer at;
+layout(binding = 1) readonly buffer B_ { T b[]; };
+layout(binding = 2) writeonly buffer O_ { T o[]; };
+layout(push_constant) uniform PC { uint boff[RV_PC_BINDINGS]; rv_pc_binary p; } pc;
+
+void main()
+{
+    uint i = flat_group() * gl_WorkGroupSize.x + gl_LocalInvocationID.x;
+    if (i * 4u >= pc.p.ne0 * pc.p.ne1 * pc.p.ne2 * pc.p.ne3)
+        return;
+    vec4 va = texelFetch(at, int(pc.boff[0] + i));
+    float vb = float(b[pc.boff[1] + i * 4u / pc.p.ne3]);
+    vec4 v = (pc.p.op == RV_BINARY_ADD ? va + vb : pc.p.op == RV_BINARY_SUB ? va - vb : va * vb) * pc.p.alpha;
+    for (uint j = 0; j < 4u; j++)
+        o[pc.boff[2] + i * 4u + j] = T(v[j]);
+}
 #else
 layout(binding = 0) readonly buffer A_ { T a[]; };
 layout(binding = 1) readonly buffer B_ { T b[]; };

@@ -585,7 +585,9 @@ static void build_cases(void)
     /* binary: op ne0..3 broadcast-mask(b); f0 alpha */
     static const uint32_t bn[][5] = {{1, 1, 1, 1000, 0}, {2, 320, 64, 1, 2 | 1}, {2, 4, 17, 13, 1 | 4 | 8},
                                      {1, 77, 768, 1, 1 | 2}, {3, 5, 7, 9, 0}, {1, 1, 1, 1, 0},
-                                     {2, 8, 16, 16, 1 | 4 | 8}, {1, 1, 4096, 320, 4}};
+                                     {2, 8, 16, 16, 1 | 4 | 8}, {1, 1, 4096, 320, 4},
+                                     /* b one value per row (a resnet's time embedding): texel path on CPUs */
+                                     {1, 2, 32, 1024, 1 | 8}, {2, 3, 5, 12, 8}, {1, 2, 3, 6, 1 | 8}};
     for (int op = 0; op < RV_BINARY_COUNT; op++)
         for (unsigned s = 0; s < sizeof(bn) / sizeof(bn[0]); s++)
             ADD(RV_OP_BINARY, s == 3 ? 0.5f : 0.0f, 0, 0, (uint32_t)op, bn[s][0], bn[s][1], bn[s][2], bn[s][3],

@@ -47,7 +47,11 @@ rv_status rv_cmd_create(rv_gpu *gpu, rv_cmd **out, rv_error *err)
         };
         VK_CHECK_GOTO(vkCreateQueryPool(gpu->device, &qci, NULL, &cmd->queries), err, st);
         const char *ops = getenv("RV_PROFILE_OPS");
-        if (ops && strcmp(ops, "1") == 0) {
+        if (ops && (strcmp(ops, "1") == 0 || strcmp(ops, "2") == 0)) {
+            if (ops[0] == '2') {
+                cmd->op_shape = calloc(RV_MAX_OP_TIMES, sizeof(*cmd->op_shape));
+                cmd->op_list = cmd->op_shape != NULL;
+            }
             qci.queryCount = RV_MAX_OP_TIMES + 1;
             VK_CHECK_GOTO(vkCreateQueryPool(gpu->device, &qci, NULL, &cmd->op_queries), err, st);
         }
@@ -84,6 +88,7 @@ void rv_cmd_destroy(rv_cmd *cmd)
         vkDestroyQueryPool(dev, cmd->queries, NULL);
     if (cmd->op_queries)
         vkDestroyQueryPool(dev, cmd->op_queries, NULL);
+    free(cmd->op_shape);
     if (cmd->fence)
         vkDestroyFence(dev, cmd->fence, NULL);
     if (cmd->pool)
@@ -226,8 +231,14 @@ int rv_cmd_op_times(rv_cmd *cmd, rv_op_time *out, int cap)
         int count[RV_PIPELINE_COUNT] = {0};
         uint64_t mask = cmd->gpu->timestamp_bits >= 64 ? ~0ull : ((1ull << cmd->gpu->timestamp_bits) - 1);
         for (int i = 0; i < cmd->nops; i++) {
-            per[cmd->op_pipe[i]] += (double)((ts[i + 1] - ts[i]) & mask) * cmd->gpu->info.timestamp_period_ns * 1e-6;
+            const double ms = (double)((ts[i + 1] - ts[i]) & mask) * cmd->gpu->info.timestamp_period_ns * 1e-6;
+            per[cmd->op_pipe[i]] += ms;
             count[cmd->op_pipe[i]]++;
+            if (cmd->op_list) {
+                const uint32_t *sh = cmd->op_shape[i];
+                fprintf(stderr, "op %5d %-16s grid %5u %4u %3u  pc %6u %6u %6u  %8.3f ms\n", i,
+                        rv_pipeline_table[cmd->op_pipe[i]].name, sh[0], sh[1], sh[2], sh[3], sh[4], sh[5], ms);
+            }
         }
         rv_op_time all[RV_PIPELINE_COUNT];
         int n = 0;
@@ -406,6 +417,12 @@ void rv_cmd_dispatch(rv_cmd *cmd, int pipeline, const rv_binding *bindings, int 
     cmd->dispatches++;
     if (cmd->op_queries && cmd->nops < RV_MAX_OP_TIMES) {
         vkCmdWriteTimestamp(cmd->cb, VK_PIPELINE_STAGE_BOTTOM_OF_PIPE_BIT, cmd->op_queries, (uint32_t)cmd->nops + 1);
+        if (cmd->op_list) {
+            uint32_t *sh = cmd->op_shape[cmd->nops];
+            sh[0] = gx, sh[1] = gy, sh[2] = gz;
+            for (int j = 0; j < 3; j++)
+                sh[3 + j] = push_bytes >= 4u * (uint32_t)(j + 1) ? ((const uint32_t *)push)[j] : 0;
+        }
         cmd->op_pipe[cmd->nops++] = (uint16_t)pipeline;
     }
 }

@@ -511,6 +511,19 @@ void rv_op_binary(rv_cmd *cmd, const rv_tensor *out, const rv_tensor *a, const r
         rv_cmd_dispatch(cmd, pick(t, RV_PIPE_BINARYT_F32, RV_PIPE_BINARYT_F16), bind, 3, &pc, sizeof(pc), gx, gy, 1);
         return;
     }
+    /* a contiguous, b one value per row of ne[3] (a per-channel vector over
+     * an image): CPU devices read a as texels */
+    bool rows = !dense && ne[3] % 4 == 0 && aligned4(a) && aligned4(out) && sb[3] == 0;
+    for (int i = 3, ea = 1, eb = 1; i >= 0 && rows; i--) { /* dimensions of extent 1 have any stride */
+        rows = ne[i] == 1 || (sa[i] == (uint32_t)ea && (i == 3 || sb[i] == (uint32_t)eb));
+        ea *= (int)ne[i];
+        eb *= i == 3 ? 1 : (int)ne[i];
+    }
+    if (rows && cmd->gpu->tiles.tconv && rv_texel_readable(cmd->gpu, a)) {
+        grid1d(n / 4, cmd->gpu->tiles.elem_wg, &gx, &gy);
+        rv_cmd_dispatch(cmd, pick(t, RV_PIPE_BINARYTR_F32, RV_PIPE_BINARYTR_F16), bind, 3, &pc, sizeof(pc), gx, gy, 1);
+        return;
+    }
     grid1d(dense ? n / 4 : n, cmd->gpu->tiles.elem_wg, &gx, &gy);
     rv_cmd_dispatch(cmd, pick(t, RV_PIPE_BINARY_F32, RV_PIPE_BINARY_F16), bind, 3, &pc, sizeof(pc), gx, gy, 1);
 }

@@ -75,6 +75,8 @@
     X(CONCATT_F16,   "concatt_f16",   3, rv_pc_concat,   RV_SPEC_ELEM_T2) \
     X(BINARYT_F32,   "binaryt_f32",   3, rv_pc_binary,   RV_SPEC_ELEM_T2) \
     X(BINARYT_F16,   "binaryt_f16",   3, rv_pc_binary,   RV_SPEC_ELEM_T2) \
+    X(BINARYTR_F32,  "binarytr_f32",  3, rv_pc_binary,   RV_SPEC_ELEM_T) \
+    X(BINARYTR_F16,  "binarytr_f16",  3, rv_pc_binary,   RV_SPEC_ELEM_T) \
     X(UPSAMPLET_F16, "upsamplet_f16", 2, rv_pc_upsample, RV_SPEC_ELEM_T) \
     X(RGBAT_F16,     "rgbat_f16",     2, rv_pc_rgba,     RV_SPEC_ELEM_T) \
     X(EMBED_F32,     "embed_f32",     3, rv_pc_embed,    RV_SPEC_ELEM) \

@@ -124,6 +124,8 @@ struct rv_cmd {
     VkQueryPool op_queries;
     int nops;
     uint16_t op_pipe[RV_MAX_OP_TIMES];
+    bool op_list; /* RV_PROFILE_OPS=2: every dispatch listed on stderr too */
+    uint32_t (*op_shape)[6]; /* with op_list: grid and the op's first 3 push words per dispatch */
 };
 
 void rv_tiles_choose(rv_gpu *gpu);
