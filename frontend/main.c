@@ -25,7 +25,8 @@ const char rv_cli_gpu_help[] =
     "GPU options:\n"
     "  --device N|NAME   device by index or case-insensitive name substring\n"
     "                    (default: discrete > integrated > CPU; env RV_DEVICE)\n"
-    "  --precision P     auto (fp16 storage where supported), f32 or f16 (env RV_PRECISION)\n"
+    "  --precision P     auto (fp16 storage where supported; fp32 on CPU devices),\n"
+    "                    f32 or f16 (env RV_PRECISION)\n"
     "  --validation      enable the Khronos validation layer (env RV_VALIDATION=1)\n"
     "  --max-memory MIB  cap the device memory Reverie takes (env RV_MAX_MEMORY_MB)\n";
 

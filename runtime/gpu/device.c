@@ -437,6 +437,12 @@ rv_status rv_gpu_create(rv_gpu **out, const rv_gpu_desc *desc, rv_error *err)
         prec = RV_PRECISION_F32;
     else if (prec == RV_PRECISION_AUTO && penv && strcmp(penv, "f16") == 0)
         prec = RV_PRECISION_F16;
+    /* auto on a CPU device (lavapipe) is fp32: there a texel fetch of fp16
+     * converts per lane and every fp16 store converts in integer code, and a
+     * shipped-model frame took 198 ms in fp16 against 167 ms in fp32 (256x256,
+     * 2 threads, 4 alternated runs; runtime/gpu/PERFORMANCE.md) */
+    if (prec == RV_PRECISION_AUTO && strcmp(gpu->info.type, "cpu") == 0)
+        prec = RV_PRECISION_F32;
     if (prec == RV_PRECISION_F16 && !gpu->info.storage16) {
         st = rv_error_set(err, RV_ERR_UNSUPPORTED, "VK: fp16 requested but \"%s\" lacks storageBuffer16BitAccess",
                           gpu->info.name);

@@ -10,7 +10,7 @@
 #include "rv_status.h"
 
 typedef enum rv_precision {
-    RV_PRECISION_AUTO = 0, /* fp16 storage where the device has it */
+    RV_PRECISION_AUTO = 0, /* fp16 storage where the device has it, but fp32 on CPU devices (faster there) */
     RV_PRECISION_F32 = 1,
     RV_PRECISION_F16 = 2,
 } rv_precision;
