@@ -163,6 +163,8 @@ static void describe(const op_case *c, char *buf, size_t cap)
         n += snprintf(buf + n, cap - (size_t)n, ":%s", binary_names[c->p[0]]);
     if (c->op == RV_OP_CONV2D && c->f[0] != 0.0f)
         n += snprintf(buf + n, cap - (size_t)n, ":relu");
+    if (c->op == RV_OP_CONV2D && c->f[1] != 0.0f)
+        n += snprintf(buf + n, cap - (size_t)n, ":up2");
     n += snprintf(buf + n, cap - (size_t)n, "(");
     for (int i = 0; i < 10; i++)
         n += snprintf(buf + n, cap - (size_t)n, i ? ",%u" : "%u", c->p[i]);
@@ -216,11 +218,17 @@ static void run_case(const op_case *c, rv_dtype t)
             free(a_all);
         break;
     }
-    case RV_OP_CONV2D: { /* batch cin h w cout k stride pad bias residual; f0: relu */
+    case RV_OP_CONV2D: { /* batch cin h w cout k stride pad bias residual; f0: relu; f1: input upsampled 2x first */
         rv_conv_desc d = {.batch = p[0], .cin = p[1], .h = p[2], .w = p[3], .cout = p[4], .kh = p[5], .kw = p[5],
                           .stride = p[6], .pad = p[7], .relu = c->f[0] != 0.0f};
+        const bool up = c->f[1] != 0.0f; /* rv_op_conv2d_up2: d.h, d.w are the size before upsampling */
+        rv_conv_desc dc = d;            /* the conv as it sees its input */
+        if (up) {
+            dc.h *= 2;
+            dc.w *= 2;
+        }
         uint32_t oh, ow;
-        rv_conv_out_size(&d, &oh, &ow);
+        rv_conv_out_size(&dc, &oh, &ow);
         size_t ni = (size_t)p[0] * p[1] * p[2] * p[3], nw = (size_t)p[4] * p[1] * p[5] * p[5];
         nout = (size_t)p[0] * p[4] * oh * ow;
         h[0] = rand_vec(ni, 1.0f, t);
@@ -230,12 +238,27 @@ static void run_case(const op_case *c, rv_dtype t)
         in[0] = upload(h[0], ni, t);
         in[1] = upload(h[1], nw, t);
         in[2] = upload(h[2], p[4], t);
-        in[3] = upload(h[3], nout, t);
         out = output(nout, t);
-        rv_op_conv2d(cmd, &out.view, &in[0].view, &in[1].view, p[8] ? &in[2].view : NULL, p[9] ? &in[3].view : NULL, &d);
+        const rv_tensor *bias = p[8] ? &in[2].view : NULL;
+        float *x = h[0];
+        if (up) {
+            size_t nu = ni * 4;
+            x = malloc(nu * sizeof(float));
+            rv_ref_upsample2x(x, h[0], p[0] * p[1], p[2], p[3]);
+            /* where the device has no kernel for it: upsampled on the host, then the plain conv */
+            if (!rv_op_conv2d_up2(cmd, &out.view, &in[0].view, &in[1].view, bias, &d)) {
+                in[3] = upload(x, nu, t);
+                rv_op_conv2d(cmd, &out.view, &in[3].view, &in[1].view, bias, NULL, &dc);
+            }
+        } else {
+            in[3] = upload(h[3], nout, t);
+            rv_op_conv2d(cmd, &out.view, &in[0].view, &in[1].view, bias, p[9] ? &in[3].view : NULL, &d);
+        }
         ref = malloc(nout * sizeof(float));
-        rv_ref_conv2d(ref, h[0], h[1], p[8] ? h[2] : NULL, p[9] ? h[3] : NULL, p[0], p[1], p[2], p[3], p[4], p[5], p[5],
-                      p[6], p[7]);
+        rv_ref_conv2d(ref, x, h[1], p[8] ? h[2] : NULL, p[9] && !up ? h[3] : NULL, p[0], p[1], dc.h, dc.w, p[4], p[5],
+                      p[5], p[6], p[7]);
+        if (x != h[0])
+            free(x);
         if (d.relu)
             for (size_t i = 0; i < nout; i++)
                 ref[i] = ref[i] > 0.0f ? ref[i] : 0.0f;
@@ -668,6 +691,16 @@ static void build_cases(void)
     ADD(RV_OP_GEMM, 0, 0, 0, 256, 12, 20, 1, 1, 1, 0, 1, 1, 50);
     ADD(RV_OP_GEMM, 0, 0, 0, 48, 64, 32, 2, 0, 1, 1, 1, 2, 0);
     ADD(RV_OP_GEMM, 0, 0, 0, 13, 100, 24, 1, 0, 1, 0, 0, 2, 0);
+    /* a 3x3 conv of a 2x-upsampled input, read before upsampling (a TAESD
+     * decoder's conv after each upsample): batch cin h w (before upsampling)
+     * cout 3 1 1 bias 0; f0 relu */
+    static const uint32_t ucv[][10] = {
+        {1, 16, 8, 8, 16, 3, 1, 1, 0, 0}, {2, 8, 5, 12, 6, 3, 1, 1, 1, 0}, {1, 4, 3, 4, 9, 3, 1, 1, 1, 0},
+        {1, 16, 32, 32, 16, 3, 1, 1, 0, 0}, {1, 12, 7, 6, 5, 3, 1, 1, 1, 0},
+    };
+    for (unsigned s = 0; s < sizeof(ucv) / sizeof(ucv[0]); s++)
+        ADD(RV_OP_CONV2D, (float)(s % 2), 1.0f, 0, ucv[s][0], ucv[s][1], ucv[s][2], ucv[s][3], ucv[s][4], ucv[s][5],
+            ucv[s][6], ucv[s][7], ucv[s][8], ucv[s][9]);
 }
 
 int main(int argc, char **argv)

@@ -352,6 +352,43 @@ void rv_op_conv2d(rv_cmd *cmd, const rv_tensor *out, const rv_tensor *in, const 
                     div_up(d->cout, g->bm), batch);
 }
 
+bool rv_op_conv2d_up2(rv_cmd *cmd, const rv_tensor *out, const rv_tensor *in, const rv_tensor *weight,
+                      const rv_tensor *bias, const rv_conv_desc *d)
+{
+    const rv_op op = RV_OP_CONV2D;
+    if (failed(cmd) || !out || !in || !weight || !d)
+        return false;
+    const rv_tiles *tl = &cmd->gpu->tiles;
+    const uint32_t batch = d->batch ? d->batch : 1, cot = 4, wg = tl->tconv_wg;
+    if (!tl->tconvup || d->kh != 3 || d->kw != 3 || (d->stride && d->stride != 1) || d->pad != 1 || d->w % 4 != 0 ||
+        d->cin % 4 != 0 || !d->cin || !d->cout || !d->h || d->h > 0x7fffffffu / 2 || d->w > 0x7fffffffu / 2 ||
+        !rv_texel_readable(cmd->gpu, in) || !rv_texel_readable(cmd->gpu, weight))
+        return false;
+    const uint64_t N = 4ull * d->h * d->w, K = 9ull * d->cin, strips = (uint64_t)d->h * (d->w / 4);
+    if (div_up(strips, wg) > MAX_GROUPS || div_up(d->cout, cot) > MAX_GROUPS || batch > MAX_GROUPS ||
+        N * d->cout > 0xffffffffu || K > 0xffffffffu)
+        return false;
+    rv_dtype t = out->dtype;
+    if (!need(cmd, op, out, t, (uint64_t)batch * d->cout * N, "output") ||
+        !need(cmd, op, in, t, (uint64_t)batch * d->cin * d->h * d->w, "input") ||
+        !need(cmd, op, weight, t, (uint64_t)d->cout * K, "weight") || (bias && !need(cmd, op, bias, t, d->cout, "bias")))
+        return true; /* the error is recorded */
+    struct rv_pc_gemm pc = {
+        .M = d->cout, .N = (uint32_t)N, .K = (uint32_t)K, .batch = batch,
+        .scm = (uint32_t)N, .scn = 1, .scb = (uint32_t)(d->cout * N),
+        .flags = (bias ? RV_GEMM_BIAS_M : 0) | (d->relu ? RV_GEMM_RELU : 0),
+        .alpha = 1.0f,
+        .cin = d->cin, .h = d->h, .w = d->w, .oh = 2 * d->h, .ow = 2 * d->w,
+        .kh = 3, .kw = 3, .stride = 1, .pad = 1,
+        .sbk = d->h * d->w, .sbn = 1, .sbb = d->cin * d->h * d->w,
+    };
+    /* the unused residual binding aliases the input (a texel binding) */
+    rv_binding bind[5] = {{weight, false}, {in, false}, {bias ? bias : weight, false}, {in, false}, {out, true}};
+    rv_cmd_dispatch(cmd, pick(t, RV_PIPE_TCONVUP_F32, RV_PIPE_TCONVUP_F16), bind, 5, &pc, sizeof(pc),
+                    div_up(strips, wg), div_up(d->cout, cot), batch);
+    return true;
+}
+
 void rv_op_attention(rv_cmd *cmd, const rv_tensor *out, const rv_tensor *q, const rv_tensor *k, const rv_tensor *v,
                      const rv_attn_desc *d)
 {

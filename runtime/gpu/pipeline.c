@@ -115,6 +115,10 @@ void rv_tiles_choose(rv_gpu *gpu)
     const char *ta = getenv("RV_TATTN");
     t->tattn = t->tnorm && (ta && *ta ? strcmp(ta, "1") == 0 : true);
     t->tattn_qb = env_uint("RV_TATTN_QB", 4, 1, 16);       /* query rows per workgroup */
+    /* a conv of a 2x-upsampled input read before upsampling (tconvup.comp;
+     * RV_TCONVUP=0 upsamples, then convolves) */
+    const char *tu = getenv("RV_TCONVUP");
+    t->tconvup = t->tconv && !(tu && strcmp(tu, "0") == 0);
     t->tconv_cot = env_uint("RV_TCONV_COT", 8, 1, 64);     /* output channels per invocation */
     t->tconv_xt = env_uint("RV_TCONV_XT", 2, 1, 4);        /* texels (4 pixels) per invocation */
     t->tconv_wg = env_uint("RV_TCONV_WG", 8, 1, 256);      /* invocations per workgroup */
@@ -193,6 +197,10 @@ static int spec_values(const rv_tiles *t, int spec, uint32_t *v)
         v[2] = spec == RV_SPEC_TCONV3 || spec == RV_SPEC_TCONV3Q || spec == RV_SPEC_TCONV1 ? t->tconv_xt : 1u;
         v[3] = spec == RV_SPEC_TCONV1 || spec == RV_SPEC_TCONV1N ? 1u : 3u;
         return 4;
+    case RV_SPEC_TCONVUP:
+        v[0] = t->tconv_wg;
+        v[1] = 4u; /* output channels per invocation (16 pixels each) */
+        return 2;
     case RV_SPEC_TNORM: v[0] = t->tnorm_wg; return 1;
     case RV_SPEC_TATTN32:
     case RV_SPEC_TATTN64:

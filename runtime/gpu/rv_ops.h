@@ -65,6 +65,15 @@ void rv_conv_out_size(const rv_conv_desc *d, uint32_t *oh, uint32_t *ow);
 void rv_op_conv2d(rv_cmd *cmd, const rv_tensor *out, const rv_tensor *in, const rv_tensor *weight,
                   const rv_tensor *bias, const rv_tensor *residual, const rv_conv_desc *d);
 
+/* The conv above applied to x upsampled 2x (nearest) without writing the
+ * upsampled tensor: in is [batch][cin][h][w] before upsampling, out
+ * [batch][cout][2h][2w]; 3x3 kernels, stride 1, padding 1, no residual.
+ * Only where a kernel for it exists (CPU devices, w a multiple of 4, cin of
+ * 4): returns false, dispatching nothing, otherwise, and the caller
+ * upsamples and convolves. */
+bool rv_op_conv2d_up2(rv_cmd *cmd, const rv_tensor *out, const rv_tensor *in, const rv_tensor *weight,
+                      const rv_tensor *bias, const rv_conv_desc *d);
+
 typedef struct rv_attn_desc {
     uint32_t batch, heads, lq, lk, dim;   /* dim = per-head size */
     /* elements between consecutive tokens; 0 = heads*dim (packed [b][L][heads*dim]) */

@@ -29,6 +29,8 @@
     X(TCONV3Q_F16,   "tconv_f16",     5, rv_pc_gemm,     RV_SPEC_TCONV3Q) \
     X(TCONV3QN_F32,  "tconv_f32",     5, rv_pc_gemm,     RV_SPEC_TCONV3QN) \
     X(TCONV3QN_F16,  "tconv_f16",     5, rv_pc_gemm,     RV_SPEC_TCONV3QN) \
+    X(TCONVUP_F32,   "tconvup_f32",   5, rv_pc_gemm,     RV_SPEC_TCONVUP) \
+    X(TCONVUP_F16,   "tconvup_f16",   5, rv_pc_gemm,     RV_SPEC_TCONVUP) \
     X(TCONV1_F32,    "tconv_f32",     5, rv_pc_gemm,     RV_SPEC_TCONV1) \
     X(TCONV1_F16,    "tconv_f16",     5, rv_pc_gemm,     RV_SPEC_TCONV1) \
     X(TCONV1N_F32,   "tconv_f32",     5, rv_pc_gemm,     RV_SPEC_TCONV1N) \
@@ -106,6 +108,7 @@ enum rv_spec_family {
     RV_SPEC_TCONV3N,     /* 3x3, 4 pixels per invocation (rows of 4k+... pixels not a multiple of 8) */
     RV_SPEC_TCONV3Q,     /* 3x3, 8 pixels and 4 output channels per invocation (M <= 4: an RGB output) */
     RV_SPEC_TCONV3QN,    /* 3x3, 4 pixels and 4 output channels */
+    RV_SPEC_TCONVUP,     /* 3x3 of a 2x-upsampled input, read before upsampling (tconvup.comp) */
     RV_SPEC_TCONV1,      /* 1x1, 8 pixels per invocation */
     RV_SPEC_TCONV1N,     /* 1x1, 4 pixels per invocation */
     RV_SPEC_TLINEAR,     /* texel-fetch linear layer (tlinear.comp) for CPU devices */
@@ -158,6 +161,7 @@ typedef struct rv_tiles {
      * (input and weights read as RGBA texels), tconv_cot output channels
      * per invocation, tconv_wg invocations per workgroup */
     bool tconv;
+    bool tconvup; /* and convs of 2x-upsampled inputs on tconvup.comp */
     unsigned tconv_cot, tconv_wg, tconv_xt, tlinear_tok, tlinear_cot;
     /* group and layer norms on tnorm.comp (texel reads, a workgroup of one
      * subgroup of tnorm_wg lanes per segment) */
@@ -190,7 +194,7 @@ static inline unsigned rv_uniform_bindings(int spec)
 static inline unsigned rv_texel_bindings(int spec)
 {
     if (spec == RV_SPEC_TCONV3 || spec == RV_SPEC_TCONV3N || spec == RV_SPEC_TCONV3Q || spec == RV_SPEC_TCONV3QN ||
-        spec == RV_SPEC_TCONV1 || spec == RV_SPEC_TCONV1N)
+        spec == RV_SPEC_TCONV1 || spec == RV_SPEC_TCONV1N || spec == RV_SPEC_TCONVUP)
         return 11u; /* the weights, the input and the residual */
     if (spec == RV_SPEC_TLINEAR)
         return 11u;

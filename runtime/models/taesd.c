@@ -209,7 +209,30 @@ static void run_layers(rv_nn *nn, const rv_taesd *t, const rv_taesd_layer *layer
             break;
         }
         case RV_TAESD_UPSAMPLE: {
-            rv_tensor dst = nn_slot(nn, S_UP, (uint64_t)B * c * 4 * *h * *w);
+            /* S_UP holds the upsampled tensor, or on CPU devices the next
+             * conv's output computed from the source directly (no upsampled
+             * tensor: rv_op_conv2d_up2); sized for either */
+            const rv_conv *nc = i + 1 < n && layers[i + 1].kind == RV_TAESD_CONV && layers[i + 1].conv.stride == 1
+                                    ? &layers[i + 1].conv
+                                    : NULL;
+            const uint32_t cmax = nc && nc->cout > c ? nc->cout : c;
+            rv_tensor dst = nn_slot(nn, S_UP, (uint64_t)B * cmax * 4 * *h * *w);
+            if (nc && nn->cmd) {
+                const bool relu = i + 2 < n && layers[i + 2].kind == RV_TAESD_ACT && act == RV_UNARY_RELU;
+                rv_conv_desc d = {.batch = B, .cin = c, .h = *h, .w = *w, .cout = nc->cout, .kh = 3, .kw = 3,
+                                  .stride = 1, .pad = 1, .relu = relu};
+                rv_tensor cdst = i + 1 == n - 1 ? *out : rv_tensor_view(&dst, 0, (uint64_t)B * nc->cout * 4 * *h * *w);
+                if (c == nc->cin &&
+                    rv_op_conv2d_up2(nn->cmd, &cdst, &cur, &nc->weight, nc->has_bias ? &nc->bias : NULL, &d)) {
+                    cur = cdst;
+                    xs = -1;
+                    c = nc->cout;
+                    *h *= 2;
+                    *w *= 2;
+                    i += relu ? 2 : 1;
+                    break;
+                }
+            }
             if (nn->cmd)
                 rv_op_upsample2x(nn->cmd, &dst, &cur, B * c, *h, *w);
             /* the next conv reads S_UP and writes an X slot */
