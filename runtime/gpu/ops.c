@@ -786,6 +786,12 @@ void rv_op_check_finite(rv_cmd *cmd, const rv_tensor *flags, const rv_tensor *x,
     struct rv_pc_finite pc = {.n = (uint32_t)x->count, .slot = slot};
     rv_binding bind[2] = {{x, false}, {flags, true}};
     uint32_t gx, gy;
+    if (cmd->gpu->tiles.tconv && x->count % 4 == 0 && rv_texel_readable(cmd->gpu, x)) {
+        grid1d(div_up(x->count, 16), cmd->gpu->tiles.elem_wg, &gx, &gy); /* CPU devices: 4 texels per invocation */
+        rv_cmd_dispatch(cmd, pick(x->dtype, RV_PIPE_FINITET_F32, RV_PIPE_FINITET_F16), bind, 2, &pc, sizeof(pc), gx, gy,
+                        1);
+        return;
+    }
     grid1d(x->count, cmd->gpu->tiles.elem_wg, &gx, &gy);
     rv_cmd_dispatch(cmd, pick(x->dtype, RV_PIPE_FINITE_F32, RV_PIPE_FINITE_F16), bind, 2, &pc, sizeof(pc), gx, gy, 1);
 }

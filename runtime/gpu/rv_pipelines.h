@@ -78,6 +78,8 @@
     X(BINARYT_F32,   "binaryt_f32",   3, rv_pc_binary,   RV_SPEC_ELEM_T2) \
     X(BINARYT_F16,   "binaryt_f16",   3, rv_pc_binary,   RV_SPEC_ELEM_T2) \
     X(BINARYTR_F32,  "binarytr_f32",  3, rv_pc_binary,   RV_SPEC_ELEM_T) \
+    X(FINITET_F32,   "finitet_f32",   2, rv_pc_finite,   RV_SPEC_ELEM_T) \
+    X(FINITET_F16,   "finitet_f16",   2, rv_pc_finite,   RV_SPEC_ELEM_T) \
     X(BINARYTR_F16,  "binarytr_f16",  3, rv_pc_binary,   RV_SPEC_ELEM_T) \
     X(UPSAMPLET_F16, "upsamplet_f16", 2, rv_pc_upsample, RV_SPEC_ELEM_T) \
     X(RGBAT_F16,     "rgbat_f16",     2, rv_pc_rgba,     RV_SPEC_ELEM_T) \
