@@ -2,7 +2,8 @@
 #extension GL_GOOGLE_include_directive : require
 #extension GL_EXT_control_flow_attributes : require
 // Direct convolution for CPU devices (lavapipe), stride 1, 3x3 with padding 1
-// or 1x1 without, rows a multiple of 4 pixels wide. It is not the GPU path
+// or 1x1 without, rows a multiple of 4 pixels wide; and 3x3 with stride 2
+// (a UNet's downsampling), 4 outputs per invocation. It is not the GPU path
 // (GPUs keep gemm.comp's tiles) and not a general conv: ops.c sends it only
 // the shapes above (see rv_op_conv2d).
 //
@@ -31,6 +32,7 @@ layout(local_size_x_id = 0) in;
 layout(constant_id = 1) const uint COT = 8; // output channels per invocation
 layout(constant_id = 2) const uint XT = 2;  // texels (4 pixels each) per invocation, along the row
 layout(constant_id = 3) const uint KS = 3;  // kernel size: 3 (padding 1) or 1 (padding 0)
+layout(constant_id = 4) const uint S = 1;   // stride: 1, or 2 (with KS = 3, XT = 1: UNet downsampling)
 
 // weight [M][K] (K = cin*KS*KS, a multiple of 4), the NCHW input and the
 // residual, as RGBA texels: boff[0], boff[1] and boff[3] count texels, the
@@ -44,19 +46,23 @@ layout(binding = 4) writeonly buffer C_ { T c[]; };
 layout(push_constant) uniform PC { uint boff[RV_PC_BINDINGS]; rv_pc_gemm p; } pc;
 
 const uint HALO = KS / 2u;     // texels either side of the strip (pixels: 1 of the 4 used)
-const uint NT = XT + 2u * HALO; // texels fetched per input row
+const uint NT = S == 1u ? XT + 2u * HALO : 2u * XT + 1u; // texels fetched per input row
 const uint TAPS = KS * KS;
+// input pixels kept per row: stride 1, the strip's 4*XT and HALO each side;
+// stride 2 (XT = 1), the 8 under the strip's 4 outputs and one to the left
+const uint XP = S == 1u ? 4u * XT + 2u * HALO : 9u;
 
 void main()
 {
-    const uint W4 = pc.p.w >> 2u; // texels per row (ow == w)
-    const uint strips = W4 / XT;  // per row (ops.c: W4 % XT == 0)
+    const uint W4 = pc.p.ow >> 2u; // output texels per row
+    const uint WI = pc.p.w >> 2u;  // input texels per row (W4 with stride 1)
+    const uint strips = W4 / XT;   // per row (ops.c: W4 % XT == 0)
     const uint s = gl_GlobalInvocationID.x;
     const uint oy = s / strips, tx0 = (s - oy * strips) * XT;
     const bool live = oy < pc.p.oh;
     const uint co0 = gl_WorkGroupID.y * COT, bz = gl_WorkGroupID.z;
     const int H = int(pc.p.h);
-    const uint plane = pc.p.h * W4; // texels per channel
+    const uint plane = pc.p.h * WI; // texels per channel
     const uint xbase = pc.boff[1] + bz * (pc.p.sbb >> 2u);
     const uint K4 = pc.p.K >> 2u;   // texels per weight row
     // rows past M repeat the last weight row (no branch in the loop); their
@@ -71,21 +77,21 @@ void main()
     for (uint ci = 0u; ci < pc.p.cin; ci += 4u) {
         // the 4 channels' input rows: x[c][ky][q], q the pixel from HALO
         // pixels left of the strip (the last pixel of the halo texel)
-        float x[4][KS][4u * XT + 2u * HALO];
+        float x[4][KS][XP];
         [[unroll]] for (uint c = 0u; c < 4u; c++) {
             [[unroll]] for (uint ky = 0u; ky < KS; ky++) {
-                const int iy = int(oy + ky) - int(HALO);
+                const int iy = int(oy * S + ky) - int(HALO);
                 const bool row = live && iy >= 0 && iy < H;
-                const uint rbase = xbase + (ci + c) * plane + uint(row ? iy : 0) * W4;
+                const uint rbase = xbase + (ci + c) * plane + uint(row ? iy : 0) * WI;
                 [[unroll]] for (uint t = 0u; t < NT; t++) {
-                    const int tx = int(tx0 + t) - int(HALO);
-                    const bool ok = row && tx >= 0 && tx < int(W4);
+                    const int tx = int(S * tx0 + t) - int(HALO);
+                    const bool ok = row && tx >= 0 && tx < int(WI);
                     const vec4 v = ok ? texelFetch(xtex, int(rbase) + tx) : vec4(0.0);
                     // keep the pixels the taps use: all of the strip's
                     // texels, the last of the left halo, the first of the right
                     [[unroll]] for (uint j = 0u; j < 4u; j++) {
                         const int q = int(t * 4u + j) - int(4u * HALO) + int(HALO);
-                        if (q >= 0 && q < int(4u * XT + 2u * HALO))
+                        if (q >= 0 && q < int(XP))
                             x[c][ky][q] = v[j];
                     }
                 }
@@ -105,7 +111,7 @@ void main()
                     [[unroll]] for (uint kx = 0u; kx < KS; kx++) {
                         const float wk = w[(c * KS + ky) * KS + kx];
                         [[unroll]] for (uint j = 0u; j < 4u * XT; j++)
-                            acc[i][j] = fma(wk, x[c][ky][j + kx], acc[i][j]);
+                            acc[i][j] = fma(wk, x[c][ky][S * j + kx], acc[i][j]);
                     }
         }
     }

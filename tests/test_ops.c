@@ -701,6 +701,15 @@ static void build_cases(void)
     for (unsigned s = 0; s < sizeof(ucv) / sizeof(ucv[0]); s++)
         ADD(RV_OP_CONV2D, (float)(s % 2), 1.0f, 0, ucv[s][0], ucv[s][1], ucv[s][2], ucv[s][3], ucv[s][4], ucv[s][5],
             ucv[s][6], ucv[s][7], ucv[s][8], ucv[s][9]);
+    /* stride-2 3x3 convs (a UNet's downsampling: texel conv on CPU devices,
+     * 4 outputs per invocation); odd heights, a residual and a batch */
+    static const uint32_t scv[][10] = {
+        {1, 32, 32, 32, 32, 3, 2, 1, 1, 0}, {2, 8, 9, 16, 10, 3, 2, 1, 0, 1}, {1, 4, 8, 8, 3, 3, 2, 1, 1, 0},
+        {1, 64, 16, 16, 64, 3, 2, 1, 1, 0}, {1, 12, 5, 24, 20, 3, 2, 1, 1, 1},
+    };
+    for (unsigned s = 0; s < sizeof(scv) / sizeof(scv[0]); s++)
+        ADD(RV_OP_CONV2D, (float)(s % 2), 0, 0, scv[s][0], scv[s][1], scv[s][2], scv[s][3], scv[s][4], scv[s][5],
+            scv[s][6], scv[s][7], scv[s][8], scv[s][9]);
 }
 
 int main(int argc, char **argv)

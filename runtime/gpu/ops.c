@@ -159,8 +159,9 @@ static bool direct_conv(rv_cmd *cmd, const rv_tensor *out, const rv_tensor *in, 
 }
 
 /* Texel-fetch direct convolution (tconv.comp, CPU devices): stride 1, 3x3
- * with padding 1 or 1x1 without, input channels a multiple of 4, rows a
- * multiple of 4 pixels, input and weights readable as RGBA texels. Returns
+ * with padding 1 or 1x1 without, or 3x3 with stride 2 and padding 1; input
+ * channels a multiple of 4, rows (in and out) a multiple of 4 pixels, input
+ * and weights readable as RGBA texels. Returns
  * false, dispatching nothing, for any other shape; the caller goes on to the
  * other kernels then. */
 static bool texel_conv(rv_cmd *cmd, const rv_tensor *out, const rv_tensor *in, const rv_tensor *weight,
@@ -168,10 +169,22 @@ static bool texel_conv(rv_cmd *cmd, const rv_tensor *out, const rv_tensor *in, c
 {
     const rv_tiles *tl = &cmd->gpu->tiles;
     const bool k3 = pc->kh == 3 && pc->kw == 3 && pc->pad == 1, k1 = pc->kh == 1 && pc->kw == 1 && pc->pad == 0;
-    if (!tl->tconv || pc->stride != 1 || !(k3 || k1) || pc->w % 4 != 0 || pc->cin % 4 != 0 || pc->ow != pc->w ||
-        !rv_texel_readable(cmd->gpu, in) || !rv_texel_readable(cmd->gpu, weight) ||
+    const bool s2 = k3 && pc->stride == 2; /* a UNet's downsampling: 4 outputs per invocation */
+    if (!tl->tconv || !(pc->stride == 1 || s2) || !(k3 || k1) || pc->w % 4 != 0 || pc->cin % 4 != 0 ||
+        pc->ow % 4 != 0 || (pc->stride == 1 && pc->ow != pc->w) || !rv_texel_readable(cmd->gpu, in) ||
+        !rv_texel_readable(cmd->gpu, weight) ||
         (residual && (pc->scn != 1 || pc->scm % 4 != 0 || pc->scb % 4 != 0 || !rv_texel_readable(cmd->gpu, residual))))
         return false;
+    if (s2) {
+        const uint64_t strips = (uint64_t)pc->oh * (pc->ow / 4);
+        if (div_up(strips, tl->tconv_wg) > MAX_GROUPS || div_up(pc->M, tl->tconv_cot) > MAX_GROUPS || batch > MAX_GROUPS)
+            return false;
+        rv_binding bind[5] = {{weight, false}, {in, false}, {bias ? bias : weight, false},
+                              {residual ? residual : in, false}, {out, true}};
+        rv_cmd_dispatch(cmd, out->dtype == RV_F16 ? RV_PIPE_TCONV3S2_F16 : RV_PIPE_TCONV3S2_F32, bind, 5, pc,
+                        sizeof(*pc), div_up(strips, tl->tconv_wg), div_up(pc->M, tl->tconv_cot), batch);
+        return true;
+    }
     const bool wide = (pc->w / 4) % tl->tconv_xt == 0; /* tconv_xt texels per invocation */
     const bool four = k3 && pc->M <= 4;     /* an RGB output: 4 channels per invocation, not 8 */
     const unsigned cot = four ? 4 : tl->tconv_cot;

@@ -192,11 +192,13 @@ static int spec_values(const rv_tiles *t, int spec, uint32_t *v)
     case RV_SPEC_TCONV3QN:
     case RV_SPEC_TCONV1:
     case RV_SPEC_TCONV1N:
+    case RV_SPEC_TCONV3S2:
         v[0] = t->tconv_wg;
         v[1] = spec == RV_SPEC_TCONV3Q || spec == RV_SPEC_TCONV3QN ? 4u : t->tconv_cot;
         v[2] = spec == RV_SPEC_TCONV3 || spec == RV_SPEC_TCONV3Q || spec == RV_SPEC_TCONV1 ? t->tconv_xt : 1u;
         v[3] = spec == RV_SPEC_TCONV1 || spec == RV_SPEC_TCONV1N ? 1u : 3u;
-        return 4;
+        v[4] = spec == RV_SPEC_TCONV3S2 ? 2u : 1u; /* stride */
+        return 5;
     case RV_SPEC_TCONVUP:
         v[0] = t->tconv_wg;
         v[1] = 4u; /* output channels per invocation (16 pixels each) */

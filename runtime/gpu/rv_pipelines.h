@@ -29,6 +29,8 @@
     X(TCONV3Q_F16,   "tconv_f16",     5, rv_pc_gemm,     RV_SPEC_TCONV3Q) \
     X(TCONV3QN_F32,  "tconv_f32",     5, rv_pc_gemm,     RV_SPEC_TCONV3QN) \
     X(TCONV3QN_F16,  "tconv_f16",     5, rv_pc_gemm,     RV_SPEC_TCONV3QN) \
+    X(TCONV3S2_F32,  "tconv_f32",     5, rv_pc_gemm,     RV_SPEC_TCONV3S2) \
+    X(TCONV3S2_F16,  "tconv_f16",     5, rv_pc_gemm,     RV_SPEC_TCONV3S2) \
     X(TCONVUP_F32,   "tconvup_f32",   5, rv_pc_gemm,     RV_SPEC_TCONVUP) \
     X(TCONVUP_F16,   "tconvup_f16",   5, rv_pc_gemm,     RV_SPEC_TCONVUP) \
     X(TCONV1_F32,    "tconv_f32",     5, rv_pc_gemm,     RV_SPEC_TCONV1) \
@@ -110,6 +112,7 @@ enum rv_spec_family {
     RV_SPEC_TCONV3N,     /* 3x3, 4 pixels per invocation (rows of 4k+... pixels not a multiple of 8) */
     RV_SPEC_TCONV3Q,     /* 3x3, 8 pixels and 4 output channels per invocation (M <= 4: an RGB output) */
     RV_SPEC_TCONV3QN,    /* 3x3, 4 pixels and 4 output channels */
+    RV_SPEC_TCONV3S2,    /* 3x3 with stride 2, 4 output pixels per invocation */
     RV_SPEC_TCONVUP,     /* 3x3 of a 2x-upsampled input, read before upsampling (tconvup.comp) */
     RV_SPEC_TCONV1,      /* 1x1, 8 pixels per invocation */
     RV_SPEC_TCONV1N,     /* 1x1, 4 pixels per invocation */
@@ -196,7 +199,7 @@ static inline unsigned rv_uniform_bindings(int spec)
 static inline unsigned rv_texel_bindings(int spec)
 {
     if (spec == RV_SPEC_TCONV3 || spec == RV_SPEC_TCONV3N || spec == RV_SPEC_TCONV3Q || spec == RV_SPEC_TCONV3QN ||
-        spec == RV_SPEC_TCONV1 || spec == RV_SPEC_TCONV1N || spec == RV_SPEC_TCONVUP)
+        spec == RV_SPEC_TCONV1 || spec == RV_SPEC_TCONV1N || spec == RV_SPEC_TCONVUP || spec == RV_SPEC_TCONV3S2)
         return 11u; /* the weights, the input and the residual */
     if (spec == RV_SPEC_TLINEAR)
         return 11u;
