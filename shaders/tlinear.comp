@@ -1,5 +1,6 @@
 #version 450
 #extension GL_GOOGLE_include_directive : require
+#extension GL_EXT_control_flow_attributes : require
 // Linear layer for CPU devices (lavapipe): out[token][n] = sum_k x[token][k] *
 // w[n][k] (+ bias[n], + residual), token-major rows of K a multiple of 4. Not
 // the GPU path (GPUs keep gemm.comp's tiles) and not a general GEMM.
@@ -17,6 +18,13 @@
 layout(local_size_x_id = 0) in;
 layout(constant_id = 1) const uint COT = 8; // outputs per invocation
 layout(constant_id = 2) const uint TOK = 4; // tokens per invocation
+#ifdef RV_GEGLU
+// GEGLU fused (diffusers' FeedForward): the weight has 2F rows, the output F
+// columns, out[token][f] = h * GELU(g) with h the row-f output and g the
+// row-(F + f) one, each with its bias; COT/2 features per invocation (the
+// first half of the accumulators h, the second g). M here is F.
+const uint HF = COT / 2u;
+#endif
 
 layout(binding = 0) uniform samplerBuffer wtex; // weight [M][K] as RGBA texels (boff[0] in texels)
 layout(binding = 1) uniform samplerBuffer xtex; // rows [N][K] as RGBA texels (boff[1] in texels)
@@ -30,16 +38,26 @@ void main()
     const uint N = pc.p.N, M = pc.p.M, K4 = pc.p.K >> 2u;
     const uint tok0 = gl_GlobalInvocationID.x * TOK;
     const bool live = tok0 < N;
+#ifdef RV_GEGLU
+    const uint co0 = gl_WorkGroupID.y * HF, bz = gl_WorkGroupID.z;
+    const uint mlast = min(M - co0, HF) - 1u;
+#else
     const uint co0 = gl_WorkGroupID.y * COT, bz = gl_WorkGroupID.z;
     const uint mlast = min(M - co0, COT) - 1u;
+#endif
     const uint xbase = pc.boff[1] + bz * (pc.p.sbb >> 2u);
     // tokens past N repeat the last one (their sums are never stored)
     uint row[TOK];
     for (uint t = 0u; t < TOK; t++)
         row[t] = xbase + min(tok0 + t, N - 1u) * (pc.p.sbn >> 2u);
     uint wrow[COT];
+#ifdef RV_GEGLU
+    for (uint i = 0u; i < COT; i++)
+        wrow[i] = pc.boff[0] + ((i < HF ? 0u : M) + co0 + min(i % HF, mlast)) * K4;
+#else
     for (uint i = 0u; i < COT; i++)
         wrow[i] = pc.boff[0] + (co0 + min(i, mlast)) * K4;
+#endif
 
     float acc[COT][TOK];
     for (uint i = 0u; i < COT; i++)
@@ -64,6 +82,25 @@ void main()
     if (!live)
         return;
     const uint cbase = bz * pc.p.scb;
+#ifdef RV_GEGLU
+    // unrolled (GELU makes the body large enough that the compiler would
+    // keep the loop, indexing acc dynamically: every array to memory)
+    [[unroll]] for (uint i = 0u; i < HF; i++) {
+        const uint f = co0 + i;
+        if (f >= M)
+            break;
+        const bool hb = (pc.p.flags & RV_GEMM_BIAS_M) != 0u;
+        const float bh = hb ? float(bias[pc.boff[2] + f]) : 0.0, bg = hb ? float(bias[pc.boff[2] + M + f]) : 0.0;
+        [[unroll]] for (uint t = 0u; t < TOK; t++) {
+            const uint px = tok0 + t;
+            if (px >= N)
+                break;
+            const float h = acc[i][t] * pc.p.alpha + bh, g = acc[HF + i][t] * pc.p.alpha + bg;
+            c[pc.boff[4] + cbase + f * pc.p.scm + px * pc.p.scn] = T(h * rv_gelu(g));
+        }
+    }
+    return;
+#endif
     // the residual as texels: 4 outputs of a token (token-major, scm = 1) or
     // 4 tokens of an output (channel-major, scn = 1); ops.c checks that one
     // of the two holds and that 4 | COT, TOK and the strides

@@ -163,6 +163,8 @@ static void describe(const op_case *c, char *buf, size_t cap)
         n += snprintf(buf + n, cap - (size_t)n, ":%s", binary_names[c->p[0]]);
     if (c->op == RV_OP_CONV2D && c->f[0] != 0.0f)
         n += snprintf(buf + n, cap - (size_t)n, ":relu");
+    if (c->op == RV_OP_GEGLU && c->f[0] != 0.0f)
+        n += snprintf(buf + n, cap - (size_t)n, ":linear");
     if (c->op == RV_OP_CONV2D && c->f[1] != 0.0f)
         n += snprintf(buf + n, cap - (size_t)n, ":up2");
     n += snprintf(buf + n, cap - (size_t)n, "(");
@@ -341,13 +343,33 @@ static void run_case(const op_case *c, rv_dtype t)
         rv_ref_binary(ref, h[0], h[1], (int)p[0], ne, sa, sb, c->f[0]);
         break;
     }
-    case RV_OP_GEGLU: {
+    case RV_OP_GEGLU: { /* rows F; f0: the linear layer before it fused (rv_op_linear_geglu), p[2] its inputs */
         nout = (size_t)p[0] * p[1];
+        ref = malloc(nout * sizeof(float));
+        if (c->f[0] != 0.0f) {
+            const uint32_t rows = p[0], F = p[1], K = p[2];
+            h[0] = rand_vec((size_t)rows * K, 1.0f, t);
+            h[1] = rand_vec(2ull * F * K, 1.0f / sqrtf((float)K), t);
+            h[2] = rand_vec(2ull * F, 1.0f, t);
+            in[0] = upload(h[0], (size_t)rows * K, t);
+            in[1] = upload(h[1], 2ull * F * K, t);
+            in[2] = upload(h[2], 2ull * F, t);
+            out = output(nout, t);
+            if (!rv_op_linear_geglu(cmd, &out.view, &in[0].view, &in[1].view, &in[2].view, rows, K, F)) {
+                in[3] = output(2 * nout, t); /* no fused kernel here: the linear layer, then GEGLU */
+                rv_op_linear(cmd, &in[3].view, &in[0].view, &in[1].view, &in[2].view, NULL, rows, K, 2 * F);
+                rv_op_geglu(cmd, &out.view, &in[3].view, rows, F);
+            }
+            float *ff = malloc(2 * nout * sizeof(float));
+            rv_ref_gemm(ff, h[0], h[1], h[2], NULL, rows, 2 * F, K, 1, false, true, false, true, 1.0f);
+            rv_ref_geglu(ref, ff, rows, F);
+            free(ff);
+            break;
+        }
         h[0] = rand_vec(2 * nout, 3.0f, t);
         in[0] = upload(h[0], 2 * nout, t);
         out = output(nout, t);
         rv_op_geglu(cmd, &out.view, &in[0].view, p[0], p[1]);
-        ref = malloc(nout * sizeof(float));
         rv_ref_geglu(ref, h[0], p[0], p[1]);
         break;
     }
@@ -710,6 +732,11 @@ static void build_cases(void)
     for (unsigned s = 0; s < sizeof(scv) / sizeof(scv[0]); s++)
         ADD(RV_OP_CONV2D, (float)(s % 2), 0, 0, scv[s][0], scv[s][1], scv[s][2], scv[s][3], scv[s][4], scv[s][5],
             scv[s][6], scv[s][7], scv[s][8], scv[s][9]);
+    /* a FeedForward's projection and GEGLU fused (CPU devices): rows F n_in */
+    ADD(RV_OP_GEGLU, 1.0f, 0, 0, 256, 256, 64);
+    ADD(RV_OP_GEGLU, 1.0f, 0, 0, 64, 512, 128);
+    ADD(RV_OP_GEGLU, 1.0f, 0, 0, 77, 12, 20);
+    ADD(RV_OP_GEGLU, 1.0f, 0, 0, 5, 3, 8);
 }
 
 int main(int argc, char **argv)

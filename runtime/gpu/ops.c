@@ -226,6 +226,35 @@ static bool texel_linear(rv_cmd *cmd, const rv_tensor *out, const rv_tensor *in,
     return true;
 }
 
+bool rv_op_linear_geglu(rv_cmd *cmd, const rv_tensor *y, const rv_tensor *x, const rv_tensor *weight,
+                        const rv_tensor *bias, uint32_t rows, uint32_t n_in, uint32_t F)
+{
+    const rv_op op = RV_OP_GEMM;
+    if (failed(cmd) || !y || !x || !weight)
+        return false;
+    const rv_tiles *tl = &cmd->gpu->tiles;
+    const uint32_t half = tl->tlinear_cot / 2; /* features per invocation */
+    const uint64_t invocations = div_up(rows, tl->tlinear_tok);
+    if (!tl->tlinear_geglu || half == 0 || tl->tlinear_cot % 2 != 0 || !rows || !F || n_in % 4 != 0 || F > 0x7fffffffu ||
+        !rv_texel_readable(cmd->gpu, x) || !rv_texel_readable(cmd->gpu, weight) ||
+        div_up(invocations, tl->tconv_wg) > MAX_GROUPS || div_up(F, half) > MAX_GROUPS)
+        return false;
+    rv_dtype t = y->dtype;
+    if (!need(cmd, op, y, t, (uint64_t)rows * F, "y") || !need(cmd, op, x, t, (uint64_t)rows * n_in, "x") ||
+        !need(cmd, op, weight, t, 2ull * F * n_in, "weight") || (bias && !need(cmd, op, bias, t, 2ull * F, "bias")))
+        return true; /* the error is recorded */
+    struct rv_pc_gemm pc = {
+        .M = F, .N = rows, .K = n_in, .batch = 1,
+        .sbk = 1, .sbn = n_in, .sbb = 0,
+        .scm = 1, .scn = F, .scb = 0,
+        .flags = bias ? RV_GEMM_BIAS_M : 0, .alpha = 1.0f,
+    };
+    rv_binding bind[5] = {{weight, false}, {x, false}, {bias ? bias : weight, false}, {x, false}, {y, true}};
+    rv_cmd_dispatch(cmd, pick(t, RV_PIPE_TLINEARGG_F32, RV_PIPE_TLINEARGG_F16), bind, 5, &pc, sizeof(pc),
+                    div_up(invocations, tl->tconv_wg), div_up(F, half), 1);
+    return true;
+}
+
 void rv_op_gemm(rv_cmd *cmd, const rv_tensor *c, const rv_tensor *a, const rv_tensor *b, const rv_tensor *bias,
                 const rv_tensor *residual, const rv_gemm_desc *d)
 {

@@ -119,6 +119,9 @@ void rv_tiles_choose(rv_gpu *gpu)
      * RV_TCONVUP=0 upsamples, then convolves) */
     const char *tu = getenv("RV_TCONVUP");
     t->tconvup = t->tconv && !(tu && strcmp(tu, "0") == 0);
+    /* a FeedForward's projection and GEGLU in one pass (RV_TLINEARGG=0: two) */
+    const char *tg = getenv("RV_TLINEARGG");
+    t->tlinear_geglu = t->tconv && !(tg && strcmp(tg, "0") == 0);
     t->tconv_cot = env_uint("RV_TCONV_COT", 8, 1, 64);     /* output channels per invocation */
     t->tconv_xt = env_uint("RV_TCONV_XT", 2, 1, 4);        /* texels (4 pixels) per invocation */
     t->tconv_wg = env_uint("RV_TCONV_WG", 8, 1, 256);      /* invocations per workgroup */

@@ -74,6 +74,14 @@ void rv_op_conv2d(rv_cmd *cmd, const rv_tensor *out, const rv_tensor *in, const 
 bool rv_op_conv2d_up2(rv_cmd *cmd, const rv_tensor *out, const rv_tensor *in, const rv_tensor *weight,
                       const rv_tensor *bias, const rv_conv_desc *d);
 
+/* y [rows][F] = GEGLU(x W^T + bias) with W [2F][n_in]: the first F outputs
+ * times GELU(the last F), as diffusers' FeedForward, without writing the 2F
+ * projection. Only where a kernel for it exists (CPU devices, n_in and F
+ * multiples of 4): returns false, dispatching nothing, otherwise, and the
+ * caller runs the linear layer and rv_op_geglu. */
+bool rv_op_linear_geglu(rv_cmd *cmd, const rv_tensor *y, const rv_tensor *x, const rv_tensor *weight,
+                        const rv_tensor *bias, uint32_t rows, uint32_t n_in, uint32_t F);
+
 typedef struct rv_attn_desc {
     uint32_t batch, heads, lq, lk, dim;   /* dim = per-head size */
     /* elements between consecutive tokens; 0 = heads*dim (packed [b][L][heads*dim]) */

@@ -41,6 +41,8 @@
     X(TNORM_F16,     "tnorm_f16",     4, rv_pc_norm,     RV_SPEC_TNORM) \
     X(TLINEAR_F32,   "tlinear_f32",   5, rv_pc_gemm,     RV_SPEC_TLINEAR) \
     X(TLINEAR_F16,   "tlinear_f16",   5, rv_pc_gemm,     RV_SPEC_TLINEAR) \
+    X(TLINEARGG_F32, "tlineargg_f32", 5, rv_pc_gemm,     RV_SPEC_TLINEAR) \
+    X(TLINEARGG_F16, "tlineargg_f16", 5, rv_pc_gemm,     RV_SPEC_TLINEAR) \
     X(TATTN32_F32,   "tattn_f32",     4, rv_pc_attn,     RV_SPEC_TATTN32) \
     X(TATTN32_F16,   "tattn_f16",     4, rv_pc_attn,     RV_SPEC_TATTN32) \
     X(TATTN64_F32,   "tattn_f32",     4, rv_pc_attn,     RV_SPEC_TATTN64) \
@@ -167,6 +169,7 @@ typedef struct rv_tiles {
      * per invocation, tconv_wg invocations per workgroup */
     bool tconv;
     bool tconvup; /* and convs of 2x-upsampled inputs on tconvup.comp */
+    bool tlinear_geglu; /* and a FeedForward's projection + GEGLU on tlinear.comp (RV_GEGLU) */
     unsigned tconv_cot, tconv_wg, tconv_xt, tlinear_tok, tlinear_cot;
     /* group and layer norms on tnorm.comp (texel reads, a workgroup of one
      * subgroup of tnorm_wg lanes per segment) */

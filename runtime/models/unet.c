@@ -283,9 +283,14 @@ static void transformer(rv_nn *nn, const rv_tensor *out, const rv_tensor *x, con
         nn_layer_norm(nn, &ln, &tok[1], &b->norm2, rows);
         nn_cross_attention(nn, &tok[0], &ln, d->ctx, &b->attn2, &tok[1], B, hw, d->S, S_Q, S_KV, S_ATT);
         nn_layer_norm(nn, &ln, &tok[0], &b->norm3, rows);
-        nn_linear(nn, &ff, &ln, &b->ff_proj, NULL, rows);
-        if (nn->cmd)
-            rv_op_geglu(nn->cmd, &gg, &ff, rows, 4 * inner);
+        /* CPU devices: the projection and GEGLU in one pass (no 2F-wide rows written) */
+        if (!nn->cmd || !rv_op_linear_geglu(nn->cmd, &gg, &ln, &b->ff_proj.weight,
+                                            b->ff_proj.has_bias ? &b->ff_proj.bias : NULL, rows, b->ff_proj.in,
+                                            b->ff_proj.out / 2)) {
+            nn_linear(nn, &ff, &ln, &b->ff_proj, NULL, rows);
+            if (nn->cmd)
+                rv_op_geglu(nn->cmd, &gg, &ff, rows, 4 * inner);
+        }
         nn_linear(nn, &tok[1], &gg, &b->ff_out, &tok[0], rows);
         rv_tensor tmp = tok[0];
         tok[0] = tok[1];
