@@ -326,6 +326,10 @@ int rv_cmd_bench_main(int argc, char **argv)
             rv_status st = setup(gpu, c, &b, dt, &err);
             if (!st)
                 st = timed(cmd, c, &b, dt, 1, &ms, &flops, &bytes, &err); /* warm-up: pipeline creation */
+            /* the warm-up's time includes creating the pipelines: the rep
+             * count comes from a second, warm run of a few reps */
+            if (!st && fixed_reps == 0)
+                st = timed(cmd, c, &b, dt, 4, &ms, &flops, &bytes, &err);
             if (!st) {
                 int reps = ms > 0 ? (int)(target * 1e3 / ms) : 1;
                 reps = reps < 1 ? 1 : reps > 200 ? 200 : reps;
