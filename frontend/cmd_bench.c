@@ -11,7 +11,7 @@
 
 #include "bench_cpu.h"
 #include "cli.h"
-#include "gpu/rv_ops.h"
+#include "rv_ops.h"
 
 typedef struct bench_case {
     const char *name;

@@ -10,10 +10,9 @@
 #include <time.h>
 
 #include "cli.h"
-#include "gpu/rv_ops.h"
-#include "ref/rv_ref.h"
-#include "util/half.h"
-#include "util/rv_png.h"
+#include "rv_ops.h"
+#include "rv_media.h"
+#include "rv_ref.h"
 
 #define CH 32
 #define HEADS 2
@@ -41,8 +40,7 @@ static float *seeded(size_t n, float scale, uint64_t seed, rv_dtype t)
         seed ^= seed >> 7;
         seed ^= seed << 17;
         v[i] = ((float)(seed >> 40) / (float)(1 << 24) * 2.0f - 1.0f) * scale;
-        if (t == RV_F16)
-            v[i] = rv_f16_to_f32(rv_f32_to_f16(v[i]));
+        v[i] = rv_dtype_round(t, v[i]);
     }
     return v;
 }
@@ -131,7 +129,7 @@ int rv_cmd_demo_main(int argc, char **argv)
             for (uint32_t xx = 0; xx < S; xx++) {
                 float u = (float)xx / S - 0.5f, vv = (float)y / S - 0.5f;
                 float val = sinf(18.0f * sqrtf(u * u + vv * vv) + 2.1f * c) * 0.7f + 0.3f * cosf(9.0f * u - 3.0f * c);
-                hx[((size_t)c * S + y) * S + xx] = t == RV_F16 ? rv_f16_to_f32(rv_f32_to_f16(val)) : val;
+                hx[((size_t)c * S + y) * S + xx] = rv_dtype_round(t, val);
             }
     if (rv_tensor_upload(gpu, &x, hx, &err) || rv_cmd_begin(cmd, &err))
         goto fail;
@@ -220,8 +218,8 @@ int rv_cmd_demo_main(int argc, char **argv)
         rc = 3;
     char size_text[32];
     snprintf(size_text, sizeof(size_text), "%ux%u", S, S);
-    rv_png_text text[3] = {{"Software", "Reverie 0.1.0 (reverie demo)"}, {"Device", info->name}, {"Size", size_text}};
-    if (rv_png_write(out_path, rgba, S, S, text, 3, &err))
+    rv_media_text text[3] = {{"Software", "Reverie 0.1.0 (reverie demo)"}, {"Device", info->name}, {"Size", size_text}};
+    if (rv_png_write_media(out_path, rgba, S, S, NULL, text, 3, &err))
         goto fail;
     printf("wrote %s\n", out_path);
     if (rv_gpu_validation_count(gpu) > 0) {

@@ -6,7 +6,7 @@
 #include <sys/stat.h>
 
 #include "cli.h"
-#include "gpu/rv_gpu.h" /* rv_cli_gpu_create, for the op-level tools */
+#include "rv_gpu.h" /* rv_cli_gpu_create, for the op-level tools */
 
 static const rv_cli_cmd commands[] = {
     {"devices", "list Vulkan devices and the features Reverie uses", rv_cmd_devices_main},

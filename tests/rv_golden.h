@@ -12,7 +12,7 @@
 
 #include <cjson/cJSON.h>
 
-#include "gpu/rv_gpu.h"
+#include "rv_gpu.h"
 #include "loader/safetensors.h"
 #include "rv_test.h"
 

@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "gpu/rv_gpu.h"
+#include "rv_gpu.h"
 #include "models/taesd.h"
 #include "models/vae.h"
 #include "rv_golden.h"

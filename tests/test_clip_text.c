@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "gpu/rv_gpu.h"
+#include "rv_gpu.h"
 #include "models/clip_text.h"
 #include "rv_golden.h"
 #include "rv_test.h"

@@ -12,8 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "gpu/rv_ops.h"
-#include "ref/rv_ref.h"
+#include "rv_ops.h"
+#include "rv_ref.h"
 #include "rv_engine.h"
 #include "rv_golden.h"
 #include "rv_media.h"

@@ -7,8 +7,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "gpu/rv_gpu.h"
-#include "gpu/rv_ops.h"
+#include "rv_gpu.h"
+#include "rv_ops.h"
 #include "rv_test.h"
 
 static rv_gpu *make(const rv_gpu_desc *d)

@@ -9,7 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "gpu/rv_gpu.h"
+#include "rv_gpu.h"
 #include "loader/config.h"
 #include "loader/diffusers.h"
 #include "models/clip_text.h"

@@ -10,9 +10,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "gpu/rv_gpu.h"
-#include "gpu/rv_ops.h"
-#include "ref/rv_ref.h"
+#include "rv_gpu.h"
+#include "rv_ops.h"
+#include "rv_ref.h"
 #include "rv_test.h"
 #include "util/half.h"
 

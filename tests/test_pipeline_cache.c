@@ -8,7 +8,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "gpu/rv_gpu.h"
+#include "rv_gpu.h"
 #include "rv_test.h"
 
 static int start(const char *dir, bool warm, rv_pipeline_cache_info *info)

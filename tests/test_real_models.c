@@ -12,7 +12,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "gpu/rv_gpu.h"
+#include "rv_gpu.h"
 #include "loader/diffusers.h"
 #include "models/clip_text.h"
 #include "models/unet.h"

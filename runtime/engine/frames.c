@@ -20,7 +20,7 @@
 
 #include "engine/engine_internal.h"
 #include "engine/noise.h"
-#include "gpu/rv_ops.h"
+#include "rv_ops.h"
 #include "util/half.h"
 
 #define SEQ RV_TOKENIZER_MAX_LENGTH

@@ -12,7 +12,7 @@
 
 #include "engine/gen.h"
 #include "engine/noise.h"
-#include "gpu/rv_ops.h"
+#include "rv_ops.h"
 
 #define SEQ RV_TOKENIZER_MAX_LENGTH
 #define STAGE_PREFIX "gen:"

@@ -15,7 +15,7 @@
 
 #include "rv_engine.h"
 #include "engine/scheduler.h"
-#include "gpu/rv_gpu.h"
+#include "rv_gpu.h"
 #include "loader/diffusers.h"
 #include "models/clip_text.h"
 #include "models/taesd.h"

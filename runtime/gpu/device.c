@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "util/half.h"
 #include "vk_internal.h"
 
 #define RV_VALIDATION_LAYER "VK_LAYER_KHRONOS_validation"
@@ -62,6 +63,8 @@ const char *rv_dtype_name(rv_dtype t)
     }
     return "?";
 }
+
+float rv_dtype_round(rv_dtype t, float v) { return t == RV_F16 ? rv_f16_to_f32(rv_f32_to_f16(v)) : v; }
 
 static VKAPI_ATTR VkBool32 VKAPI_CALL debug_cb(VkDebugUtilsMessageSeverityFlagBitsEXT sev,
                                                VkDebugUtilsMessageTypeFlagsEXT type,

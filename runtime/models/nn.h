@@ -13,8 +13,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "gpu/rv_gpu.h"
-#include "gpu/rv_ops.h"
+#include "rv_gpu.h"
+#include "rv_ops.h"
 #include "models/params.h"
 
 /* ---- modules ---- */

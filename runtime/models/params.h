@@ -11,7 +11,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "gpu/rv_gpu.h"
+#include "rv_gpu.h"
 #include "loader/safetensors.h"
 
 #define RV_PARAM_MAX_DIMS 4

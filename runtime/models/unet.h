@@ -11,7 +11,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "gpu/rv_gpu.h"
+#include "rv_gpu.h"
 #include "loader/diffusers.h"
 #include "models/nn.h"
 #include "models/params.h"

@@ -19,6 +19,8 @@ typedef enum rv_dtype {
 
 size_t rv_dtype_size(rv_dtype t);
 const char *rv_dtype_name(rv_dtype t);
+/* v as a tensor of dtype t stores it (fp16: rounded to nearest even; f32: v). */
+float rv_dtype_round(rv_dtype t, float v);
 
 typedef struct rv_gpu rv_gpu;
 
