@@ -139,6 +139,20 @@ expect "unwritable latent" 1 "latent-out" -- "$bin" gen --model "$m" "x" -o "$tm
 expect "utf-8 prompt" 0 "wrote" -- "$bin" gen --model "$m" "café au lait ☕" -o "$tmp/utf8.png"
 tr '\0' '|' < "$tmp/utf8.png" | grep -aqF "iTXtprompt|" && ok || bad "a UTF-8 prompt goes in an iTXt chunk"
 
+# ---- REVERIE_RANDOM_WEIGHTS: a folder of configs only runs with seeded random weights ----
+mkdir -p "$tmp/rand"
+( cd "$fx/tiny-sd15" && find model_index.json scheduler tokenizer text_encoder unet vae_tiny -name '*.json' -o -name '*.txt' |
+  while read -r f; do mkdir -p "$tmp/rand/$(dirname "$f")"; cp "$f" "$tmp/rand/$f"; done )
+expect "configs only" 1 "no safetensors weights" -- "$bin" gen --model "$tmp/rand" "a cat" --steps 1 -o "$tmp/r0.png"
+expect "random weights" 0 "wrote" -- env REVERIE_RANDOM_WEIGHTS=5 "$bin" gen --model "$tmp/rand" "a cat" --steps 1 \
+  -o "$tmp/r1.png"
+expect "random weights again" 0 "wrote" -- env REVERIE_RANDOM_WEIGHTS=5 "$bin" gen --model "$tmp/rand" "a cat" \
+  --steps 1 -o "$tmp/r2.png"
+cmp -s "$tmp/r1.png" "$tmp/r2.png" && ok || bad "random weights: the same seed gives the same picture"
+expect "random weights, other seed" 0 "wrote" -- env REVERIE_RANDOM_WEIGHTS=6 "$bin" gen --model "$tmp/rand" "a cat" \
+  --steps 1 -o "$tmp/r3.png"
+cmp -s "$tmp/r1.png" "$tmp/r3.png" && bad "random weights: another seed, another picture" || ok
+
 # ---- tokenize ----
 expect "tokenize" 0 "^ids: 49406 320 736 13717 49407$" -- "$bin" tokenize --model "$m" "a red lighthouse"
 grep -q "^5/77 tokens (padded with 0)$" "$tmp/out" && ok || bad "tokenize: 5/77 tokens (SD 2.x pads with 0)"

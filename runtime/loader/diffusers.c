@@ -3,6 +3,7 @@
  * AutoencoderTiny, with diffusers'/transformers' defaults and semantics.
  * Not the module trees (runtime/models) and not the scheduler configs. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
@@ -611,4 +612,15 @@ rv_status rv_taesd_config_parse(rv_taesd_config *cfg, const char *json, const ch
 rv_status rv_taesd_config_load(rv_taesd_config *cfg, const char *dir, rv_error *err)
 {
     return run_parser(parse_taesd, cfg, dir, NULL, NULL, err);
+}
+
+bool rv_diffusers_random_weights(uint64_t *seed)
+{
+    const char *v = getenv("REVERIE_RANDOM_WEIGHTS");
+    if (!v || !*v)
+        return false;
+    char *end;
+    unsigned long long n = strtoull(v, &end, 10);
+    *seed = *end == '\0' ? (uint64_t)n : 1;
+    return true;
 }

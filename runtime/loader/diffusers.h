@@ -153,4 +153,11 @@ rv_status rv_config_class_name(const char *dir, char *out, size_t cap, rv_error 
  * either (variant NULL = none). RV_ERR_IO naming what was looked for. */
 rv_status rv_diffusers_weights_path(const char *dir, const char *variant, char *out, size_t cap, rv_error *err);
 
+/* REVERIE_RANDOM_WEIGHTS=SEED in the environment: the component loaders
+ * read no checkpoint and fill every weight with seeded random values instead
+ * (for timing real architectures whose weights are not at hand, such as an
+ * SD-Turbo-shaped folder made by tools/make_random_model.sh; the pictures
+ * are noise). Returns whether it is set, and the seed (a number, else 1). */
+bool rv_diffusers_random_weights(uint64_t *seed);
+
 #endif

@@ -105,12 +105,14 @@ rv_status rv_clip_text_load(rv_clip_text **out, rv_gpu *gpu, const char *dir, rv
     rv_status s = rv_clip_text_config_load(&cfg, dir, err);
     if (!s)
         s = rv_clip_text_create(&te, &cfg, err);
-    if (!s)
+    uint64_t seed = 0;
+    const bool random = rv_diffusers_random_weights(&seed); /* REVERIE_RANDOM_WEIGHTS: no checkpoint read */
+    if (!s && !random)
         s = rv_diffusers_weights_path(dir, NULL, path, sizeof(path), err);
-    if (!s)
+    if (!s && !random)
         s = rv_safetensors_open(&st, path, err);
     if (!s)
-        s = rv_clip_text_bind(te, gpu, st, 0, dir, report, err);
+        s = rv_clip_text_bind(te, gpu, st, random ? seed * 4 + 4 : 0, dir, report, err);
     rv_safetensors_close(st);
     if (s) {
         rv_clip_text_destroy(te);

@@ -132,12 +132,14 @@ rv_status rv_taesd_load(rv_taesd **out, rv_gpu *gpu, const char *dir, const char
     rv_status s = rv_taesd_config_load(&cfg, dir, err);
     if (!s)
         s = rv_taesd_create(&t, &cfg, err);
-    if (!s)
+    uint64_t seed = 0;
+    const bool random = rv_diffusers_random_weights(&seed); /* REVERIE_RANDOM_WEIGHTS: no checkpoint read */
+    if (!s && !random)
         s = rv_diffusers_weights_path(dir, variant, path, sizeof(path), err);
-    if (!s)
+    if (!s && !random)
         s = rv_safetensors_open(&st, path, err);
     if (!s)
-        s = rv_taesd_bind(t, gpu, st, 0, dir, report, err);
+        s = rv_taesd_bind(t, gpu, st, random ? seed * 4 + 3 : 0, dir, report, err);
     rv_safetensors_close(st);
     if (s) {
         rv_taesd_destroy(t);

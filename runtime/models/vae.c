@@ -139,12 +139,14 @@ rv_status rv_vae_load(rv_vae **out, rv_gpu *gpu, const char *dir, const char *va
     rv_status s = rv_vae_config_load(&cfg, dir, err);
     if (!s)
         s = rv_vae_create(&v, &cfg, err);
-    if (!s)
+    uint64_t seed = 0;
+    const bool random = rv_diffusers_random_weights(&seed); /* REVERIE_RANDOM_WEIGHTS: no checkpoint read */
+    if (!s && !random)
         s = rv_diffusers_weights_path(dir, variant, path, sizeof(path), err);
-    if (!s)
+    if (!s && !random)
         s = rv_safetensors_open(&st, path, err);
     if (!s)
-        s = rv_vae_bind(v, gpu, st, 0, dir, report, err);
+        s = rv_vae_bind(v, gpu, st, random ? seed * 4 + 2 : 0, dir, report, err);
     rv_safetensors_close(st);
     if (s) {
         rv_vae_destroy(v);
