@@ -90,7 +90,9 @@ int rv_cmd_timings(rv_cmd *cmd, rv_stage_time *out, int cap);
  * dispatch is timed (end to end: on GPUs that overlap dispatches between
  * barriers the split is approximate). After wait: the time and dispatch
  * count per pipeline of the last submission, slowest first (up to cap);
- * 0 when off or unsupported. */
+ * 0 when off or unsupported. RV_PROFILE_OPS=2 also lists every dispatch on
+ * stderr when this is called: index, pipeline, grid, the op's first three
+ * push-constant words (M, N, K for convs and GEMMs) and its time. */
 typedef struct rv_op_time {
     char name[32];
     int dispatches;
