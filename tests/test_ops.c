@@ -732,6 +732,10 @@ static void build_cases(void)
     for (unsigned s = 0; s < sizeof(scv) / sizeof(scv[0]); s++)
         ADD(RV_OP_CONV2D, (float)(s % 2), 0, 0, scv[s][0], scv[s][1], scv[s][2], scv[s][3], scv[s][4], scv[s][5],
             scv[s][6], scv[s][7], scv[s][8], scv[s][9]);
+    /* 3x3 convs to exactly 3 channels (an RGB output: 3 outputs per invocation on CPU devices),
+     * 8-pixel strips with a bias, a residual and a batch, and 4-pixel strips */
+    ADD(RV_OP_CONV2D, 1.0f, 0, 0, 2, 16, 6, 16, 3, 3, 1, 1, 1, 1);
+    ADD(RV_OP_CONV2D, 0, 0, 0, 1, 8, 5, 12, 3, 3, 1, 1, 0, 0);
     /* a FeedForward's projection and GEGLU fused (CPU devices): rows F n_in */
     ADD(RV_OP_GEGLU, 1.0f, 0, 0, 256, 256, 64);
     ADD(RV_OP_GEGLU, 1.0f, 0, 0, 64, 512, 128);

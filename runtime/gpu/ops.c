@@ -187,19 +187,21 @@ static bool texel_conv(rv_cmd *cmd, const rv_tensor *out, const rv_tensor *in, c
     }
     const bool wide = (pc->w / 4) % tl->tconv_xt == 0; /* tconv_xt texels per invocation */
     const bool four = k3 && pc->M <= 4;     /* an RGB output: 4 channels per invocation, not 8 */
-    const unsigned cot = four ? 4 : tl->tconv_cot;
+    const bool three = four && pc->M == 3; /* exactly 3 outputs per invocation: no idle fourth */
+    const unsigned cot = three ? 3 : four ? 4 : tl->tconv_cot;
     const uint64_t strips = (uint64_t)pc->oh * (pc->w / 4 / (wide ? tl->tconv_xt : 1));
     if (div_up(strips, tl->tconv_wg) > MAX_GROUPS || div_up(pc->M, cot) > MAX_GROUPS || batch > MAX_GROUPS)
         return false;
-    /* by kernel (1x1, 3x3, 3x3 with 4 outputs), width, dtype */
-    static const int pipes[3][2][2] = {
+    /* by kernel (1x1, 3x3, 3x3 with 4 outputs, 3x3 with 3), width, dtype */
+    static const int pipes[4][2][2] = {
         {{RV_PIPE_TCONV1N_F32, RV_PIPE_TCONV1N_F16}, {RV_PIPE_TCONV1_F32, RV_PIPE_TCONV1_F16}},
         {{RV_PIPE_TCONV3N_F32, RV_PIPE_TCONV3N_F16}, {RV_PIPE_TCONV3_F32, RV_PIPE_TCONV3_F16}},
-        {{RV_PIPE_TCONV3QN_F32, RV_PIPE_TCONV3QN_F16}, {RV_PIPE_TCONV3Q_F32, RV_PIPE_TCONV3Q_F16}}};
+        {{RV_PIPE_TCONV3QN_F32, RV_PIPE_TCONV3QN_F16}, {RV_PIPE_TCONV3Q_F32, RV_PIPE_TCONV3Q_F16}},
+        {{RV_PIPE_TCONV3TN_F32, RV_PIPE_TCONV3TN_F16}, {RV_PIPE_TCONV3T_F32, RV_PIPE_TCONV3T_F16}}};
     /* an unused residual binding aliases the input (a texel binding too) */
     rv_binding bind[5] = {{weight, false}, {in, false}, {bias ? bias : weight, false}, {residual ? residual : in, false},
                           {out, true}};
-    rv_cmd_dispatch(cmd, pipes[four ? 2 : k3][wide][out->dtype == RV_F16], bind, 5, pc, sizeof(*pc),
+    rv_cmd_dispatch(cmd, pipes[three ? 3 : four ? 2 : k3][wide][out->dtype == RV_F16], bind, 5, pc, sizeof(*pc),
                     div_up(strips, tl->tconv_wg), div_up(pc->M, cot), batch);
     return true;
 }

@@ -193,12 +193,18 @@ static int spec_values(const rv_tiles *t, int spec, uint32_t *v)
     case RV_SPEC_TCONV3N:
     case RV_SPEC_TCONV3Q:
     case RV_SPEC_TCONV3QN:
+    case RV_SPEC_TCONV3T:
+    case RV_SPEC_TCONV3TN:
     case RV_SPEC_TCONV1:
     case RV_SPEC_TCONV1N:
     case RV_SPEC_TCONV3S2:
         v[0] = t->tconv_wg;
-        v[1] = spec == RV_SPEC_TCONV3Q || spec == RV_SPEC_TCONV3QN ? 4u : t->tconv_cot;
-        v[2] = spec == RV_SPEC_TCONV3 || spec == RV_SPEC_TCONV3Q || spec == RV_SPEC_TCONV1 ? t->tconv_xt : 1u;
+        v[1] = spec == RV_SPEC_TCONV3Q || spec == RV_SPEC_TCONV3QN   ? 4u
+               : spec == RV_SPEC_TCONV3T || spec == RV_SPEC_TCONV3TN ? 3u
+                                                                     : t->tconv_cot;
+        v[2] = spec == RV_SPEC_TCONV3 || spec == RV_SPEC_TCONV3Q || spec == RV_SPEC_TCONV3T || spec == RV_SPEC_TCONV1
+                   ? t->tconv_xt
+                   : 1u;
         v[3] = spec == RV_SPEC_TCONV1 || spec == RV_SPEC_TCONV1N ? 1u : 3u;
         v[4] = spec == RV_SPEC_TCONV3S2 ? 2u : 1u; /* stride */
         return 5;

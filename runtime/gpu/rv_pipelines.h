@@ -29,6 +29,10 @@
     X(TCONV3Q_F16,   "tconv_f16",     5, rv_pc_gemm,     RV_SPEC_TCONV3Q) \
     X(TCONV3QN_F32,  "tconv_f32",     5, rv_pc_gemm,     RV_SPEC_TCONV3QN) \
     X(TCONV3QN_F16,  "tconv_f16",     5, rv_pc_gemm,     RV_SPEC_TCONV3QN) \
+    X(TCONV3T_F32,   "tconv_f32",     5, rv_pc_gemm,     RV_SPEC_TCONV3T) \
+    X(TCONV3T_F16,   "tconv_f16",     5, rv_pc_gemm,     RV_SPEC_TCONV3T) \
+    X(TCONV3TN_F32,  "tconv_f32",     5, rv_pc_gemm,     RV_SPEC_TCONV3TN) \
+    X(TCONV3TN_F16,  "tconv_f16",     5, rv_pc_gemm,     RV_SPEC_TCONV3TN) \
     X(TCONV3S2_F32,  "tconv_f32",     5, rv_pc_gemm,     RV_SPEC_TCONV3S2) \
     X(TCONV3S2_F16,  "tconv_f16",     5, rv_pc_gemm,     RV_SPEC_TCONV3S2) \
     X(TCONVUP_F32,   "tconvup_f32",   5, rv_pc_gemm,     RV_SPEC_TCONVUP) \
@@ -114,6 +118,8 @@ enum rv_spec_family {
     RV_SPEC_TCONV3N,     /* 3x3, 4 pixels per invocation (rows of 4k+... pixels not a multiple of 8) */
     RV_SPEC_TCONV3Q,     /* 3x3, 8 pixels and 4 output channels per invocation (M <= 4: an RGB output) */
     RV_SPEC_TCONV3QN,    /* 3x3, 4 pixels and 4 output channels */
+    RV_SPEC_TCONV3T,     /* 3x3, 8 pixels and 3 output channels per invocation (M == 3: an RGB output) */
+    RV_SPEC_TCONV3TN,    /* 3x3, 4 pixels and 3 output channels */
     RV_SPEC_TCONV3S2,    /* 3x3 with stride 2, 4 output pixels per invocation */
     RV_SPEC_TCONVUP,     /* 3x3 of a 2x-upsampled input, read before upsampling (tconvup.comp) */
     RV_SPEC_TCONV1,      /* 1x1, 8 pixels per invocation */
@@ -202,6 +208,7 @@ static inline unsigned rv_uniform_bindings(int spec)
 static inline unsigned rv_texel_bindings(int spec)
 {
     if (spec == RV_SPEC_TCONV3 || spec == RV_SPEC_TCONV3N || spec == RV_SPEC_TCONV3Q || spec == RV_SPEC_TCONV3QN ||
+        spec == RV_SPEC_TCONV3T || spec == RV_SPEC_TCONV3TN ||
         spec == RV_SPEC_TCONV1 || spec == RV_SPEC_TCONV1N || spec == RV_SPEC_TCONVUP || spec == RV_SPEC_TCONV3S2)
         return 11u; /* the weights, the input and the residual */
     if (spec == RV_SPEC_TLINEAR)
