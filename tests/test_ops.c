@@ -703,8 +703,7 @@ static void build_cases(void)
         {1, 4, 3, 12, 9, 3, 1, 1, 0, 0},
     };
     for (unsigned s = 0; s < sizeof(tcv) / sizeof(tcv[0]); s++)
-        ADD(RV_OP_CONV2D, (float)(s % 2), 0, 0, tcv[s][0], tcv[s][1], tcv[s][2], tcv[s][3], tcv[s][4], tcv[s][5],
-            tcv[s][6], tcv[s][7], tcv[s][8], tcv[s][9]);
+        add(RV_OP_CONV2D, tcv[s], 10, (float)(s % 2), 0, 0);
     /* a UNet transformer's proj_in (channel-major input, trans_a, times a
      * shared weight: a 1x1 texel conv on CPU devices) and proj_out (a shared
      * weight times token rows, channel-major output: a texel linear layer);
@@ -721,8 +720,7 @@ static void build_cases(void)
         {1, 16, 32, 32, 16, 3, 1, 1, 0, 0}, {1, 12, 7, 6, 5, 3, 1, 1, 1, 0},
     };
     for (unsigned s = 0; s < sizeof(ucv) / sizeof(ucv[0]); s++)
-        ADD(RV_OP_CONV2D, (float)(s % 2), 1.0f, 0, ucv[s][0], ucv[s][1], ucv[s][2], ucv[s][3], ucv[s][4], ucv[s][5],
-            ucv[s][6], ucv[s][7], ucv[s][8], ucv[s][9]);
+        add(RV_OP_CONV2D, ucv[s], 10, (float)(s % 2), 1.0f, 0);
     /* stride-2 3x3 convs (a UNet's downsampling: texel conv on CPU devices,
      * 4 outputs per invocation); odd heights, a residual and a batch */
     static const uint32_t scv[][10] = {
@@ -730,8 +728,7 @@ static void build_cases(void)
         {1, 64, 16, 16, 64, 3, 2, 1, 1, 0}, {1, 12, 5, 24, 20, 3, 2, 1, 1, 1},
     };
     for (unsigned s = 0; s < sizeof(scv) / sizeof(scv[0]); s++)
-        ADD(RV_OP_CONV2D, (float)(s % 2), 0, 0, scv[s][0], scv[s][1], scv[s][2], scv[s][3], scv[s][4], scv[s][5],
-            scv[s][6], scv[s][7], scv[s][8], scv[s][9]);
+        add(RV_OP_CONV2D, scv[s], 10, (float)(s % 2), 0, 0);
     /* 3x3 convs to exactly 3 channels (an RGB output: 3 outputs per invocation on CPU devices),
      * 8-pixel strips with a bias, a residual and a batch, and 4-pixel strips */
     ADD(RV_OP_CONV2D, 1.0f, 0, 0, 2, 16, 6, 16, 3, 3, 1, 1, 1, 1);

@@ -11,6 +11,7 @@
 
 #include "loader/config.h"
 #include "loader/diffusers.h"
+#include "loader/safetensors.h"
 
 const char *rv_act_name(rv_act a)
 {
@@ -614,13 +615,19 @@ rv_status rv_taesd_config_load(rv_taesd_config *cfg, const char *dir, rv_error *
     return run_parser(parse_taesd, cfg, dir, NULL, NULL, err);
 }
 
-bool rv_diffusers_random_weights(uint64_t *seed)
+rv_status rv_diffusers_open_weights(const char *dir, const char *variant, uint64_t salt, rv_safetensors **st,
+                                    uint64_t *seed, rv_error *err)
 {
+    *st = NULL;
+    *seed = 0;
     const char *v = getenv("REVERIE_RANDOM_WEIGHTS");
-    if (!v || !*v)
-        return false;
-    char *end;
-    unsigned long long n = strtoull(v, &end, 10);
-    *seed = *end == '\0' ? (uint64_t)n : 1;
-    return true;
+    if (v && *v) {
+        char *end;
+        unsigned long long n = strtoull(v, &end, 10);
+        *seed = (*end == '\0' ? (uint64_t)n : 1) * 4 + salt;
+        return RV_OK;
+    }
+    char path[1024];
+    rv_status s = rv_diffusers_weights_path(dir, variant, path, sizeof(path), err);
+    return s ? s : rv_safetensors_open(st, path, err);
 }

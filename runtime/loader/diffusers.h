@@ -153,11 +153,16 @@ rv_status rv_config_class_name(const char *dir, char *out, size_t cap, rv_error 
  * either (variant NULL = none). RV_ERR_IO naming what was looked for. */
 rv_status rv_diffusers_weights_path(const char *dir, const char *variant, char *out, size_t cap, rv_error *err);
 
-/* REVERIE_RANDOM_WEIGHTS=SEED in the environment: the component loaders
- * read no checkpoint and fill every weight with seeded random values instead
- * (for timing real architectures whose weights are not at hand, such as an
- * SD-Turbo-shaped folder made by tools/make_random_model.sh; the pictures
- * are noise). Returns whether it is set, and the seed (a number, else 1). */
-bool rv_diffusers_random_weights(uint64_t *seed);
+typedef struct rv_safetensors rv_safetensors;
+
+/* A component's checkpoint (rv_diffusers_weights_path, then opened), for its
+ * loader to bind. With REVERIE_RANDOM_WEIGHTS=SEED in the environment no
+ * checkpoint is read: *st is NULL and *seed is what to fill every weight
+ * with (SEED a number, else 1; `salt` tells the components apart), for
+ * timing real architectures whose weights are not at hand, such as an
+ * SD-Turbo-shaped folder made by tools/make_random_model.sh (the pictures are
+ * noise). Otherwise *seed is 0. */
+rv_status rv_diffusers_open_weights(const char *dir, const char *variant, uint64_t salt, rv_safetensors **st,
+                                    uint64_t *seed, rv_error *err);
 
 #endif

@@ -99,20 +99,16 @@ rv_status rv_clip_text_load(rv_clip_text **out, rv_gpu *gpu, const char *dir, rv
 {
     *out = NULL;
     rv_clip_text_config cfg;
-    char path[1024];
     rv_safetensors *st = NULL;
     rv_clip_text *te = NULL;
     rv_status s = rv_clip_text_config_load(&cfg, dir, err);
     if (!s)
         s = rv_clip_text_create(&te, &cfg, err);
-    uint64_t seed = 0;
-    const bool random = rv_diffusers_random_weights(&seed); /* REVERIE_RANDOM_WEIGHTS: no checkpoint read */
-    if (!s && !random)
-        s = rv_diffusers_weights_path(dir, NULL, path, sizeof(path), err);
-    if (!s && !random)
-        s = rv_safetensors_open(&st, path, err);
+    uint64_t seed = 0; /* REVERIE_RANDOM_WEIGHTS: no checkpoint, seeded random weights */
     if (!s)
-        s = rv_clip_text_bind(te, gpu, st, random ? seed * 4 + 4 : 0, dir, report, err);
+        s = rv_diffusers_open_weights(dir, NULL, 4, &st, &seed, err);
+    if (!s)
+        s = rv_clip_text_bind(te, gpu, st, seed, dir, report, err);
     rv_safetensors_close(st);
     if (s) {
         rv_clip_text_destroy(te);

@@ -126,20 +126,16 @@ rv_status rv_taesd_load(rv_taesd **out, rv_gpu *gpu, const char *dir, const char
 {
     *out = NULL;
     rv_taesd_config cfg;
-    char path[1024];
     rv_safetensors *st = NULL;
     rv_taesd *t = NULL;
     rv_status s = rv_taesd_config_load(&cfg, dir, err);
     if (!s)
         s = rv_taesd_create(&t, &cfg, err);
-    uint64_t seed = 0;
-    const bool random = rv_diffusers_random_weights(&seed); /* REVERIE_RANDOM_WEIGHTS: no checkpoint read */
-    if (!s && !random)
-        s = rv_diffusers_weights_path(dir, variant, path, sizeof(path), err);
-    if (!s && !random)
-        s = rv_safetensors_open(&st, path, err);
+    uint64_t seed = 0; /* REVERIE_RANDOM_WEIGHTS: no checkpoint, seeded random weights */
     if (!s)
-        s = rv_taesd_bind(t, gpu, st, random ? seed * 4 + 3 : 0, dir, report, err);
+        s = rv_diffusers_open_weights(dir, variant, 3, &st, &seed, err);
+    if (!s)
+        s = rv_taesd_bind(t, gpu, st, seed, dir, report, err);
     rv_safetensors_close(st);
     if (s) {
         rv_taesd_destroy(t);

@@ -231,20 +231,16 @@ rv_status rv_unet_load(rv_unet **out, rv_gpu *gpu, const char *dir, const char *
 {
     *out = NULL;
     rv_unet_config cfg;
-    char path[1024];
     rv_safetensors *st = NULL;
     rv_unet *u = NULL;
     rv_status s = rv_unet_config_load(&cfg, dir, err);
     if (!s)
         s = rv_unet_create(&u, &cfg, err);
-    uint64_t seed = 0;
-    const bool random = rv_diffusers_random_weights(&seed); /* REVERIE_RANDOM_WEIGHTS: no checkpoint read */
-    if (!s && !random)
-        s = rv_diffusers_weights_path(dir, variant, path, sizeof(path), err);
-    if (!s && !random)
-        s = rv_safetensors_open(&st, path, err);
+    uint64_t seed = 0; /* REVERIE_RANDOM_WEIGHTS: no checkpoint, seeded random weights */
     if (!s)
-        s = rv_unet_bind(u, gpu, st, random ? seed * 4 + 1 : 0, dir, report, err);
+        s = rv_diffusers_open_weights(dir, variant, 1, &st, &seed, err);
+    if (!s)
+        s = rv_unet_bind(u, gpu, st, seed, dir, report, err);
     rv_safetensors_close(st);
     if (s) {
         rv_unet_destroy(u);

@@ -133,20 +133,16 @@ rv_status rv_vae_load(rv_vae **out, rv_gpu *gpu, const char *dir, const char *va
 {
     *out = NULL;
     rv_vae_config cfg;
-    char path[1024];
     rv_safetensors *st = NULL;
     rv_vae *v = NULL;
     rv_status s = rv_vae_config_load(&cfg, dir, err);
     if (!s)
         s = rv_vae_create(&v, &cfg, err);
-    uint64_t seed = 0;
-    const bool random = rv_diffusers_random_weights(&seed); /* REVERIE_RANDOM_WEIGHTS: no checkpoint read */
-    if (!s && !random)
-        s = rv_diffusers_weights_path(dir, variant, path, sizeof(path), err);
-    if (!s && !random)
-        s = rv_safetensors_open(&st, path, err);
+    uint64_t seed = 0; /* REVERIE_RANDOM_WEIGHTS: no checkpoint, seeded random weights */
     if (!s)
-        s = rv_vae_bind(v, gpu, st, random ? seed * 4 + 2 : 0, dir, report, err);
+        s = rv_diffusers_open_weights(dir, variant, 2, &st, &seed, err);
+    if (!s)
+        s = rv_vae_bind(v, gpu, st, seed, dir, report, err);
     rv_safetensors_close(st);
     if (s) {
         rv_vae_destroy(v);
