@@ -46,7 +46,10 @@ pid=$!
 while kill -0 "$pid" 2> /dev/null; do
   if [ -f "$req" ]; then
     name=$(cat "$req")
-    if [ "$name" = touch-story ]; then
+    if [ -z "$name" ]; then # not written yet: read it again
+      sleep 0.05
+      continue
+    elif [ "$name" = touch-story ]; then
       sed -i 's/Rain lashes the shore/Rain LASHES the shore/' "$story"
     elif [ "${name#resize:}" != "$name" ]; then # the window resized from outside (as a window manager does)
       size=${name#resize:}
@@ -55,7 +58,7 @@ while kill -0 "$pid" 2> /dev/null; do
       wid=$(xdotool search --pid "$pid" 2> /dev/null | head -1)
       /usr/bin/python3 tests/xdnd_drop.py "$wid" "${name#xdnd:}" > "$shots/xdnd.txt" 2>&1 &
     else
-      import -display "$DISPLAY" -window root "$shots/$name.png" 2> /dev/null
+      import -display "$DISPLAY" -window root "$shots/$name.png" 2> /dev/null || echo "harness: import $name failed" >&2
     fi
     rm -f "$req"
   fi
@@ -160,10 +163,15 @@ for n in 01-start 02-later 03-choice 04-chosen 05-editing 06-edited 07-rollback 
 done
 
 # pixels that differ between two screenshots in a region (WxH+X+Y)
-diff_px() { compare -metric AE -crop "$3" "$shots/$1.png" "$shots/$2.png" null: 2>&1 | cut -d' ' -f1; }
+# (a number, or compare's error in one word, as "unable_to_open_image...")
+diff_px() {
+  local out
+  out=$(compare -metric AE -crop "$3" "$shots/$1.png" "$shots/$2.png" null: 2>&1 | head -1)
+  case $out in [0-9]*) echo "${out%% *}" ;; *) echo "${out// /_}" ;; esac
+}
 # the fraction of bright pixels (text on the dark panels) in a region
 bright() { convert "$shots/$1.png" -crop "$2" +repage -colorspace Gray -threshold 80% -format "%[fx:mean]" info:; }
-gt() { awk -v a="$1" -v b="$2" 'BEGIN { exit !(a > b) }'; }
+gt() { awk -v a="$1" -v b="$2" 'BEGIN { exit !(a ~ /^[0-9.e+-]+$/ && a + 0 > b + 0) }'; }
 picture=384x95+0+180    # below the HUD and the toasts, above the narration
 story_panel=384x90+0+294
 hud=300x50+0+0

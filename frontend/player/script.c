@@ -159,13 +159,19 @@ static void shot(player *p, const char *name)
         fflush(stdout);
         return;
     }
-    FILE *f = fopen(p->o->shot_request, "w");
-    if (!f) {
+    /* written beside and renamed into place: whoever watches for the file never
+       reads it half written (an empty name lost a screenshot once) */
+    char tmp[4200];
+    snprintf(tmp, sizeof(tmp), "%s.part", p->o->shot_request);
+    FILE *f = fopen(tmp, "w");
+    bool written = f && fprintf(f, "%s\n", name) > 0;
+    if (f && fclose(f) != 0)
+        written = false;
+    if (!written || rename(tmp, p->o->shot_request) != 0) {
         fprintf(stderr, "reverie play: cannot write %s: %s\n", p->o->shot_request, strerror(errno));
+        remove(tmp);
         return;
     }
-    fprintf(f, "%s\n", name);
-    fclose(f);
     printf("play: shot %s\n", name);
     fflush(stdout);
     double t0 = pl_secs();
