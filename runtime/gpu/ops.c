@@ -433,6 +433,17 @@ bool rv_op_conv2d_up2(rv_cmd *cmd, const rv_tensor *out, const rv_tensor *in, co
     return true;
 }
 
+bool rv_op_attention_texel(const rv_cmd *cmd, const rv_attn_desc *d)
+{
+    const rv_tiles *tl = &cmd->gpu->tiles;
+    uint32_t batch = d->batch ? d->batch : 1, H = d->heads, D = d->dim, row = H * D;
+    uint32_t sq = d->q_stride ? d->q_stride : row, sk = d->k_stride ? d->k_stride : row;
+    uint32_t sv = d->v_stride ? d->v_stride : row;
+    return tl->tattn && !d->causal && (D == 32 || D == 64) && H <= MAX_GROUPS && batch <= MAX_GROUPS &&
+           div_up(d->lq, tl->tattn_qb) <= MAX_GROUPS &&
+           (sq | sk | sv | sq * d->lq | sk * d->lk | sv * d->lk) % 4 == 0;
+}
+
 void rv_op_attention(rv_cmd *cmd, const rv_tensor *out, const rv_tensor *q, const rv_tensor *k, const rv_tensor *v,
                      const rv_attn_desc *d)
 {
@@ -465,9 +476,8 @@ void rv_op_attention(rv_cmd *cmd, const rv_tensor *out, const rv_tensor *q, cons
     /* CPU devices: lanes split the keys, rows read as texels, any length
      * (2.3 vs 5.3 ms for 256 tokens on dattn.comp, which stays for causal
      * attention and devices without RGBA texel views) */
-    if (tl->tattn && !d->causal && (D == 32 || D == 64) && H <= MAX_GROUPS && batch <= MAX_GROUPS &&
-        div_up(d->lq, tl->tattn_qb) <= MAX_GROUPS && (sq | sk | sv | pc.sq_b | pc.sk_b | pc.sv_b) % 4 == 0 &&
-        rv_texel_readable(cmd->gpu, q) && rv_texel_readable(cmd->gpu, k) && rv_texel_readable(cmd->gpu, v)) {
+    if (rv_op_attention_texel(cmd, d) && rv_texel_readable(cmd->gpu, q) && rv_texel_readable(cmd->gpu, k) &&
+        rv_texel_readable(cmd->gpu, v)) {
         int tp = D == 32 ? pick(t, RV_PIPE_TATTN32_F32, RV_PIPE_TATTN32_F16)
                          : pick(t, RV_PIPE_TATTN64_F32, RV_PIPE_TATTN64_F16);
         rv_cmd_dispatch(cmd, tp, bind, 4, &pc, sizeof(pc), div_up(d->lq, tl->tattn_qb), H, batch);

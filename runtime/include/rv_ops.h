@@ -89,6 +89,10 @@ typedef struct rv_attn_desc {
     bool causal;
     float scale;             /* 0 = 1/sqrt(dim) */
 } rv_attn_desc;
+/* Whether the attention op reads d's Q, K and V rows (strided or packed) on
+ * the texel kernel of CPU devices; where it does not, a small attention runs
+ * faster on packed rows. */
+bool rv_op_attention_texel(const rv_cmd *cmd, const rv_attn_desc *d);
 /* Multi-head attention, heads interleaved in rows as diffusers lays them out. */
 void rv_op_attention(rv_cmd *cmd, const rv_tensor *out, const rv_tensor *q, const rv_tensor *k,
                      const rv_tensor *v, const rv_attn_desc *d);

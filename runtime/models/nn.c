@@ -310,9 +310,13 @@ void nn_self_attention(rv_nn *nn, const rv_tensor *out, const rv_tensor *x, cons
     rv_tensor att = nn_slot(nn, slot_att, (uint64_t)rows * inner);
     /* the explicit path takes packed q, k, v, and so does the direct kernel
      * (K and V must each fit a uniform window): three GEMMs on views of the
-     * fused weight; otherwise one GEMM and strided views */
+     * fused weight; otherwise (and where the texel kernel reads the strided
+     * rows) one GEMM and strided views */
+    rv_attn_desc fused = {.batch = batch, .heads = a->heads, .lq = L, .lk = L, .dim = a->head_dim,
+                          .q_stride = 3 * inner, .k_stride = 3 * inner, .v_stride = 3 * inner, .causal = causal};
     if (a->head_dim > FLASH_MAX_DIM ||
-        (nn->cmd && rv_gpu_direct_attention(rv_cmd_gpu(nn->cmd), (uint64_t)rows * inner * rv_dtype_size(qkv.dtype)))) {
+        (nn->cmd && rv_gpu_direct_attention(rv_cmd_gpu(nn->cmd), (uint64_t)rows * inner * rv_dtype_size(qkv.dtype)) &&
+         !rv_op_attention_texel(nn->cmd, &fused))) {
         uint64_t n = (uint64_t)rows * inner;
         for (int i = 0; i < 3; i++) {
             if (!nn->cmd)
@@ -331,9 +335,7 @@ void nn_self_attention(rv_nn *nn, const rv_tensor *out, const rv_tensor *x, cons
         uint64_t n = (uint64_t)rows * 3 * inner;
         rv_tensor qv = nn_view(&qkv, 0, n), kv = nn_view(&qkv, inner, n - inner),
                   vv = nn_view(&qkv, 2 * inner, n - 2 * inner);
-        rv_attn_desc d = {.batch = batch, .heads = a->heads, .lq = L, .lk = L, .dim = a->head_dim,
-                          .q_stride = 3 * inner, .k_stride = 3 * inner, .v_stride = 3 * inner, .causal = causal};
-        nn_attention(nn, &att, &qv, &kv, &vv, &d);
+        nn_attention(nn, &att, &qv, &kv, &vv, &fused);
     }
     nn_linear(nn, out, &att, &a->out, residual, rows);
 }
