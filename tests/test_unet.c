@@ -12,6 +12,89 @@
 #include "rv_golden.h"
 #include "rv_test.h"
 
+/* One forward of `a` into out; returns its dispatch count (-1 on failure). */
+static int forward(rv_gpu *gpu, rv_cmd *cmd, rv_unet *u, rv_unet_plan *plan, const rv_tensor *out,
+                   const rv_unet_args *a)
+{
+    rv_error err = {0};
+    rv_cmd_begin(cmd, &err);
+    rv_unet_forward(cmd, u, plan, out, a);
+    int n = rv_cmd_dispatch_count(cmd);
+    rv_status st = rv_cmd_run(cmd, &err);
+    CHECK(st == RV_OK && rv_gpu_error(gpu)->code == RV_OK, "run: %s %s", err.msg, rv_gpu_error(gpu)->msg);
+    rv_gpu_clear_error(gpu);
+    return st == RV_OK ? n : -1;
+}
+
+static bool same(rv_gpu *gpu, const rv_tensor *x, const rv_tensor *y)
+{
+    float *a = golden_download(gpu, x), *b = golden_download(gpu, y);
+    bool eq = a && b && memcmp(a, b, x->count * sizeof(float)) == 0;
+    free(a);
+    free(b);
+    return eq;
+}
+
+/* Projections kept across forwards (rv_unet_args' keys): a keyed forward
+ * gives the keyless one's numbers bit for bit, whether it computes and
+ * keeps them or reads them back; a new key computes them again; and a
+ * matching key really skips the work (it reads the kept numbers even when
+ * the inputs under it were changed behind the key's back). */
+static void check_kept(rv_gpu *gpu, rv_cmd *cmd, rv_unet *u, rv_unet_plan *plan, const rv_tensor *sample,
+                       const rv_tensor *ctx, const rv_tensor *ts, const rv_tensor *ref, const char *label)
+{
+    rv_dtype dt = rv_gpu_dtype(gpu);
+    uint64_t nctx = ctx->count, nout = ref->count;
+    uint32_t B = plan->batch;
+    float *c = golden_download(gpu, ctx), tsb[8];
+    if (!c)
+        return;
+    for (uint64_t i = 0; i < nctx; i++)
+        c[i] = 0.5f * c[i] + 0.25f;
+    rv_error err = {0};
+    CHECK(rv_tensor_download(gpu, ts, tsb, &err) == RV_OK, "%s: timesteps: %s", label, err.msg);
+    for (uint32_t b = 0; b < B; b++)
+        tsb[b] = tsb[b] > 500.0f ? tsb[b] - 300.0f : tsb[b] + 300.0f;
+    rv_tensor ctx2 = golden_upload(gpu, dt, c, nctx), ts2 = golden_upload(gpu, RV_F32, tsb, B);
+    rv_tensor o = golden_upload(gpu, dt, NULL, nout), ref2 = golden_upload(gpu, dt, NULL, nout),
+              ref3 = golden_upload(gpu, dt, NULL, nout);
+    free(c);
+    rv_unet_args a = {.sample = sample, .timesteps = ts, .context = ctx};
+    int n0 = forward(gpu, cmd, u, plan, ref, &a);
+    a.context = &ctx2;
+    forward(gpu, cmd, u, plan, &ref2, &a); /* the second context */
+    a.timesteps = &ts2;
+    forward(gpu, cmd, u, plan, &ref3, &a); /* and the second timesteps */
+    CHECK(!same(gpu, ref, &ref2) && !same(gpu, &ref2, &ref3), "%s: the changed inputs change nothing", label);
+
+    rv_unet_args k = {.sample = sample, .timesteps = ts, .context = ctx, .context_key = 1, .time_key = 7};
+    int n1 = forward(gpu, cmd, u, plan, &o, &k);
+    CHECK(same(gpu, &o, ref), "%s: computing and keeping changes the output", label);
+    int n2 = forward(gpu, cmd, u, plan, &o, &k);
+    CHECK(same(gpu, &o, ref), "%s: the kept projections give another output", label);
+    CHECK(n1 == n0 && n2 < n1, "%s: %d dispatches keyless, %d keeping, %d reading kept ones", label, n0, n1, n2);
+    k.context = &ctx2;
+    k.context_key = 2;
+    forward(gpu, cmd, u, plan, &o, &k);
+    CHECK(same(gpu, &o, &ref2), "%s: a new context key did not project the new context", label);
+    k.timesteps = &ts2;
+    k.time_key = 8;
+    forward(gpu, cmd, u, plan, &o, &k);
+    CHECK(same(gpu, &o, &ref3), "%s: a new time key did not project the new timesteps", label);
+    k.time_key = 7; /* the old timesteps' projections, still kept, under the new ones */
+    forward(gpu, cmd, u, plan, &o, &k);
+    CHECK(same(gpu, &o, &ref2), "%s: time key 7 did not read its kept projections", label);
+    rv_unet_plan_forget(plan);
+    forward(gpu, cmd, u, plan, &o, &k);
+    CHECK(same(gpu, &o, &ref3), "%s: forgotten projections were read", label);
+    printf("  %s: kept projections: %d dispatches keyless, %d when kept ones are read\n", label, n0, n2);
+    rv_tensor_free(gpu, &ctx2);
+    rv_tensor_free(gpu, &ts2);
+    rv_tensor_free(gpu, &o);
+    rv_tensor_free(gpu, &ref2);
+    rv_tensor_free(gpu, &ref3);
+}
+
 static void run_case(golden *g, rv_gpu *gpu, rv_cmd *cmd, rv_unet *u, const char *cname, const char *tag,
                      double limit)
 {
@@ -64,6 +147,7 @@ static void run_case(golden *g, rv_gpu *gpu, rv_cmd *cmd, rv_unet *u, const char
         snprintf(name, sizeof(name), "%s.out", cname);
         snprintf(label, sizeof(label), "%s %s", strrchr(g->dir, '/') + 1, name);
         golden_check(g, gpu, tag, label, &out, name, limit);
+        check_kept(gpu, cmd, u, plan, &tsample, &tctx, &tts, &out, label);
         rv_unet_plan_destroy(plan);
     }
     rv_tensor_free(gpu, &tsample);

@@ -498,6 +498,7 @@ static frame_slot *slot_of(rv_stream *s, uint64_t ticket) { return &s->slot[tick
  * device, but what the CPU staged or decided for it is forgotten. */
 static rv_status drop_unsubmitted(rv_stream *s, int final, rv_status st)
 {
+    rv_unet_plan_forget(s->p->unet);
     s->p->final = final;
     s->noise_valid = false;
     s->last_valid = false;
@@ -616,8 +617,11 @@ static rv_status submit(rv_stream *s, const rv_frame_desc *fin, rv_error *err)
     rv_cmd *cmd = sl->cmd;
     const uint64_t E = (uint64_t)SEQ * s->D;
     const rv_tensor *context = NULL;
+    uint64_t context_key = 0; /* a blend changes every frame: nothing kept */
     if (!st && !f->warp_only) {
         context = &g->cache[entry[0]].emb;
+        if (!blended)
+            context_key = rv_gen_context_key(g, entry[0], p->d.cfg ? eneg : -1);
         rv_gen_stage(cmd, "blend");
         rv_tensor c1 = p->d.cfg ? rv_tensor_view(&p->context, E, E) : s->blend;
         if (blended) {
@@ -642,7 +646,7 @@ static rv_status submit(rv_stream *s, const rv_frame_desc *fin, rv_error *err)
         p->final ^= 1;
         copy(cmd, &p->lat[p->final], init);
     } else if (!st) {
-        st = rv_gen_record_denoise(g, p, context, init, first, f->steps, s->d.guidance, sl->res, err);
+        st = rv_gen_record_denoise(g, p, context, context_key, init, first, f->steps, s->d.guidance, sl->res, err);
     }
     if (!st)
         st = rv_gen_record_decode(g, p, sl->res, err);
@@ -706,6 +710,7 @@ static void finish(rv_stream *s, frame_slot *sl)
     }
     sl->status = st;
     if (st) {
+        rv_unet_plan_forget(p->unet);
         s->last_valid = false;
         s->noise_valid = false;
         s->has_latent = sl->had_latent;

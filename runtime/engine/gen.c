@@ -692,8 +692,30 @@ rv_status rv_gen_put_steps(rv_gen *g, rv_gen_plan *p, int first, int nrun, float
     return s;
 }
 
-rv_status rv_gen_record_denoise(rv_gen *g, rv_gen_plan *p, const rv_tensor *context, const rv_tensor *init, int first,
-                                int nrun, float guidance, rv_gen_result *res, rv_error *err)
+uint64_t rv_gen_context_key(const rv_gen *g, int entry, int neg)
+{
+    /* slot and low 24 bits of the serial of each: the plan's key is from the
+     * previous run, and an entry is not encoded 2^24 times between two runs */
+    uint64_t k = (uint64_t)(entry + 1) << 56 | (uint64_t)(g->cache[entry].serial & 0xffffff) << 32;
+    if (neg >= 0)
+        k |= (uint64_t)(neg + 1) << 24 | (g->cache[neg].serial & 0xffffff);
+    return k;
+}
+
+/* The time projections' key: the timestep's and (when the model embeds it)
+ * the guidance's bits; 0 (keep nothing) in the one case they are both 0. */
+static uint64_t time_key(const rv_gen *g, float t, float guidance)
+{
+    uint32_t tb, gb = 0;
+    memcpy(&tb, &t, 4);
+    if (g->unet->cfg.time_cond_proj_dim)
+        memcpy(&gb, &guidance, 4);
+    return (uint64_t)tb << 32 | gb;
+}
+
+rv_status rv_gen_record_denoise(rv_gen *g, rv_gen_plan *p, const rv_tensor *context, uint64_t context_key,
+                                const rv_tensor *init, int first, int nrun, float guidance, rv_gen_result *res,
+                                rv_error *err)
 {
     rv_cmd *cmd = g->cmd;
     rv_scheduler *sc = &g->sched;
@@ -727,7 +749,8 @@ rv_status rv_gen_record_denoise(rv_gen *g, rv_gen_plan *p, const rv_tensor *cont
         }
         rv_tensor tsv = view(&p->timesteps, (uint64_t)k * B, B);
         rv_unet_args ua = {.sample = &p->model_in, .timesteps = &tsv, .context = context,
-                           .timestep_cond = cond ? &p->tcond : NULL};
+                           .timestep_cond = cond ? &p->tcond : NULL, .context_key = context_key,
+                           .time_key = time_key(g, sc->timesteps[i], guidance)};
         rv_unet_forward(cmd, g->unet, p->unet, &p->model_out, &ua);
         rv_gen_flag(g, &p->model_out, "the UNet at step %d", i);
 
@@ -845,8 +868,8 @@ rv_status rv_gen_run(rv_gen *g, rv_gen_plan *p, const rv_gen_params *prm, rv_gen
         scale(cmd, &c1, &g->cache[ep].emb, 1.0f);
         context = &p->context;
     }
-    s = rv_gen_record_denoise(g, p, context, prm->init_latents ? &p->init : NULL, first, nrun, prm->guidance, res,
-                              err);
+    s = rv_gen_record_denoise(g, p, context, rv_gen_context_key(g, ep, p->d.cfg ? en : -1),
+                              prm->init_latents ? &p->init : NULL, first, nrun, prm->guidance, res, err);
     if (!s)
         s = rv_gen_record_decode(g, p, res, err);
     if (!s)
@@ -855,6 +878,7 @@ rv_status rv_gen_run(rv_gen *g, rv_gen_plan *p, const rv_gen_params *prm, rv_gen
         s = rv_gen_flags_check(g, err);
     if (s) {
         rv_cmd_wait(cmd, NULL);
+        rv_unet_plan_forget(p->unet);
         return s;
     }
     /* the text encoder's time belongs to the "text" part */

@@ -175,12 +175,21 @@ rv_status rv_gen_upload_steps(rv_gen *g, rv_gen_plan *p, int first, int nrun, fl
 typedef rv_status (*rv_gen_put_fn)(void *ctx, const rv_tensor *t, const float *src, rv_error *err);
 rv_status rv_gen_put_steps(rv_gen *g, rv_gen_plan *p, int first, int nrun, float guidance, uint64_t seed,
                            const float *step_noise, rv_gen_put_fn put, void *ctx, rv_error *err);
+/* Names the contents of a context made of cache entry `entry`'s embedding
+ * (after entry `neg`'s, for classifier-free guidance; neg < 0: none) for
+ * rv_gen_record_denoise: equal while neither entry is encoded again. */
+uint64_t rv_gen_context_key(const rv_gen *g, int entry, int neg);
 /* Records the start latent (init_noise_sigma * noise without `init`,
  * else the scheduler's add_noise of init at step `first`) and the steps
  * into g->cmd (begun), splitting it across submissions when timing stages
- * run out. The result is in p->lat[p->final]. */
-rv_status rv_gen_record_denoise(rv_gen *g, rv_gen_plan *p, const rv_tensor *context, const rv_tensor *init, int first,
-                                int nrun, float guidance, rv_gen_result *res, rv_error *err);
+ * run out. The result is in p->lat[p->final]. context_key (0: unknown)
+ * names the context's contents (rv_gen_context_key): the UNet plan keeps
+ * its K/V projections, and the time projections of each timestep, for the
+ * next runs (rv_unet_args). A run that is recorded but never completes
+ * must be followed by rv_unet_plan_forget(p->unet). */
+rv_status rv_gen_record_denoise(rv_gen *g, rv_gen_plan *p, const rv_tensor *context, uint64_t context_key,
+                                const rv_tensor *init, int first, int nrun, float guidance, rv_gen_result *res,
+                                rv_error *err);
 /* Records decoding p->lat[p->final] into p->image and p->rgba. */
 rv_status rv_gen_record_decode(rv_gen *g, rv_gen_plan *p, rv_gen_result *res, rv_error *err);
 /* The non-finite guard. rv_gen_flags_reset (command buffer idle, before

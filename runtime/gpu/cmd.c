@@ -113,14 +113,17 @@ rv_status rv_cmd_begin(rv_cmd *cmd, rv_error *err)
     VK_CHECK_RET(vkBeginCommandBuffer(cmd->cb, &bi), err);
     if (cmd->queries)
         vkCmdResetQueryPool(cmd->cb, cmd->queries, 0, RV_MAX_STAGES + 1);
-    /* Work from earlier submissions (uploads, other command buffers) is
-     * complete: every submission is fenced before its results are used. */
+    /* Earlier submissions' writes (uploads, and compute: frames in flight
+     * read what the one before wrote, such as the latent and the UNet plan's
+     * kept projections) before this one's shaders. */
     VkMemoryBarrier mb = {
         .sType = VK_STRUCTURE_TYPE_MEMORY_BARRIER,
-        .srcAccessMask = VK_ACCESS_TRANSFER_WRITE_BIT | VK_ACCESS_HOST_WRITE_BIT,
+        .srcAccessMask = VK_ACCESS_TRANSFER_WRITE_BIT | VK_ACCESS_HOST_WRITE_BIT | VK_ACCESS_SHADER_WRITE_BIT,
         .dstAccessMask = VK_ACCESS_SHADER_READ_BIT | VK_ACCESS_UNIFORM_READ_BIT | VK_ACCESS_SHADER_WRITE_BIT,
     };
-    vkCmdPipelineBarrier(cmd->cb, VK_PIPELINE_STAGE_TRANSFER_BIT | VK_PIPELINE_STAGE_HOST_BIT,
+    vkCmdPipelineBarrier(cmd->cb,
+                         VK_PIPELINE_STAGE_TRANSFER_BIT | VK_PIPELINE_STAGE_HOST_BIT |
+                             VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT,
                          VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, 0, 1, &mb, 0, NULL, 0, NULL);
     if (cmd->op_queries) {
         vkCmdResetQueryPool(cmd->cb, cmd->op_queries, 0, RV_MAX_OP_TIMES + 1);

@@ -101,7 +101,8 @@ typedef struct rv_op_time {
 int rv_cmd_op_times(rv_cmd *cmd, rv_op_time *out, int cap);
 /* Whether attention with packed K and V of kv_bytes each runs on the direct
  * kernel (CPU devices, K and V small enough for a uniform window): models
- * then keep Q, K and V in separate tensors. */
+ * then keep Q, K and V in separate tensors, unless the texel kernel takes
+ * the strided rows (rv_op_attention_texel). */
 bool rv_gpu_direct_attention(const rv_gpu *gpu, uint64_t kv_bytes);
 int rv_cmd_dispatch_count(const rv_cmd *cmd);
 int rv_cmd_barrier_count(const rv_cmd *cmd);

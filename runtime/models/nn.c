@@ -145,6 +145,12 @@ rv_tensor nn_slot(rv_nn *nn, int id, uint64_t count)
     return rv_tensor_view(&s->t[id], 0, count);
 }
 
+rv_tensor nn_slot_part(rv_nn *nn, int id, uint64_t first, uint64_t count)
+{
+    rv_tensor whole = nn_slot(nn, id, first + count);
+    return nn_view(&whole, first, count);
+}
+
 rv_tensor nn_view(const rv_tensor *t, uint64_t first, uint64_t count)
 {
     if (t->block == UINT32_MAX) {
@@ -342,16 +348,19 @@ void nn_self_attention(rv_nn *nn, const rv_tensor *out, const rv_tensor *x, cons
 
 void nn_cross_attention(rv_nn *nn, const rv_tensor *out, const rv_tensor *x, const rv_tensor *ctx, const rv_attn *a,
                         const rv_tensor *residual, uint32_t batch, uint32_t L, uint32_t S, int slot_q, int slot_kv,
-                        int slot_att)
+                        int slot_att, const nn_kept *kept)
 {
     uint32_t rows = batch * L, inner = a->inner;
     rv_tensor q = nn_slot(nn, slot_q, (uint64_t)rows * inner);
-    rv_tensor kv = nn_slot(nn, slot_kv, (uint64_t)batch * S * 2 * inner);
+    rv_tensor kv = nn_slot(nn, slot_kv, (uint64_t)batch * S * 2 * inner); /* (sized either way) */
+    if (kept && kept->at)
+        kv = *kept->at;
     rv_tensor att = nn_slot(nn, slot_att, (uint64_t)rows * inner);
     if (nn->cmd) {
         rv_op_linear(nn->cmd, &q, x, &a->w_q, a->qkv_bias ? &a->b_q : NULL, NULL, rows, a->dim, inner);
-        rv_op_linear(nn->cmd, &kv, ctx, &a->w_kv, a->qkv_bias ? &a->b_kv : NULL, NULL, batch * S, a->kv_dim,
-                     2 * inner);
+        if (!(kept && kept->at && kept->ready))
+            rv_op_linear(nn->cmd, &kv, ctx, &a->w_kv, a->qkv_bias ? &a->b_kv : NULL, NULL, batch * S, a->kv_dim,
+                         2 * inner);
     }
     uint64_t n = (uint64_t)batch * S * 2 * inner;
     rv_tensor kview = nn_view(&kv, 0, n), vview = nn_view(&kv, inner, n - inner);
@@ -361,21 +370,33 @@ void nn_cross_attention(rv_nn *nn, const rv_tensor *out, const rv_tensor *x, con
     nn_linear(nn, out, &att, &a->out, residual, rows);
 }
 
-void nn_resnet(rv_nn *nn, const rv_tensor *out, const rv_tensor *x, const rv_resnet *r, const rv_tensor *temb_act,
+void nn_resnet(rv_nn *nn, const rv_tensor *out, const rv_tensor *x, const rv_resnet *r, const nn_time *t,
                uint32_t batch, uint32_t h, uint32_t w, const rv_resnet_slots *s)
 {
     uint32_t hw = h * w;
     rv_tensor n1 = nn_slot(nn, s->norm, (uint64_t)batch * r->cin * hw);
     rv_tensor hh = nn_slot(nn, s->h, (uint64_t)batch * r->cout * hw);
     nn_group_norm(nn, &n1, x, &r->norm1, batch, hw, true);
-    nn_conv(nn, &hh, &n1, &r->conv1, NULL, batch, h, w, NULL, NULL);
-    if (r->has_temb && temb_act) {
-        rv_tensor tp = nn_slot(nn, s->temb, (uint64_t)batch * r->cout);
-        nn_linear(nn, &tp, temb_act, &r->time_emb_proj, NULL, batch);
-        if (nn->cmd) {
+    if (r->has_temb && t) {
+        /* one sample: conv1 + bias + proj(temb) is conv1 with the bias
+         * proj(temb) + bias (made by the projection, or kept from before) */
+        const bool fold = batch == 1;
+        rv_tensor tp = nn_slot(nn, s->temb, (uint64_t)batch * r->cout); /* (sized either way) */
+        if (t->proj.at)
+            tp = *t->proj.at;
+        if (!(t->proj.at && t->proj.ready))
+            nn_linear(nn, &tp, t->act, &r->time_emb_proj, fold && r->conv1.has_bias ? &r->conv1.bias : NULL, batch);
+        rv_conv_desc d = {.batch = batch, .cin = r->conv1.cin, .h = h, .w = w, .cout = r->cout, .kh = r->conv1.k,
+                          .kw = r->conv1.k, .stride = r->conv1.stride, .pad = r->conv1.pad};
+        if (nn->cmd && fold)
+            rv_op_conv2d(nn->cmd, &hh, &n1, &r->conv1.weight, &tp, NULL, &d);
+        if (nn->cmd && !fold) {
+            nn_conv(nn, &hh, &n1, &r->conv1, NULL, batch, h, w, NULL, NULL);
             uint32_t ne[4] = {1, batch, r->cout, hw}, sa[4] = {0, r->cout * hw, hw, 1}, sb[4] = {0, r->cout, 1, 0};
             rv_op_binary(nn->cmd, &hh, &hh, &tp, RV_BINARY_ADD, ne, sa, sb, 1.0f);
         }
+    } else {
+        nn_conv(nn, &hh, &n1, &r->conv1, NULL, batch, h, w, NULL, NULL);
     }
     rv_tensor n2 = nn_slot(nn, s->norm, (uint64_t)batch * r->cout * hw);
     nn_group_norm(nn, &n2, &hh, &r->norm2, batch, hw, true);

@@ -111,6 +111,10 @@ typedef struct rv_nn {
 
 /* Elements of slot `id` (a view of `count`); the sizing pass records the need. */
 rv_tensor nn_slot(rv_nn *nn, int id, uint64_t count);
+/* Elements [first, first + count) of slot `id`: parts of one slot that live
+ * side by side (caches kept across forwards); the sizing pass records the
+ * need. */
+rv_tensor nn_slot_part(rv_nn *nn, int id, uint64_t first, uint64_t count);
 /* A view of part of a tensor (a no-op on sizing-pass dummies). */
 rv_tensor nn_view(const rv_tensor *t, uint64_t first, uint64_t count);
 void nn_stage(rv_nn *nn, const char *name);
@@ -140,17 +144,33 @@ void nn_attention(rv_nn *nn, const rv_tensor *out, const rv_tensor *q, const rv_
  * residual is x (or no residual when NULL). Slots: qkv, att. */
 void nn_self_attention(rv_nn *nn, const rv_tensor *out, const rv_tensor *x, const rv_attn *a,
                        const rv_tensor *residual, uint32_t batch, uint32_t L, bool causal, int slot_qkv, int slot_att);
-/* Cross-attention of x [batch][L][dim] over ctx [batch][S][kv_dim]. */
+/* Where a projection of inputs that repeat across forwards (the text's K
+ * and V, the time embedding's) is kept: NULL `at`, a scratch slot each
+ * time; otherwise `at`, and `ready` says it already holds this forward's. */
+typedef struct nn_kept {
+    const rv_tensor *at;
+    bool ready;
+} nn_kept;
+
+/* Cross-attention of x [batch][L][dim] over ctx [batch][S][kv_dim]; K and
+ * V ([batch][S][2*inner]) go to kv->at when given (kv may be NULL). */
 void nn_cross_attention(rv_nn *nn, const rv_tensor *out, const rv_tensor *x, const rv_tensor *ctx, const rv_attn *a,
                         const rv_tensor *residual, uint32_t batch, uint32_t L, uint32_t S, int slot_q, int slot_kv,
-                        int slot_att);
+                        int slot_att, const nn_kept *kv);
 
 typedef struct rv_resnet_slots {
     int norm, h, shortcut, temb;
 } rv_resnet_slots;
-/* out [batch][cout][h][w] = resnet(x); temb_act is silu(time embedding)
- * [batch][temb] or NULL. out must not alias x. */
-void nn_resnet(rv_nn *nn, const rv_tensor *out, const rv_tensor *x, const rv_resnet *r, const rv_tensor *temb_act,
+/* A resnet's time input: act = silu(time embedding) [batch][temb]; its
+ * projection goes where `proj` says (with batch 1 it holds the projection
+ * plus conv1's bias, and conv1 takes it as its bias: no separate add). */
+typedef struct nn_time {
+    const rv_tensor *act;
+    nn_kept proj;
+} nn_time;
+/* out [batch][cout][h][w] = resnet(x); t NULL: no time embedding. out must
+ * not alias x. */
+void nn_resnet(rv_nn *nn, const rv_tensor *out, const rv_tensor *x, const rv_resnet *r, const nn_time *t,
                uint32_t batch, uint32_t h, uint32_t w, const rv_resnet_slots *s);
 
 /* Builds "prefix.name" into buf. */

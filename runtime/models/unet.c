@@ -13,6 +13,7 @@ enum {
     S_X0, S_X1, S_CAT, S_UP, S_PAD,
     S_NORM, S_H, S_SC, S_TP,
     S_GN, S_TOK0, S_TOK1, S_LN, S_QKV, S_ATT, S_Q, S_KV, S_FF, S_GEGLU, S_SCORE,
+    S_KEPT_KV, S_KEPT_TIME, /* projections kept across forwards (rv_unet_args' keys) */
     S_SKIP0
 };
 
@@ -255,11 +256,30 @@ rv_status rv_unet_load(rv_unet **out, rv_gpu *gpu, const char *dir, const char *
 typedef struct dims {
     uint32_t B, S;          /* batch, text tokens */
     const rv_tensor *ctx;
+    /* kept projections: the text's K/V, each resnet's time projection
+     * (keep: in their cache slots; ready: already there), and the running
+     * offsets of the next ones */
+    bool kv_keep, kv_ready, t_keep, t_ready;
+    uint64_t kv_at, t_base, t_at;
 } dims;
 
+static void resnet(rv_nn *nn, const rv_tensor *out, const rv_tensor *x, const rv_resnet *r,
+                   const rv_tensor *temb_act, dims *d, uint32_t h, uint32_t w)
+{
+    nn_time t = {.act = temb_act};
+    rv_tensor at;
+    if (d->t_keep && r->has_temb) {
+        uint64_t n = (uint64_t)d->B * r->cout;
+        at = nn_slot_part(nn, S_KEPT_TIME, d->t_base + d->t_at, n);
+        d->t_at += n;
+        t.proj = (nn_kept){&at, d->t_ready};
+    }
+    nn_resnet(nn, out, x, r, &t, d->B, h, w, &resnet_slots);
+}
+
 /* out [B][C][h][w] = x + transformer(x). */
-static void transformer(rv_nn *nn, const rv_tensor *out, const rv_tensor *x, const rv_transformer2d *t,
-                        const dims *d, uint32_t h, uint32_t w)
+static void transformer(rv_nn *nn, const rv_tensor *out, const rv_tensor *x, const rv_transformer2d *t, dims *d,
+                        uint32_t h, uint32_t w)
 {
     uint32_t B = d->B, hw = h * w, C = t->C, inner = t->inner, rows = B * hw;
     rv_tensor gn = nn_slot(nn, S_GN, (uint64_t)B * C * hw);
@@ -279,7 +299,15 @@ static void transformer(rv_nn *nn, const rv_tensor *out, const rv_tensor *x, con
         nn_layer_norm(nn, &ln, &tok[0], &b->norm1, rows);
         nn_self_attention(nn, &tok[1], &ln, &b->attn1, &tok[0], B, hw, false, S_QKV, S_ATT);
         nn_layer_norm(nn, &ln, &tok[1], &b->norm2, rows);
-        nn_cross_attention(nn, &tok[0], &ln, d->ctx, &b->attn2, &tok[1], B, hw, d->S, S_Q, S_KV, S_ATT);
+        rv_tensor kv;
+        nn_kept kept = {0};
+        if (d->kv_keep) {
+            uint64_t n = (uint64_t)B * d->S * 2 * b->attn2.inner;
+            kv = nn_slot_part(nn, S_KEPT_KV, d->kv_at, n);
+            d->kv_at += n;
+            kept = (nn_kept){&kv, d->kv_ready};
+        }
+        nn_cross_attention(nn, &tok[0], &ln, d->ctx, &b->attn2, &tok[1], B, hw, d->S, S_Q, S_KV, S_ATT, &kept);
         nn_layer_norm(nn, &ln, &tok[0], &b->norm3, rows);
         /* CPU devices: the projection and GEGLU in one pass (no 2F-wide rows written) */
         if (!nn->cmd || !rv_op_linear_geglu(nn->cmd, &gg, &ln, &b->ff_proj.weight,
@@ -307,13 +335,14 @@ typedef struct skip {
     uint32_t c, h, w;
 } skip;
 
+/* d: the batch, tokens and context, and what is kept (its offsets come back) */
 static void forward(rv_nn *nn, const rv_unet *u, const rv_unet_plan *plan, const rv_tensor *out,
-                    const rv_unet_args *a)
+                    const rv_unet_args *a, dims *dp)
 {
     const rv_unet_config *c = &u->cfg;
     uint32_t B = plan->batch, h = plan->h, w = plan->w, C0 = c->block_out_channels[0];
     uint32_t T = c->time_embedding_dim;
-    dims d = {.B = B, .S = plan->seq, .ctx = a->context};
+    dims d = *dp;
     char stage[64]; /* stage names are cut at 31 characters; these stay below */
 
     /* time embedding */
@@ -322,24 +351,27 @@ static void forward(rv_nn *nn, const rv_unet *u, const rv_unet_plan *plan, const
     rv_tensor t1 = nn_slot(nn, S_TEMB1, (uint64_t)B * T);
     rv_tensor temb = nn_slot(nn, S_TEMB, (uint64_t)B * T);
     rv_tensor temb_act = nn_slot(nn, S_TEMB_ACT, (uint64_t)B * T);
-    if (nn->cmd)
-        rv_op_timestep_embedding(nn->cmd, &tproj, a->timesteps, B, C0, c->flip_sin_to_cos, c->freq_shift, 1.0f,
-                                 10000.0f);
-    const rv_tensor *tin = &tproj;
-    rv_tensor tcond;
-    if (c->time_cond_proj_dim) {
-        tcond = nn_slot(nn, S_TCOND, (uint64_t)B * C0);
-        nn_linear(nn, &tcond, a->timestep_cond, &u->cond_proj, &tproj, B);
-        tin = &tcond;
+    /* (nothing to record when every resnet's projection of it is kept) */
+    if (!d.t_ready) {
+        if (nn->cmd)
+            rv_op_timestep_embedding(nn->cmd, &tproj, a->timesteps, B, C0, c->flip_sin_to_cos, c->freq_shift, 1.0f,
+                                     10000.0f);
+        const rv_tensor *tin = &tproj;
+        rv_tensor tcond;
+        if (c->time_cond_proj_dim) {
+            tcond = nn_slot(nn, S_TCOND, (uint64_t)B * C0);
+            nn_linear(nn, &tcond, a->timestep_cond, &u->cond_proj, &tproj, B);
+            tin = &tcond;
+        }
+        nn_linear(nn, &t1, tin, &u->time_linear_1, NULL, B);
+        nn_unary(nn, &t1, &t1, RV_UNARY_SILU, 1.0f, 0.0f);
+        nn_linear(nn, &temb, &t1, &u->time_linear_2, NULL, B);
+        if (c->timestep_post_act)
+            nn_unary(nn, &temb, &temb, RV_UNARY_SILU, 1.0f, 0.0f);
+        if (c->time_embedding_act)
+            nn_unary(nn, &temb, &temb, RV_UNARY_SILU, 1.0f, 0.0f);
+        nn_unary(nn, &temb_act, &temb, RV_UNARY_SILU, 1.0f, 0.0f);
     }
-    nn_linear(nn, &t1, tin, &u->time_linear_1, NULL, B);
-    nn_unary(nn, &t1, &t1, RV_UNARY_SILU, 1.0f, 0.0f);
-    nn_linear(nn, &temb, &t1, &u->time_linear_2, NULL, B);
-    if (c->timestep_post_act)
-        nn_unary(nn, &temb, &temb, RV_UNARY_SILU, 1.0f, 0.0f);
-    if (c->time_embedding_act)
-        nn_unary(nn, &temb, &temb, RV_UNARY_SILU, 1.0f, 0.0f);
-    nn_unary(nn, &temb_act, &temb, RV_UNARY_SILU, 1.0f, 0.0f);
 
     /* conv_in */
     nn_stage(nn, "unet.conv_in");
@@ -367,7 +399,7 @@ static void forward(rv_nn *nn, const rv_unet *u, const rv_unet_plan *plan, const
         for (uint32_t j = 0; j < b->nlayers; j++) {
             rv_tensor dst = nn_slot(nn, S_SKIP0 + ns, (uint64_t)B * oc * h * w);
             rv_tensor mid = b->has_attn ? nn_slot(nn, S_X0, (uint64_t)B * oc * h * w) : dst;
-            nn_resnet(nn, &mid, &x, &b->resnets[j], &temb_act, B, h, w, &resnet_slots);
+            resnet(nn, &mid, &x, &b->resnets[j], &temb_act, &d, h, w);
             if (b->has_attn)
                 transformer(nn, &dst, &mid, &b->attentions[j], &d, h, w);
             skips[ns++] = (skip){dst, oc, h, w};
@@ -403,9 +435,9 @@ static void forward(rv_nn *nn, const rv_unet *u, const rv_unet_plan *plan, const
     {
         uint64_t n = (uint64_t)B * xc * h * w;
         rv_tensor x0 = nn_slot(nn, S_X0, n), x1 = nn_slot(nn, S_X1, n);
-        nn_resnet(nn, &x0, &x, &u->mid.resnets[0], &temb_act, B, h, w, &resnet_slots);
+        resnet(nn, &x0, &x, &u->mid.resnets[0], &temb_act, &d, h, w);
         transformer(nn, &x1, &x0, &u->mid.attentions[0], &d, h, w);
-        nn_resnet(nn, &x0, &x1, &u->mid.resnets[1], &temb_act, B, h, w, &resnet_slots);
+        resnet(nn, &x0, &x1, &u->mid.resnets[1], &temb_act, &d, h, w);
         x = x0;
     }
     int xslot = 0; /* which of X0/X1 holds x */
@@ -424,7 +456,7 @@ static void forward(rv_nn *nn, const rv_unet *u, const rv_unet_plan *plan, const
                 rv_op_concat(nn->cmd, &cat, &x, &s->t, B, xc, s->c, (uint32_t)hw);
             int o = xslot ^ 1;
             rv_tensor r = nn_slot(nn, S_X0 + o, (uint64_t)B * oc * hw);
-            nn_resnet(nn, &r, &cat, &b->resnets[j], &temb_act, B, h, w, &resnet_slots);
+            resnet(nn, &r, &cat, &b->resnets[j], &temb_act, &d, h, w);
             x = r;
             xslot = o;
             if (b->has_attn) {
@@ -460,6 +492,7 @@ static void forward(rv_nn *nn, const rv_unet *u, const rv_unet_plan *plan, const
     rv_tensor nrm = nn_slot(nn, S_NORM, (uint64_t)B * xc * h * w);
     nn_group_norm(nn, &nrm, &x, &u->conv_norm_out, B, h * w, true);
     nn_conv(nn, out, &nrm, &u->conv_out, NULL, B, h, w, NULL, NULL);
+    *dp = d;
 }
 
 rv_status rv_unet_plan_create(const rv_unet *u, rv_gpu *gpu, uint32_t batch, uint32_t h, uint32_t w, uint32_t seq,
@@ -479,7 +512,10 @@ rv_status rv_unet_plan_create(const rv_unet *u, rv_gpu *gpu, uint32_t batch, uin
     rv_nn nn = {.slots = &p->slots, .score_slot = S_SCORE};
     rv_tensor dummy = {.block = UINT32_MAX};
     rv_unet_args a = {.sample = &dummy, .timesteps = &dummy, .context = &dummy, .timestep_cond = &dummy};
-    forward(&nn, u, p, &dummy, &a);
+    dims d = {.B = batch, .S = seq, .ctx = &dummy, .kv_keep = true, .t_keep = true};
+    forward(&nn, u, p, &dummy, &a, &d);
+    p->t_entry = d.t_at; /* room for RV_UNET_TIME_KEPT time entries */
+    nn_slot(&nn, S_KEPT_TIME, RV_UNET_TIME_KEPT * p->t_entry);
     if (gpu) {
         rv_status s = rv_slots_alloc(&p->slots, gpu, rv_gpu_dtype(gpu), "UNet", err);
         if (s) {
@@ -503,5 +539,34 @@ void rv_unet_plan_destroy(rv_unet_plan *plan)
 void rv_unet_forward(rv_cmd *cmd, const rv_unet *u, rv_unet_plan *plan, const rv_tensor *out, const rv_unet_args *a)
 {
     rv_nn nn = {.cmd = cmd, .slots = &plan->slots, .score_slot = S_SCORE};
-    forward(&nn, u, plan, out, a);
+    dims d = {.B = plan->batch, .S = plan->seq, .ctx = a->context};
+    if (a->context_key) {
+        d.kv_keep = true;
+        d.kv_ready = plan->kv_key == a->context_key;
+        plan->kv_key = a->context_key;
+    }
+    if (a->time_key) {
+        int e = -1, lru = 0;
+        for (int i = 0; i < RV_UNET_TIME_KEPT; i++) {
+            if (plan->t_key[i] == a->time_key)
+                e = i;
+            if (plan->t_used[i] < plan->t_used[lru])
+                lru = i;
+        }
+        d.t_keep = true;
+        d.t_ready = e >= 0;
+        if (e < 0) {
+            e = lru;
+            plan->t_key[e] = a->time_key;
+        }
+        plan->t_used[e] = ++plan->t_clock;
+        d.t_base = (uint64_t)e * plan->t_entry;
+    }
+    forward(&nn, u, plan, out, a, &d);
+}
+
+void rv_unet_plan_forget(rv_unet_plan *plan)
+{
+    plan->kv_key = 0;
+    memset(plan->t_key, 0, sizeof(plan->t_key));
 }

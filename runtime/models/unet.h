@@ -68,10 +68,16 @@ rv_status rv_unet_bind(rv_unet *u, rv_gpu *gpu, const rv_safetensors *st, uint64
 void rv_unet_destroy(rv_unet *u);
 
 /* Activations for one (batch, latent height, width, text tokens). */
+#define RV_UNET_TIME_KEPT 4        /* time projections kept (a few-step schedule's timesteps) */
 typedef struct rv_unet_plan {
     uint32_t batch, h, w, seq;
     rv_slots slots;
     rv_gpu *gpu;
+    /* projections kept across forwards, by rv_unet_args' keys (0: none) */
+    uint64_t kv_key;                      /* the context whose cross-attention K/V are kept */
+    uint64_t t_key[RV_UNET_TIME_KEPT];    /* the timesteps whose time projections are kept */
+    uint64_t t_used[RV_UNET_TIME_KEPT], t_clock;
+    uint64_t t_entry;                     /* elements of one kept time entry */
 } rv_unet_plan;
 
 /* gpu NULL: sizing only. */
@@ -84,9 +90,20 @@ typedef struct rv_unet_args {
     const rv_tensor *timesteps;         /* float32 [B] (per-sample timesteps) */
     const rv_tensor *context;           /* encoder_hidden_states [B][seq][cross_attention_dim] */
     const rv_tensor *timestep_cond;     /* [B][time_cond_proj_dim], when the config has one */
+    /* Inputs that repeat across forwards (a frame loop's prompt and
+     * schedule): nonzero keys name their contents, and the plan keeps what
+     * the forward projects from them (the cross-attention K/V; every
+     * resnet's time projection). A forward whose key matches the kept one
+     * records none of that work. Equal keys must mean equal contents
+     * (time_key covers timesteps and timestep_cond); 0: nothing kept. */
+    uint64_t context_key, time_key;
 } rv_unet_args;
 
-/* Records the forward: out [B][out_channels][h][w]. */
+/* Records the forward: out [B][out_channels][h][w]. Work on one plan runs
+ * in recording order (one queue), so a forward recorded after the one that
+ * keeps a projection reads it. */
 void rv_unet_forward(rv_cmd *cmd, const rv_unet *u, rv_unet_plan *plan, const rv_tensor *out, const rv_unet_args *a);
+/* Drops what the plan keeps (after a recorded forward that never ran, or failed). */
+void rv_unet_plan_forget(rv_unet_plan *plan);
 
 #endif
