@@ -34,12 +34,16 @@ static const bench_case bench_cases[] = {
     {"silu 320x64x64", RV_OP_UNARY, {320 * 4096}},
     {"add 320x64x64", RV_OP_BINARY, {320 * 4096}},
     {"upsample2x 320x32x32", RV_OP_UPSAMPLE2X, {320, 32, 32}},
+    /* a dispatch with almost no work: what each one costs beyond its work */
+    {"silu 256 (one small dispatch)", RV_OP_UNARY, {256}},
     /* the shipped model's hot spots: its UNet's widest conv, its decoder at full size */
     {"conv2d 3x3 128->128 @8x8 (reverie-tiny UNet)", RV_OP_CONV2D, {128, 8, 8, 128, 3, 1}},
     {"conv2d 3x3 32->32 @32x32 (reverie-tiny UNet)", RV_OP_CONV2D, {32, 32, 32, 32, 3, 1}},
     {"conv2d 3x3 16->16 @256x256 (reverie-tiny decoder)", RV_OP_CONV2D, {16, 256, 256, 16, 3, 1}},
     {"conv2d 3x3 16->3 @256x256 (reverie-tiny decoder)", RV_OP_CONV2D, {16, 256, 256, 3, 3, 1}},
     {"conv2d 3x3 64->64 @16x16 (reverie-tiny UNet)", RV_OP_CONV2D, {64, 16, 16, 64, 3, 1}},
+    {"group_norm+silu 32x32x32, 8 groups (reverie-tiny UNet)", RV_OP_GROUP_NORM, {32, 1024, 8}},
+    {"layer_norm 256x64 (reverie-tiny UNet)", RV_OP_LAYER_NORM, {256, 64}},
     {"linear 256x64 -> 512 (reverie-tiny UNet)", RV_OP_GEMM, {256, 512, 64}},
     {"linear 256x64 -> 64 (reverie-tiny UNet)", RV_OP_GEMM, {256, 64, 64}},
     {"linear 64x128 -> 128 (reverie-tiny UNet)", RV_OP_GEMM, {64, 128, 128}},

@@ -1,6 +1,8 @@
 #version 450
 #extension GL_GOOGLE_include_directive : require
 #extension GL_EXT_control_flow_attributes : require
+#extension GL_KHR_shader_subgroup_shuffle : require
+#extension GL_KHR_shader_subgroup_basic : require
 // Direct convolution for CPU devices (lavapipe), stride 1, 3x3 with padding 1
 // or 1x1 without, rows a multiple of 4 pixels wide; and 3x3 with stride 2
 // (a UNet's downsampling), 4 outputs per invocation. It is not the GPU path
@@ -33,6 +35,15 @@ layout(constant_id = 1) const uint COT = 8; // output channels per invocation
 layout(constant_id = 2) const uint XT = 2;  // texels (4 pixels each) per invocation, along the row
 layout(constant_id = 3) const uint KS = 3;  // kernel size: 3 (padding 1) or 1 (padding 0)
 layout(constant_id = 4) const uint S = 1;   // stride: 1, or 2 (with KS = 3, XT = 1: UNet downsampling)
+// SG > 0 (the subgroup size; the workgroup is whole subgroups): the weights
+// of the COT channels are fetched SG texels at a time, each lane its own,
+// and handed to every lane by subgroupShuffle with a constant lane, which
+// llvmpipe turns into a register permute. Without it every lane fetches
+// every weight texel itself, at one gather each: on lavapipe that was half
+// of the texel fetches and a third of the time of a 16->16 conv, and with
+// the weights nearly free 16 output channels per invocation share each
+// fetched input row (runtime/gpu/PERFORMANCE.md).
+layout(constant_id = 5) const uint SG = 0;
 
 // weight [M][K] (K = cin*KS*KS, a multiple of 4), the NCHW input and the
 // residual, as RGBA texels: boff[0], boff[1] and boff[3] count texels, the
@@ -48,6 +59,8 @@ layout(push_constant) uniform PC { uint boff[RV_PC_BINDINGS]; rv_pc_gemm p; } pc
 const uint HALO = KS / 2u;     // texels either side of the strip (pixels: 1 of the 4 used)
 const uint NT = S == 1u ? XT + 2u * HALO : 2u * XT + 1u; // texels fetched per input row
 const uint TAPS = KS * KS;
+const uint SGD = SG == 0u ? 1u : SG;
+const uint NWF = SG > 0u ? (COT * TAPS + SGD - 1u) / SGD : 1u; // weight fetches per 4 input channels
 // input pixels kept per row: stride 1, the strip's 4*XT and HALO each side;
 // stride 2 (XT = 1), the 8 under the strip's 4 outputs and one to the left
 const uint XP = S == 1u ? 4u * XT + 2u * HALO : 9u;
@@ -97,12 +110,23 @@ void main()
                 }
             }
         }
+        // the COT channels' weights for these 4 input channels, COT*TAPS
+        // texels in (channel, tap) order, texel f in lane f % SG of wv[f / SG]
+        vec4 wv[NWF];
+        if (SG > 0u) {
+            const uint lane = gl_SubgroupInvocationID;
+            [[unroll]] for (uint k = 0u; k < NWF; k++) {
+                const uint f = k * SG + lane, i = min(f / TAPS, COT - 1u), t = f - (f / TAPS) * TAPS;
+                wv[k] = texelFetch(wtex, int(pc.boff[0] + (co0 + min(i, mlast)) * K4 + (ci * TAPS >> 2u) + t));
+            }
+        }
         [[unroll]] for (uint i = 0u; i < COT; i++) {
             const uint wrow = pc.boff[0] + (co0 + min(i, mlast)) * K4 + (ci * TAPS >> 2u);
             // this output channel's 4*TAPS weights for the 4 channels
             float w[4u * TAPS];
             [[unroll]] for (uint t = 0u; t < TAPS; t++) {
-                const vec4 v = texelFetch(wtex, int(wrow + t));
+                const uint f = i * TAPS + t;
+                const vec4 v = SG > 0u ? subgroupShuffle(wv[f / SGD], f % SGD) : texelFetch(wtex, int(wrow + t));
                 [[unroll]] for (uint j = 0u; j < 4u; j++)
                     w[t * 4u + j] = v[j];
             }

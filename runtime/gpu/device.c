@@ -237,6 +237,8 @@ static void query_info(VkPhysicalDevice pd, rv_device_info *info, uint32_t *ts_b
     info->subgroup_size = sg.subgroupSize;
     info->subgroup_arith = (sg.supportedOperations & VK_SUBGROUP_FEATURE_ARITHMETIC_BIT) &&
                            (sg.supportedStages & VK_SHADER_STAGE_COMPUTE_BIT);
+    info->subgroup_shuffle = (sg.supportedOperations & VK_SUBGROUP_FEATURE_SHUFFLE_BIT) &&
+                             (sg.supportedStages & VK_SHADER_STAGE_COMPUTE_BIT);
     info->subgroup_min = sgc.minSubgroupSize ? sgc.minSubgroupSize : sg.subgroupSize;
     info->subgroup_max = sgc.maxSubgroupSize ? sgc.maxSubgroupSize : sg.subgroupSize;
     info->max_wg_invocations = p->limits.maxComputeWorkGroupInvocations;

@@ -104,9 +104,9 @@ void rv_tiles_choose(rv_gpu *gpu)
      * measuring: runtime/gpu/PERFORMANCE.md has the figures behind the
      * defaults) */
     const char *tv = getenv("RV_TCONV");
-    t->tconv = !none && gpu->texel_views && (tv && *tv ? strcmp(tv, "1") == 0 : cpu);
-    /* and the norms, where the workgroup must be exactly one subgroup */
     const rv_device_info *di = &gpu->info;
+    t->tconv = !none && gpu->texel_views && di->subgroup_shuffle && (tv && *tv ? strcmp(tv, "1") == 0 : cpu);
+    /* and the norms, where the workgroup must be exactly one subgroup */
     const char *tn = getenv("RV_TNORM");
     t->tnorm = !none && gpu->texel_views && di->subgroup_arith && di->subgroup_size >= 4 &&
                di->subgroup_min == di->subgroup_size && di->subgroup_max == di->subgroup_size &&
@@ -122,9 +122,15 @@ void rv_tiles_choose(rv_gpu *gpu)
     /* a FeedForward's projection and GEGLU in one pass (RV_TLINEARGG=0: two) */
     const char *tg = getenv("RV_TLINEARGG");
     t->tlinear_geglu = t->tconv && !(tg && strcmp(tg, "0") == 0);
-    t->tconv_cot = env_uint("RV_TCONV_COT", 8, 1, 64);     /* output channels per invocation */
     t->tconv_xt = env_uint("RV_TCONV_XT", 2, 1, 4);        /* texels (4 pixels) per invocation */
     t->tconv_wg = env_uint("RV_TCONV_WG", 8, 1, 256);      /* invocations per workgroup */
+    /* weights shuffled across each subgroup (RV_TCONV_SG=0: every lane fetches them) */
+    t->tconv_sg = env_uint("RV_TCONV_SG", 1, 0, 1) && di->subgroup_size >= 4 &&
+                          di->subgroup_min == di->subgroup_size && di->subgroup_max == di->subgroup_size &&
+                          t->tconv_wg % di->subgroup_size == 0
+                      ? di->subgroup_size
+                      : 0;
+    t->tconv_cot = env_uint("RV_TCONV_COT", t->tconv_sg ? 16 : 8, 1, 64); /* output channels per invocation */
     t->tlinear_tok = env_uint("RV_TLINEAR_TOK", 8, 1, 16); /* tokens per invocation */
     t->tlinear_cot = env_uint("RV_TLINEAR_COT", 8, 1, 64); /* outputs per invocation */
     uint64_t window = gpu->info.max_uniform_range < RV_UNIFORM_WINDOW ? gpu->info.max_uniform_range : RV_UNIFORM_WINDOW;
@@ -207,7 +213,8 @@ static int spec_values(const rv_tiles *t, int spec, uint32_t *v)
                    : 1u;
         v[3] = spec == RV_SPEC_TCONV1 || spec == RV_SPEC_TCONV1N ? 1u : 3u;
         v[4] = spec == RV_SPEC_TCONV3S2 ? 2u : 1u; /* stride */
-        return 5;
+        v[5] = t->tconv_sg;
+        return 6;
     case RV_SPEC_TCONVUP:
         v[0] = t->tconv_wg;
         v[1] = 4u; /* output channels per invocation (16 pixels each) */

@@ -47,6 +47,7 @@ typedef struct rv_device_info {
     bool push_descriptor;
     bool subgroup_size_control;
     bool subgroup_arith;       /* subgroup arithmetic in compute shaders (norms need it) */
+    bool subgroup_shuffle;     /* subgroup shuffles in compute shaders (the CPU convs need them) */
     bool coopmat;              /* VK_KHR_cooperative_matrix */
     uint32_t subgroup_size, subgroup_min, subgroup_max;
     uint32_t max_wg_invocations;
