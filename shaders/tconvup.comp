@@ -1,6 +1,8 @@
 #version 450
 #extension GL_GOOGLE_include_directive : require
 #extension GL_EXT_control_flow_attributes : require
+#extension GL_KHR_shader_subgroup_basic : require
+#extension GL_KHR_shader_subgroup_shuffle : require
 // A 3x3 convolution (stride 1, padding 1) of a nearest-upsampled (2x) input,
 // read from the input before upsampling, for CPU devices (lavapipe): a TAESD
 // decoder's conv after each upsample. Output pixel (2i + a, 2j + b) of the
@@ -23,6 +25,10 @@
 
 layout(local_size_x_id = 0) in;
 layout(constant_id = 1) const uint COT = 4; // output channels per invocation
+// SG > 0: the weights fetched SG texels at a time and shuffled (tconv.comp)
+layout(constant_id = 2) const uint SG = 0;
+const uint SGD = SG == 0u ? 1u : SG;
+const uint NWF = SG > 0u ? (COT * 9u + SGD - 1u) / SGD : 1u;
 
 // weight [M][cin*9] and the NCHW source as RGBA texels (boff[0], boff[1]
 // count texels); pc.p.h, pc.p.w are the source's size, oh = 2h, ow = 2w
@@ -73,11 +79,20 @@ void main()
                 }
             }
         }
+        vec4 wv[NWF];
+        if (SG > 0u) {
+            const uint lane = gl_SubgroupInvocationID;
+            [[unroll]] for (uint k = 0u; k < NWF; k++) {
+                const uint f = k * SG + lane, i = min(f / 9u, COT - 1u), t = f - (f / 9u) * 9u;
+                wv[k] = texelFetch(wtex, int(pc.boff[0] + (co0 + min(i, mlast)) * K4 + (ci * 9u >> 2u) + t));
+            }
+        }
         [[unroll]] for (uint i = 0u; i < COT; i++) {
             const uint wrow = pc.boff[0] + (co0 + min(i, mlast)) * K4 + (ci * 9u >> 2u);
             float w[36];
             [[unroll]] for (uint t = 0u; t < 9u; t++) {
-                const vec4 v = texelFetch(wtex, int(wrow + t));
+                const uint f = i * 9u + t;
+                const vec4 v = SG > 0u ? subgroupShuffle(wv[f / SGD], f % SGD) : texelFetch(wtex, int(wrow + t));
                 [[unroll]] for (uint j = 0u; j < 4u; j++)
                     w[t * 4u + j] = v[j];
             }

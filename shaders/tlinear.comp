@@ -1,6 +1,8 @@
 #version 450
 #extension GL_GOOGLE_include_directive : require
 #extension GL_EXT_control_flow_attributes : require
+#extension GL_KHR_shader_subgroup_basic : require
+#extension GL_KHR_shader_subgroup_shuffle : require
 // Linear layer for CPU devices (lavapipe): out[token][n] = sum_k x[token][k] *
 // w[n][k] (+ bias[n], + residual), token-major rows of K a multiple of 4. Not
 // the GPU path (GPUs keep gemm.comp's tiles) and not a general GEMM.
@@ -18,6 +20,13 @@
 layout(local_size_x_id = 0) in;
 layout(constant_id = 1) const uint COT = 8; // outputs per invocation
 layout(constant_id = 2) const uint TOK = 4; // tokens per invocation
+// SG > 0 (the subgroup size; whole subgroups per workgroup): per k the COT
+// weight texels are fetched SG at a time, each lane one row's, and handed to
+// every lane by subgroupShuffle at constant lanes (a register permute on
+// llvmpipe) instead of every lane gathering all COT (as tconv.comp)
+layout(constant_id = 3) const uint SG = 0;
+const uint SGD = SG == 0u ? 1u : SG;
+const uint NWF = SG > 0u ? (COT + SGD - 1u) / SGD : 1u;
 #ifdef RV_GEGLU
 // GEGLU fused (diffusers' FeedForward): the weight has 2F rows, the output F
 // columns, out[token][f] = h * GELU(g) with h the row-f output and g the
@@ -64,12 +73,20 @@ void main()
         for (uint t = 0u; t < TOK; t++)
             acc[i][t] = 0.0;
 
+    // (SG: lane l fetches for rows l, SG + l, ...)
+    uint wmine[NWF];
+    [[unroll]] for (uint j = 0u; j < NWF; j++)
+        wmine[j] = wrow[min(j * SGD + (SG > 0u ? gl_SubgroupInvocationID : 0u), COT - 1u)];
     for (uint k = 0u; k < K4; k++) {
         vec4 x[TOK];
         for (uint t = 0u; t < TOK; t++)
             x[t] = texelFetch(xtex, int(row[t] + k));
-        for (uint i = 0u; i < COT; i++) {
-            const vec4 w = texelFetch(wtex, int(wrow[i] + k));
+        vec4 wv[NWF];
+        if (SG > 0u)
+            [[unroll]] for (uint j = 0u; j < NWF; j++)
+                wv[j] = texelFetch(wtex, int(wmine[j] + k));
+        [[unroll]] for (uint i = 0u; i < COT; i++) {
+            const vec4 w = SG > 0u ? subgroupShuffle(wv[i / SGD], i % SGD) : texelFetch(wtex, int(wrow[i] + k));
             for (uint t = 0u; t < TOK; t++) {
                 acc[i][t] = fma(w.x, x[t].x, acc[i][t]);
                 acc[i][t] = fma(w.y, x[t].y, acc[i][t]);

@@ -403,7 +403,7 @@ bool rv_op_conv2d_up2(rv_cmd *cmd, const rv_tensor *out, const rv_tensor *in, co
     if (failed(cmd) || !out || !in || !weight || !d)
         return false;
     const rv_tiles *tl = &cmd->gpu->tiles;
-    const uint32_t batch = d->batch ? d->batch : 1, cot = 4, wg = tl->tconv_wg;
+    const uint32_t batch = d->batch ? d->batch : 1, cot = tl->tconvup_cot, wg = tl->tconv_wg;
     if (!tl->tconvup || d->kh != 3 || d->kw != 3 || (d->stride && d->stride != 1) || d->pad != 1 || d->w % 4 != 0 ||
         d->cin % 4 != 0 || !d->cin || !d->cout || !d->h || d->h > 0x7fffffffu / 2 || d->w > 0x7fffffffu / 2 ||
         !rv_texel_readable(cmd->gpu, in) || !rv_texel_readable(cmd->gpu, weight))

@@ -131,8 +131,10 @@ void rv_tiles_choose(rv_gpu *gpu)
                       ? di->subgroup_size
                       : 0;
     t->tconv_cot = env_uint("RV_TCONV_COT", t->tconv_sg ? 16 : 8, 1, 64); /* output channels per invocation */
+    t->tconvup_cot = env_uint("RV_TCONVUP_COT", t->tconv_sg ? 8 : 4, 1, 64); /* tconvup.comp: output channels per invocation */
+    t->tlinear_sg = env_uint("RV_TLINEAR_SG", 1, 0, 1) ? t->tconv_sg : 0;  /* the same for tlinear.comp */
     t->tlinear_tok = env_uint("RV_TLINEAR_TOK", 8, 1, 16); /* tokens per invocation */
-    t->tlinear_cot = env_uint("RV_TLINEAR_COT", 8, 1, 64); /* outputs per invocation */
+    t->tlinear_cot = env_uint("RV_TLINEAR_COT", t->tlinear_sg ? 16 : 8, 1, 64); /* outputs per invocation */
     uint64_t window = gpu->info.max_uniform_range < RV_UNIFORM_WINDOW ? gpu->info.max_uniform_range : RV_UNIFORM_WINDOW;
     const char *wv = getenv("RV_UNIFORM_WINDOW"); /* smaller, for tests: more splits and fallbacks */
     if (wv && *wv) {
@@ -217,8 +219,9 @@ static int spec_values(const rv_tiles *t, int spec, uint32_t *v)
         return 6;
     case RV_SPEC_TCONVUP:
         v[0] = t->tconv_wg;
-        v[1] = 4u; /* output channels per invocation (16 pixels each) */
-        return 2;
+        v[1] = t->tconvup_cot; /* output channels per invocation (16 pixels each) */
+        v[2] = t->tconv_sg;
+        return 3;
     case RV_SPEC_TNORM: v[0] = t->tnorm_wg; return 1;
     case RV_SPEC_TATTN32:
     case RV_SPEC_TATTN64:
@@ -230,7 +233,8 @@ static int spec_values(const rv_tiles *t, int spec, uint32_t *v)
         v[0] = t->tconv_wg;
         v[1] = t->tlinear_cot;
         v[2] = t->tlinear_tok; /* tokens per invocation */
-        return 3;
+        v[3] = t->tlinear_sg;
+        return 4;
     case RV_SPEC_DCONV:
     case RV_SPEC_DCONV4:
         v[0] = t->dconv_wg;
