@@ -35,3 +35,11 @@ float rv_tanh(float x)
     float e = exp(2.0 * c);
     return (e - 1.0) / (e + 1.0);
 }
+
+// Element e of an RGBA texel view (v: the texel holding it, e & 3 picked by
+// selects, not a dynamic index: llvmpipe spills a vector to index it)
+float rv_texel_elem(vec4 v, uint e)
+{
+    const uint j = e & 3u;
+    return j == 0u ? v.x : j == 1u ? v.y : j == 2u ? v.z : v.w;
+}

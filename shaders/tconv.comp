@@ -51,7 +51,7 @@ layout(constant_id = 5) const uint SG = 0;
 // 4 adjacent outputs are one residual texel.
 layout(binding = 0) uniform samplerBuffer wtex;
 layout(binding = 1) uniform samplerBuffer xtex;
-layout(binding = 2) readonly buffer Bias_ { T bias[]; };
+layout(binding = 2) uniform samplerBuffer btex; // bias as RGBA texels (boff[2] in texels)
 layout(binding = 3) uniform samplerBuffer rtex; // residual, NCHW like the output (boff[3] in texels)
 layout(binding = 4) writeonly buffer C_ { T c[]; };
 layout(push_constant) uniform PC { uint boff[RV_PC_BINDINGS]; rv_pc_gemm p; } pc;
@@ -147,8 +147,8 @@ void main()
         const uint gm = co0 + i;
         if (gm >= pc.p.M)
             break;
-        // one bias load per channel (a storage-buffer load is a loop over the lanes)
-        const float b = (pc.p.flags & RV_GEMM_BIAS_M) != 0u ? float(bias[pc.boff[2] + gm]) : 0.0;
+        // one bias texel fetch per channel (a storage-buffer load would be a loop over the lanes)
+        const float b = (pc.p.flags & RV_GEMM_BIAS_M) != 0u ? rv_texel_elem(texelFetch(btex, int(pc.boff[2] + (gm >> 2u))), gm) : 0.0;
         [[unroll]] for (uint xt = 0u; xt < XT; xt++) {
             const uint px0 = oy * pc.p.ow + (tx0 + xt) * 4u;
             vec4 r = vec4(0.0);

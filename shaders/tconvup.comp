@@ -34,7 +34,7 @@ const uint NWF = SG > 0u ? (COT * 9u + SGD - 1u) / SGD : 1u;
 // count texels); pc.p.h, pc.p.w are the source's size, oh = 2h, ow = 2w
 layout(binding = 0) uniform samplerBuffer wtex;
 layout(binding = 1) uniform samplerBuffer xtex;
-layout(binding = 2) readonly buffer Bias_ { T bias[]; };
+layout(binding = 2) uniform samplerBuffer btex; // bias as RGBA texels (boff[2] in texels)
 layout(binding = 3) uniform samplerBuffer rtex; // unused (no residual on this path)
 layout(binding = 4) writeonly buffer C_ { T c[]; };
 layout(push_constant) uniform PC { uint boff[RV_PC_BINDINGS]; rv_pc_gemm p; } pc;
@@ -130,7 +130,7 @@ void main()
         const uint gm = co0 + i;
         if (gm >= pc.p.M)
             break;
-        const float b = (pc.p.flags & RV_GEMM_BIAS_M) != 0u ? float(bias[pc.boff[2] + gm]) : 0.0;
+        const float b = (pc.p.flags & RV_GEMM_BIAS_M) != 0u ? rv_texel_elem(texelFetch(btex, int(pc.boff[2] + (gm >> 2u))), gm) : 0.0;
         [[unroll]] for (uint a = 0u; a < 2u; a++) {
             const uint px0 = (2u * iy + a) * ow + 8u * tx;
             [[unroll]] for (uint j = 0u; j < 8u; j++) {

@@ -37,7 +37,7 @@ const uint HF = COT / 2u;
 
 layout(binding = 0) uniform samplerBuffer wtex; // weight [M][K] as RGBA texels (boff[0] in texels)
 layout(binding = 1) uniform samplerBuffer xtex; // rows [N][K] as RGBA texels (boff[1] in texels)
-layout(binding = 2) readonly buffer Bias_ { T bias[]; };
+layout(binding = 2) uniform samplerBuffer btex; // bias as RGBA texels (boff[2] in texels)
 layout(binding = 3) uniform samplerBuffer rtex; // residual, laid out as the output (boff[3] in texels)
 layout(binding = 4) writeonly buffer C_ { T c[]; };
 layout(push_constant) uniform PC { uint boff[RV_PC_BINDINGS]; rv_pc_gemm p; } pc;
@@ -107,7 +107,7 @@ void main()
         if (f >= M)
             break;
         const bool hb = (pc.p.flags & RV_GEMM_BIAS_M) != 0u;
-        const float bh = hb ? float(bias[pc.boff[2] + f]) : 0.0, bg = hb ? float(bias[pc.boff[2] + M + f]) : 0.0;
+        const float bh = hb ? rv_texel_elem(texelFetch(btex, int(pc.boff[2] + (f >> 2u))), f) : 0.0, bg = hb ? rv_texel_elem(texelFetch(btex, int(pc.boff[2] + ((M + f) >> 2u))), M + f) : 0.0;
         [[unroll]] for (uint t = 0u; t < TOK; t++) {
             const uint px = tok0 + t;
             if (px >= N)
@@ -142,8 +142,8 @@ void main()
         const uint gm = co0 + i;
         if (gm >= M)
             break;
-        // one bias load per output (a storage-buffer load is a loop over the lanes)
-        const float b = (pc.p.flags & RV_GEMM_BIAS_M) != 0u ? float(bias[pc.boff[2] + gm]) : 0.0;
+        // one bias texel fetch per output (a storage-buffer load would be a loop over the lanes)
+        const float b = (pc.p.flags & RV_GEMM_BIAS_M) != 0u ? rv_texel_elem(texelFetch(btex, int(pc.boff[2] + (gm >> 2u))), gm) : 0.0;
         for (uint t = 0u; t < TOK; t++) {
             const uint px = tok0 + t;
             if (px >= N)

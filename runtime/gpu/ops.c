@@ -172,7 +172,7 @@ static bool texel_conv(rv_cmd *cmd, const rv_tensor *out, const rv_tensor *in, c
     const bool s2 = k3 && pc->stride == 2; /* a UNet's downsampling: 4 outputs per invocation */
     if (!tl->tconv || !(pc->stride == 1 || s2) || !(k3 || k1) || pc->w % 4 != 0 || pc->cin % 4 != 0 ||
         pc->ow % 4 != 0 || (pc->stride == 1 && pc->ow != pc->w) || !rv_texel_readable(cmd->gpu, in) ||
-        !rv_texel_readable(cmd->gpu, weight) ||
+        !rv_texel_readable(cmd->gpu, weight) || (bias && !rv_texel_readable(cmd->gpu, bias)) ||
         (residual && (pc->scn != 1 || pc->scm % 4 != 0 || pc->scb % 4 != 0 || !rv_texel_readable(cmd->gpu, residual))))
         return false;
     if (s2) {
@@ -219,7 +219,7 @@ static bool texel_linear(rv_cmd *cmd, const rv_tensor *out, const rv_tensor *in,
                                       ((pc->scm == 1 && pc->scn % 4 == 0 && pc->M % 4 == 0 && tl->tlinear_cot % 4 == 0) ||
                                        (pc->scn == 1 && pc->scm % 4 == 0 && pc->N % 4 == 0 && tl->tlinear_tok % 4 == 0)));
     if (!tl->tconv || !res_ok || pc->K % 4 != 0 || !rv_texel_readable(cmd->gpu, in) || !rv_texel_readable(cmd->gpu, weight) ||
-        div_up(invocations, tl->tconv_wg) > MAX_GROUPS || div_up(pc->M, tl->tlinear_cot) > MAX_GROUPS || batch > MAX_GROUPS)
+        (bias && !rv_texel_readable(cmd->gpu, bias)) || div_up(invocations, tl->tconv_wg) > MAX_GROUPS || div_up(pc->M, tl->tlinear_cot) > MAX_GROUPS || batch > MAX_GROUPS)
         return false;
     rv_binding bind[5] = {{weight, false}, {in, false}, {bias ? bias : weight, false}, {residual ? residual : in, false},
                           {out, true}};
@@ -239,7 +239,8 @@ bool rv_op_linear_geglu(rv_cmd *cmd, const rv_tensor *y, const rv_tensor *x, con
     const uint64_t invocations = div_up(rows, tl->tlinear_tok);
     if (!tl->tlinear_geglu || half == 0 || tl->tlinear_cot % 2 != 0 || !rows || !F || n_in % 4 != 0 || F > 0x7fffffffu ||
         !rv_texel_readable(cmd->gpu, x) || !rv_texel_readable(cmd->gpu, weight) ||
-        div_up(invocations, tl->tconv_wg) > MAX_GROUPS || div_up(F, half) > MAX_GROUPS)
+        (bias && !rv_texel_readable(cmd->gpu, bias)) || div_up(invocations, tl->tconv_wg) > MAX_GROUPS ||
+        div_up(F, half) > MAX_GROUPS)
         return false;
     rv_dtype t = y->dtype;
     if (!need(cmd, op, y, t, (uint64_t)rows * F, "y") || !need(cmd, op, x, t, (uint64_t)rows * n_in, "x") ||
@@ -406,7 +407,8 @@ bool rv_op_conv2d_up2(rv_cmd *cmd, const rv_tensor *out, const rv_tensor *in, co
     const uint32_t batch = d->batch ? d->batch : 1, cot = tl->tconvup_cot, wg = tl->tconv_wg;
     if (!tl->tconvup || d->kh != 3 || d->kw != 3 || (d->stride && d->stride != 1) || d->pad != 1 || d->w % 4 != 0 ||
         d->cin % 4 != 0 || !d->cin || !d->cout || !d->h || d->h > 0x7fffffffu / 2 || d->w > 0x7fffffffu / 2 ||
-        !rv_texel_readable(cmd->gpu, in) || !rv_texel_readable(cmd->gpu, weight))
+        !rv_texel_readable(cmd->gpu, in) || !rv_texel_readable(cmd->gpu, weight) ||
+        (bias && !rv_texel_readable(cmd->gpu, bias)))
         return false;
     const uint64_t N = 4ull * d->h * d->w, K = 9ull * d->cin, strips = (uint64_t)d->h * (d->w / 4);
     if (div_up(strips, wg) > MAX_GROUPS || div_up(d->cout, cot) > MAX_GROUPS || batch > MAX_GROUPS ||

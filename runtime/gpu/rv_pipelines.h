@@ -213,9 +213,9 @@ static inline unsigned rv_texel_bindings(int spec)
     if (spec == RV_SPEC_TCONV3 || spec == RV_SPEC_TCONV3N || spec == RV_SPEC_TCONV3Q || spec == RV_SPEC_TCONV3QN ||
         spec == RV_SPEC_TCONV3T || spec == RV_SPEC_TCONV3TN ||
         spec == RV_SPEC_TCONV1 || spec == RV_SPEC_TCONV1N || spec == RV_SPEC_TCONVUP || spec == RV_SPEC_TCONV3S2)
-        return 11u; /* the weights, the input and the residual */
+        return 15u; /* the weights, the input, the bias and the residual */
     if (spec == RV_SPEC_TLINEAR)
-        return 11u;
+        return 15u;
     if (spec == RV_SPEC_TNORM)
         return 7u; /* x, gamma, beta */
     if (spec == RV_SPEC_TATTN32 || spec == RV_SPEC_TATTN64)
