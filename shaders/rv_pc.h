@@ -20,7 +20,8 @@ typedef uint32_t uint;
 #define RV_UNARY_GELU 4      /* erf form */
 #define RV_UNARY_GELU_QUICK 5
 #define RV_UNARY_TANH 6
-#define RV_UNARY_COUNT 7
+#define RV_UNARY_SOFTCLAMP 7 /* 3 tanh(x*alpha + beta): TAESD's clamp of its latent input */
+#define RV_UNARY_COUNT 8
 
 /* binary op codes */
 #define RV_BINARY_ADD 0

@@ -1,6 +1,7 @@
 #version 450
 #extension GL_GOOGLE_include_directive : require
-// Elementwise unary ops (copy, scale, ReLU, SiLU, GELU, quick-GELU, tanh).
+// Elementwise unary ops (copy, scale, ReLU, SiLU, GELU, quick-GELU, tanh,
+// TAESD's soft clamp).
 // In place is allowed: each invocation reads its element before writing it.
 #include "common.glsl"
 
@@ -27,6 +28,7 @@ float apply(float v)
     case RV_UNARY_GELU: return rv_gelu(v);
     case RV_UNARY_GELU_QUICK: return v * rv_sigmoid(1.702 * v);
     case RV_UNARY_TANH: return rv_tanh(v);
+    case RV_UNARY_SOFTCLAMP: return 3.0 * rv_tanh(v * pc.p.alpha + pc.p.beta);
     default: return v;
     }
 }

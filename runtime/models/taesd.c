@@ -258,10 +258,8 @@ static void forward(rv_nn *nn, const rv_taesd *t, rv_taesd_plan *p, const rv_ten
     } else {
         nn_stage(nn, "taesd.decoder");
         rv_tensor x = nn_slot(nn, S_IN, (uint64_t)B * c->latent_channels * h * w);
-        /* latents / scaling_factor + shift, then the soft clamp tanh(x / 3) * 3 */
-        nn_unary(nn, &x, in, RV_UNARY_SCALE, 1.0f / (3.0f * c->scaling_factor), c->shift_factor / 3.0f);
-        nn_unary(nn, &x, &x, RV_UNARY_TANH, 1.0f, 0.0f);
-        nn_unary(nn, &x, &x, RV_UNARY_SCALE, 3.0f, 0.0f);
+        /* latents / scaling_factor + shift, then the soft clamp tanh(x / 3) * 3, in one pass */
+        nn_unary(nn, &x, in, RV_UNARY_SOFTCLAMP, 1.0f / (3.0f * c->scaling_factor), c->shift_factor / 3.0f);
         run_layers(nn, t, t->dec, t->ndec, out, &x, B, c->latent_channels, &h, &w);
         nn_unary(nn, out, out, RV_UNARY_SCALE, 2.0f, -1.0f); /* [0,1] -> [-1,1] */
     }

@@ -165,6 +165,7 @@ float rv_ref_unary1(int op, float xf, float alpha, float beta)
     case RV_UNARY_GELU: return (float)(0.5 * x * (1.0 + erf(x / sqrt(2.0))));
     case RV_UNARY_GELU_QUICK: return (float)(x / (1.0 + exp(-1.702 * x)));
     case RV_UNARY_TANH: return (float)tanh(x);
+    case RV_UNARY_SOFTCLAMP: return (float)(3.0 * tanh(x * alpha + beta));
     default: return xf;
     }
 }
