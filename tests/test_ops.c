@@ -151,8 +151,10 @@ static double thresholds[RV_OP_COUNT][2] = {
     [RV_OP_CHECK_FINITE] = {0, 0},
 };
 
-static const char *unary_names[] = {"copy", "scale", "relu", "silu", "gelu", "gelu_quick", "tanh"};
+static const char *unary_names[] = {"copy", "scale", "relu", "silu", "gelu", "gelu_quick", "tanh", "softclamp"};
 static const char *binary_names[] = {"add", "sub", "mul"};
+_Static_assert(sizeof(unary_names) / sizeof(unary_names[0]) == RV_UNARY_COUNT, "a name per unary op");
+_Static_assert(sizeof(binary_names) / sizeof(binary_names[0]) == RV_BINARY_COUNT, "a name per binary op");
 
 static void describe(const op_case *c, char *buf, size_t cap)
 {
