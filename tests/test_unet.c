@@ -37,11 +37,12 @@ static bool same(rv_gpu *gpu, const rv_tensor *x, const rv_tensor *y)
 
 /* Projections kept across forwards (rv_unet_args' keys): a keyed forward
  * gives the keyless one's numbers bit for bit, whether it computes and
- * keeps them or reads them back; a new key computes them again; and a
- * matching key really skips the work (it reads the kept numbers even when
- * the inputs under it were changed behind the key's back). */
+ * keeps them or reads them back; new keys compute them again; a matching
+ * key really skips the work (it reads the kept numbers even when the inputs
+ * under it were changed behind the key's back); and forgetting drops them.
+ * ref is the keyless output of (sample, ctx, ts), from n0 dispatches. */
 static void check_kept(rv_gpu *gpu, rv_cmd *cmd, rv_unet *u, rv_unet_plan *plan, const rv_tensor *sample,
-                       const rv_tensor *ctx, const rv_tensor *ts, const rv_tensor *ref, const char *label)
+                       const rv_tensor *ctx, const rv_tensor *ts, const rv_tensor *ref, int n0, const char *label)
 {
     rv_dtype dt = rv_gpu_dtype(gpu);
     uint64_t nctx = ctx->count, nout = ref->count;
@@ -59,12 +60,11 @@ static void check_kept(rv_gpu *gpu, rv_cmd *cmd, rv_unet *u, rv_unet_plan *plan,
     rv_tensor o = golden_upload(gpu, dt, NULL, nout), ref2 = golden_upload(gpu, dt, NULL, nout),
               ref3 = golden_upload(gpu, dt, NULL, nout);
     free(c);
-    rv_unet_args a = {.sample = sample, .timesteps = ts, .context = ctx};
-    int n0 = forward(gpu, cmd, u, plan, ref, &a);
-    a.context = &ctx2;
-    forward(gpu, cmd, u, plan, &ref2, &a); /* the second context */
+    /* keyless: the second context (ref2), and with the second timesteps too (ref3) */
+    rv_unet_args a = {.sample = sample, .timesteps = ts, .context = &ctx2};
+    forward(gpu, cmd, u, plan, &ref2, &a);
     a.timesteps = &ts2;
-    forward(gpu, cmd, u, plan, &ref3, &a); /* and the second timesteps */
+    forward(gpu, cmd, u, plan, &ref3, &a);
     CHECK(!same(gpu, ref, &ref2) && !same(gpu, &ref2, &ref3), "%s: the changed inputs change nothing", label);
 
     rv_unet_args k = {.sample = sample, .timesteps = ts, .context = ctx, .context_key = 1, .time_key = 7};
@@ -75,13 +75,11 @@ static void check_kept(rv_gpu *gpu, rv_cmd *cmd, rv_unet *u, rv_unet_plan *plan,
     CHECK(n1 == n0 && n2 < n1, "%s: %d dispatches keyless, %d keeping, %d reading kept ones", label, n0, n1, n2);
     k.context = &ctx2;
     k.context_key = 2;
-    forward(gpu, cmd, u, plan, &o, &k);
-    CHECK(same(gpu, &o, &ref2), "%s: a new context key did not project the new context", label);
     k.timesteps = &ts2;
     k.time_key = 8;
     forward(gpu, cmd, u, plan, &o, &k);
-    CHECK(same(gpu, &o, &ref3), "%s: a new time key did not project the new timesteps", label);
-    k.time_key = 7; /* the old timesteps' projections, still kept, under the new ones */
+    CHECK(same(gpu, &o, &ref3), "%s: new keys did not project the new context and timesteps", label);
+    k.time_key = 7; /* the first timesteps' projections, still kept, under the second ones */
     forward(gpu, cmd, u, plan, &o, &k);
     CHECK(same(gpu, &o, &ref2), "%s: time key 7 did not read its kept projections", label);
     rv_unet_plan_forget(plan);
@@ -132,6 +130,7 @@ static void run_case(golden *g, rv_gpu *gpu, rv_cmd *cmd, rv_unet *u, const char
         rv_gpu_mem_stats(gpu, &m0);
         rv_cmd_begin(cmd, &err);
         rv_unet_forward(cmd, u, plan, &out, &a);
+        const int n0 = rv_cmd_dispatch_count(cmd);
         rv_status st = rv_cmd_run(cmd, &err);
         rv_gpu_mem_stats(gpu, &m1);
         CHECK(st == RV_OK && rv_gpu_error(gpu)->code == RV_OK, "run: %s %s", err.msg, rv_gpu_error(gpu)->msg);
@@ -147,7 +146,13 @@ static void run_case(golden *g, rv_gpu *gpu, rv_cmd *cmd, rv_unet *u, const char
         snprintf(name, sizeof(name), "%s.out", cname);
         snprintf(label, sizeof(label), "%s %s", strrchr(g->dir, '/') + 1, name);
         golden_check(g, gpu, tag, label, &out, name, limit);
-        check_kept(gpu, cmd, u, plan, &tsample, &tctx, &tts, &out, label);
+        /* kept projections: host logic, checked once per batch form (their
+         * paths differ by batch) in fp32 on the default kernels (under the
+         * validation layer each forward costs about 0.4 s) */
+        const char *direct = getenv("RV_DIRECT");
+        if (strcmp(tag, "f32") == 0 && !(direct && strcmp(direct, "0") == 0) &&
+            (strstr(cname, "_t999_") || strstr(cname, "_t500_")))
+            check_kept(gpu, cmd, u, plan, &tsample, &tctx, &tts, &out, n0, label);
         rv_unet_plan_destroy(plan);
     }
     rv_tensor_free(gpu, &tsample);
