@@ -219,7 +219,8 @@ static bool texel_linear(rv_cmd *cmd, const rv_tensor *out, const rv_tensor *in,
                                       ((pc->scm == 1 && pc->scn % 4 == 0 && pc->M % 4 == 0 && tl->tlinear_cot % 4 == 0) ||
                                        (pc->scn == 1 && pc->scm % 4 == 0 && pc->N % 4 == 0 && tl->tlinear_tok % 4 == 0)));
     if (!tl->tconv || !res_ok || pc->K % 4 != 0 || !rv_texel_readable(cmd->gpu, in) || !rv_texel_readable(cmd->gpu, weight) ||
-        (bias && !rv_texel_readable(cmd->gpu, bias)) || div_up(invocations, tl->tconv_wg) > MAX_GROUPS || div_up(pc->M, tl->tlinear_cot) > MAX_GROUPS || batch > MAX_GROUPS)
+        (bias && !rv_texel_readable(cmd->gpu, bias)) || div_up(invocations, tl->tconv_wg) > MAX_GROUPS ||
+        div_up(pc->M, tl->tlinear_cot) > MAX_GROUPS || batch > MAX_GROUPS)
         return false;
     rv_binding bind[5] = {{weight, false}, {in, false}, {bias ? bias : weight, false}, {residual ? residual : in, false},
                           {out, true}};

@@ -177,9 +177,9 @@ typedef struct rv_tiles {
     bool tconvup; /* and convs of 2x-upsampled inputs on tconvup.comp */
     bool tlinear_geglu; /* and a FeedForward's projection + GEGLU on tlinear.comp (RV_GEGLU) */
     unsigned tconv_cot, tconv_wg, tconv_xt, tlinear_tok, tlinear_cot;
+    unsigned tconv_sg; /* tconv.comp shuffles its weights across subgroups of this many lanes (0: each lane fetches them) */
     unsigned tlinear_sg; /* and tlinear.comp */
     unsigned tconvup_cot; /* tconvup.comp's output channels per invocation */
-    unsigned tconv_sg; /* tconv.comp shuffles its weights across subgroups of this many lanes (0: each lane fetches them) */
     /* group and layer norms on tnorm.comp (texel reads, a workgroup of one
      * subgroup of tnorm_wg lanes per segment) */
     bool tnorm;

@@ -228,8 +228,10 @@ void nn_conv(rv_nn *nn, const rv_tensor *out, const rv_tensor *in, const rv_conv
     nn_conv_relu(nn, out, in, c, residual, batch, h, w, oh, ow, false);
 }
 
-void nn_conv_relu(rv_nn *nn, const rv_tensor *out, const rv_tensor *in, const rv_conv *c, const rv_tensor *residual,
-                  uint32_t batch, uint32_t h, uint32_t w, uint32_t *oh, uint32_t *ow, bool relu)
+/* c's conv with `bias` in place of its own (NULL: none) */
+static void conv_biased(rv_nn *nn, const rv_tensor *out, const rv_tensor *in, const rv_conv *c, const rv_tensor *bias,
+                        const rv_tensor *residual, uint32_t batch, uint32_t h, uint32_t w, uint32_t *oh, uint32_t *ow,
+                        bool relu)
 {
     rv_conv_desc d = {.batch = batch, .cin = c->cin, .h = h, .w = w, .cout = c->cout, .kh = c->k, .kw = c->k,
                       .stride = c->stride, .pad = c->pad, .relu = relu};
@@ -241,7 +243,13 @@ void nn_conv_relu(rv_nn *nn, const rv_tensor *out, const rv_tensor *in, const rv
         *ow = b;
     if (!nn->cmd)
         return;
-    rv_op_conv2d(nn->cmd, out, in, &c->weight, c->has_bias ? &c->bias : NULL, residual, &d);
+    rv_op_conv2d(nn->cmd, out, in, &c->weight, bias, residual, &d);
+}
+
+void nn_conv_relu(rv_nn *nn, const rv_tensor *out, const rv_tensor *in, const rv_conv *c, const rv_tensor *residual,
+                  uint32_t batch, uint32_t h, uint32_t w, uint32_t *oh, uint32_t *ow, bool relu)
+{
+    conv_biased(nn, out, in, c, c->has_bias ? &c->bias : NULL, residual, batch, h, w, oh, ow, relu);
 }
 
 void nn_group_norm(rv_nn *nn, const rv_tensor *y, const rv_tensor *x, const rv_norm *n, uint32_t batch, uint32_t hw,
@@ -386,14 +394,13 @@ void nn_resnet(rv_nn *nn, const rv_tensor *out, const rv_tensor *x, const rv_res
             tp = *t->proj.at;
         if (!(t->proj.at && t->proj.ready))
             nn_linear(nn, &tp, t->act, &r->time_emb_proj, fold && r->conv1.has_bias ? &r->conv1.bias : NULL, batch);
-        rv_conv_desc d = {.batch = batch, .cin = r->conv1.cin, .h = h, .w = w, .cout = r->cout, .kh = r->conv1.k,
-                          .kw = r->conv1.k, .stride = r->conv1.stride, .pad = r->conv1.pad};
-        if (nn->cmd && fold)
-            rv_op_conv2d(nn->cmd, &hh, &n1, &r->conv1.weight, &tp, NULL, &d);
-        if (nn->cmd && !fold) {
+        if (fold) {
+            conv_biased(nn, &hh, &n1, &r->conv1, &tp, NULL, batch, h, w, NULL, NULL, false);
+        } else {
             nn_conv(nn, &hh, &n1, &r->conv1, NULL, batch, h, w, NULL, NULL);
             uint32_t ne[4] = {1, batch, r->cout, hw}, sa[4] = {0, r->cout * hw, hw, 1}, sb[4] = {0, r->cout, 1, 0};
-            rv_op_binary(nn->cmd, &hh, &hh, &tp, RV_BINARY_ADD, ne, sa, sb, 1.0f);
+            if (nn->cmd)
+                rv_op_binary(nn->cmd, &hh, &hh, &tp, RV_BINARY_ADD, ne, sa, sb, 1.0f);
         }
     } else {
         nn_conv(nn, &hh, &n1, &r->conv1, NULL, batch, h, w, NULL, NULL);
